@@ -1,0 +1,1 @@
+"""A Symbl-compatible streaming and conversation server that runs offline."""
