@@ -1,0 +1,50 @@
+"""Shared test settings: Hypothesis profiles and the policy for missing components."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# `ci` runs every property with 500 examples; `dev` keeps local runs quick.
+settings.register_profile(
+    "ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev")
+)
+
+# In CI a missing component is a failure, never a skip.
+REQUIRE_ALL = os.environ.get("SYMBL_HARNESS_REQUIRE_COMPONENTS") == "1" or (
+    os.environ.get("CI") == "true"
+)
+
+Require = Callable[[str, bool, str], None]
+
+
+def _require(component: str, available: bool, install: str) -> None:
+    if available:
+        return
+    message = f"{component} is not available (install: {install})"
+    if REQUIRE_ALL:
+        pytest.fail(f"{message}; CI requires every component")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def require() -> Require:
+    """`require(component, available, how_to_install)`: skip locally, fail in CI."""
+    return _require
+
+
+@pytest.fixture
+def espeak_ng(require: Require) -> str:
+    """The path of the espeak-ng synthesiser."""
+    path = shutil.which("espeak-ng")
+    require("espeak-ng", path is not None, "apt-get install espeak-ng")
+    assert path is not None
+    return path
