@@ -105,6 +105,7 @@ class Opened(Record):
     """The connection opened."""
 
     url: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,9 +193,15 @@ class SessionLogWriter:
         self.records += 1
         self._write(record)
 
-    def opened(self, url: str, at: int | None = None) -> None:
-        """Record that the connection to `url` opened."""
-        self._append({"t": self._t(at), "kind": "open", "url": self.redactor.text(url)})
+    def opened(
+        self, url: str, headers: Iterable[tuple[str, str]] = (), at: int | None = None
+    ) -> None:
+        """Record that the connection to `url` opened, with the request headers if known."""
+        record: dict[str, Any] = {"t": self._t(at), "kind": "open", "url": self.redactor.text(url)}
+        pairs = self.redactor.headers(headers)
+        if pairs:
+            record["headers"] = [list(pair) for pair in pairs]
+        self._append(record)
 
     def sent_text(self, frame: str, at: int | None = None) -> None:
         """Record a text frame the client sent."""
@@ -394,7 +401,8 @@ def _record(obj: Mapping[str, Any], position: int) -> Record:
             raise ValueError("a text record needs data or raw")
         return TextFrame(**base, direction=direction, data=obj.get("data"), text=raw_text)
     if kind == "open":
-        return Opened(**base, url=str(obj.get("url", "")))
+        headers = tuple((str(name), str(value)) for name, value in obj.get("headers", ()))
+        return Opened(**base, url=str(obj.get("url", "")), headers=headers)
     if kind == "close":
         code = obj.get("code")
         return Closed(
