@@ -318,7 +318,7 @@ def test_not_a_session_folder(folder: Path) -> None:
     with pytest.raises(SessionLogError, match="is not a folder"):
         read_session(folder)
     folder.mkdir()
-    with pytest.raises(SessionLogError, match="has no events.jsonl"):
+    with pytest.raises(SessionLogError, match=r"has no events\.jsonl"):
         read_session(folder)
 
 
@@ -326,14 +326,14 @@ def test_audio_shorter_than_the_log_says_is_an_error(folder: Path) -> None:
     write_session(folder, SAMPLE_OPS)
     wav = (folder / AUDIO_FILE).read_bytes()
     (folder / AUDIO_FILE).write_bytes(wav[:-200])
-    with pytest.raises(SessionLogError, match="holds 1436 samples but events.jsonl sent 1536"):
+    with pytest.raises(SessionLogError, match=r"holds 1436 samples but events\.jsonl sent 1536"):
         read_session(folder)
 
 
 def test_audio_that_is_not_a_wav_is_an_error(folder: Path) -> None:
     write_session(folder, SAMPLE_OPS)
     (folder / AUDIO_FILE).write_bytes(b"ID3 not a wav at all")
-    with pytest.raises(SessionLogError, match="audio.wav is not a WAV file"):
+    with pytest.raises(SessionLogError, match=r"audio\.wav is not a WAV file"):
         read_session(folder)
 
 
