@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from harness.protocol import Dispatcher, Route
+from harness.protocol import Dispatcher, InsightResponse, ProtocolError, ServerError
 from harness.sessionlog import AudioFrame, ErrorRecord, SessionLog, TextFrame
 
 
@@ -14,17 +14,16 @@ def summarise(log: SessionLog) -> dict[str, Any]:
     dispatcher = Dispatcher()
     insights: list[str] = []
     errors: list[str] = []
-    dispatcher.on(
-        Route.INSIGHTS,
-        lambda event: insights.extend(
-            f"{i.type}: {i.text}" for i in getattr(event, "insights", ())
-        ),
-    )
-    dispatcher.on(Route.ERROR, lambda event: errors.append(_error_text(event)))
     event_types: Counter[str] = Counter()
     for frame in log.received():
         (event,) = dispatcher.feed(frame.frame)
         event_types[event.type or type(event).__name__] += 1
+        if isinstance(event, InsightResponse):
+            insights.extend(f"{insight.type}: {insight.text}" for insight in event.insights)
+        elif isinstance(event, ProtocolError):
+            errors.append(event.reason)
+        elif isinstance(event, ServerError):
+            errors.append(event.message or event.details or "error")
     kinds: Counter[str] = Counter()
     for record in log.records:
         if isinstance(record, TextFrame):
@@ -53,8 +52,3 @@ def summarise(log: SessionLog) -> dict[str, Any]:
         "errors": errors + [r.message for r in log.records if isinstance(r, ErrorRecord)],
         "problems": list(log.problems),
     }
-
-
-def _error_text(event: object) -> str:
-    reason = getattr(event, "reason", None) or getattr(event, "message", None)
-    return str(reason or type(event).__name__)
