@@ -128,7 +128,7 @@ def test_the_script_regenerates_a_fixture(
     require(
         "pocketsphinx",
         importlib.util.find_spec("pocketsphinx") is not None,
-        "pip install -e '.[test]'",
+        "pip install -e .",
     )
     script = FIXTURES.parent / "make_fixtures.py"
     result = subprocess.run(

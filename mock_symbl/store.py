@@ -1,0 +1,394 @@
+"""Conversations, messages, insights, topics and issued tokens in SQLite.
+
+In memory by default; with a file, several server processes can share it (WAL mode), and
+what was stored survives a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    app_key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, app_key TEXT NOT NULL, connection_id TEXT NOT NULL, name TEXT,
+    start_time TEXT NOT NULL, end_time TEXT);
+CREATE TABLE IF NOT EXISTS members (
+    conversation_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT, email TEXT,
+    PRIMARY KEY (conversation_id, id));
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    text TEXT NOT NULL, sender TEXT NOT NULL, start_time TEXT NOT NULL, end_time TEXT NOT NULL,
+    time_offset REAL NOT NULL, duration REAL NOT NULL, words TEXT NOT NULL,
+    sentiment REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS insights (
+    id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+    text TEXT NOT NULL, score REAL NOT NULL, message_ids TEXT NOT NULL, sender TEXT NOT NULL,
+    assignee TEXT, due_by TEXT);
+CREATE TABLE IF NOT EXISTS topics (
+    conversation_id TEXT NOT NULL, text TEXT NOT NULL, id TEXT NOT NULL, score REAL NOT NULL,
+    message_ids TEXT NOT NULL, sentiment REAL NOT NULL, PRIMARY KEY (conversation_id, text));
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A speaker in a conversation."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """`{id, name, userId?}` as streaming messages carry it (`from`, `user`)."""
+        out: dict[str, Any] = {"id": self.id, "name": self.name}
+        if self.email:
+            out["userId"] = self.email
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWord:
+    """A word with ISO-8601 times and offsets in seconds from the start of the stream."""
+
+    word: str
+    start_time: str
+    end_time: str
+    time_offset: float
+    duration: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A finalised message as the Conversation API returns it."""
+
+    id: str
+    conversation_id: str
+    text: str
+    sender: Member
+    start_time: str
+    end_time: str
+    time_offset: float
+    duration: float
+    sentiment: float
+    words: tuple[StoredWord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInsight:
+    """A question, action item or follow-up."""
+
+    id: str
+    conversation_id: str
+    type: str
+    text: str
+    score: float
+    message_ids: tuple[str, ...]
+    sender: Member
+    assignee: Member | None = None
+    due_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTopic:
+    """A topic of a conversation with the messages it comes from."""
+
+    id: str
+    conversation_id: str
+    text: str
+    score: float
+    message_ids: tuple[str, ...]
+    sentiment: float
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation and who owns it."""
+
+    id: str
+    app_key: str
+    connection_id: str
+    name: str | None
+    start_time: str
+    end_time: str | None
+    members: tuple[Member, ...] = field(default=())
+
+
+def _member(text: str | None) -> Member | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    return Member(id=data["id"], name=data.get("name"), email=data.get("email"))
+
+
+def _member_json(member: Member) -> str:
+    return json.dumps({"id": member.id, "name": member.name, "email": member.email})
+
+
+class Store:
+    """Thread-safe access to one SQLite database (":memory:" or a file path)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        target = ":memory:" if path is None else str(path)
+        self._db = sqlite3.connect(target, check_same_thread=False, timeout=30.0)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO settings VALUES ('token_secret', ?)",
+                (secrets.token_urlsafe(32),),
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._db:
+            yield self._db
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    @property
+    def token_secret(self) -> str:
+        """The key that signs access tokens; shared by every process using this database."""
+        (row,) = self._rows("SELECT value FROM settings WHERE name = 'token_secret'")
+        return str(row[0])
+
+    def valid_token(self, app_key: str, now: float) -> tuple[str, float] | None:
+        """The token issued to an app that is still valid at `now`, with its expiry."""
+        rows = self._rows(
+            "SELECT token, expires_at FROM tokens WHERE app_key = ? AND expires_at > ?",
+            (app_key, now),
+        )
+        return (str(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def save_token(self, app_key: str, token: str, expires_at: float) -> None:
+        """Remember the token issued to an app."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", (app_key, token, expires_at)
+            )
+
+    def create_conversation(self, conversation: Conversation) -> None:
+        """Store a new conversation."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    conversation.id,
+                    conversation.app_key,
+                    conversation.connection_id,
+                    conversation.name,
+                    conversation.start_time,
+                    conversation.end_time,
+                ),
+            )
+
+    def add_member(self, conversation_id: str, member: Member) -> None:
+        """Add a speaker to a conversation (once)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO members VALUES (?, ?, ?, ?)",
+                (conversation_id, member.id, member.name, member.email),
+            )
+
+    def end_conversation(self, conversation_id: str, end_time: str) -> None:
+        """Mark a conversation as ended."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE conversations SET end_time = ? WHERE id = ?", (end_time, conversation_id)
+            )
+
+    def conversation(self, conversation_id: str, app_key: str) -> Conversation | None:
+        """A conversation, if it exists and belongs to `app_key`."""
+        rows = self._rows(
+            "SELECT id, app_key, connection_id, name, start_time, end_time FROM conversations "
+            "WHERE id = ? AND app_key = ?",
+            (conversation_id, app_key),
+        )
+        if not rows:
+            return None
+        members = tuple(
+            Member(id=r[0], name=r[1], email=r[2])
+            for r in self._rows(
+                "SELECT id, name, email FROM members WHERE conversation_id = ? ORDER BY rowid",
+                (conversation_id,),
+            )
+        )
+        row = rows[0]
+        return Conversation(
+            id=row[0],
+            app_key=row[1],
+            connection_id=row[2],
+            name=row[3],
+            start_time=row[4],
+            end_time=row[5],
+            members=members,
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and everything in it."""
+        with self._tx() as db:
+            for table in ("messages", "insights", "topics", "members"):
+                db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def add_message(self, message: StoredMessage) -> None:
+        """Store a finalised message."""
+        words = [
+            [w.word, w.start_time, w.end_time, w.time_offset, w.duration, w.score]
+            for w in message.words
+        ]
+        with self._tx() as db:
+            (seq,) = db.execute(
+                "SELECT COUNT(*) FROM messages WHERE conversation_id = ?",
+                (message.conversation_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.id,
+                    message.conversation_id,
+                    seq,
+                    message.text,
+                    _member_json(message.sender),
+                    message.start_time,
+                    message.end_time,
+                    message.time_offset,
+                    message.duration,
+                    json.dumps(words),
+                    message.sentiment,
+                ),
+            )
+
+    def messages(self, conversation_id: str) -> list[StoredMessage]:
+        """A conversation's messages in the order they were finalised."""
+        rows = self._rows(
+            "SELECT id, conversation_id, text, sender, start_time, end_time, time_offset, "
+            "duration, sentiment, words FROM messages WHERE conversation_id = ? ORDER BY seq",
+            (conversation_id,),
+        )
+        out = []
+        for row in rows:
+            sender = _member(row[3])
+            assert sender is not None
+            out.append(
+                StoredMessage(
+                    id=row[0],
+                    conversation_id=row[1],
+                    text=row[2],
+                    sender=sender,
+                    start_time=row[4],
+                    end_time=row[5],
+                    time_offset=row[6],
+                    duration=row[7],
+                    sentiment=row[8],
+                    words=tuple(StoredWord(*w) for w in json.loads(row[9])),
+                )
+            )
+        return out
+
+    def add_insight(self, insight: StoredInsight) -> None:
+        """Store an insight."""
+        with self._tx() as db:
+            (seq,) = db.execute(
+                "SELECT COUNT(*) FROM insights WHERE conversation_id = ?",
+                (insight.conversation_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO insights VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    insight.id,
+                    insight.conversation_id,
+                    seq,
+                    insight.type,
+                    insight.text,
+                    insight.score,
+                    json.dumps(list(insight.message_ids)),
+                    _member_json(insight.sender),
+                    _member_json(insight.assignee) if insight.assignee else None,
+                    insight.due_by,
+                ),
+            )
+
+    def insights(self, conversation_id: str, kind: str) -> list[StoredInsight]:
+        """A conversation's insights of one type, in order."""
+        rows = self._rows(
+            "SELECT id, conversation_id, type, text, score, message_ids, sender, assignee, "
+            "due_by FROM insights WHERE conversation_id = ? AND type = ? ORDER BY seq",
+            (conversation_id, kind),
+        )
+        out = []
+        for row in rows:
+            sender = _member(row[6])
+            assert sender is not None
+            out.append(
+                StoredInsight(
+                    id=row[0],
+                    conversation_id=row[1],
+                    type=row[2],
+                    text=row[3],
+                    score=row[4],
+                    message_ids=tuple(json.loads(row[5])),
+                    sender=sender,
+                    assignee=_member(row[7]),
+                    due_by=row[8],
+                )
+            )
+        return out
+
+    def save_topics(self, conversation_id: str, topics: Sequence[StoredTopic]) -> None:
+        """Replace a conversation's topics with the current ones."""
+        with self._tx() as db:
+            db.execute("DELETE FROM topics WHERE conversation_id = ?", (conversation_id,))
+            db.executemany(
+                "INSERT INTO topics VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        conversation_id,
+                        t.text,
+                        t.id,
+                        t.score,
+                        json.dumps(list(t.message_ids)),
+                        t.sentiment,
+                    )
+                    for t in topics
+                ],
+            )
+
+    def topics(self, conversation_id: str) -> list[StoredTopic]:
+        """A conversation's topics, best first."""
+        rows = self._rows(
+            "SELECT id, conversation_id, text, score, message_ids, sentiment FROM topics "
+            "WHERE conversation_id = ? ORDER BY score DESC",
+            (conversation_id,),
+        )
+        return [
+            StoredTopic(
+                id=r[0],
+                conversation_id=r[1],
+                text=r[2],
+                score=r[3],
+                message_ids=tuple(json.loads(r[4])),
+                sentiment=r[5],
+            )
+            for r in rows
+        ]
