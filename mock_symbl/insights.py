@@ -20,8 +20,42 @@ NEGATIVE_BELOW = -0.3
 POSITIVE_ABOVE = 0.3
 
 _QUESTION_OPENERS = frozenset(
-    "what why how when where who whom whose which can could would will is are am was were do "
-    "does did should shall may might have has had isn't aren't don't doesn't didn't won't".split()
+    [
+        "what",
+        "why",
+        "how",
+        "when",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "can",
+        "could",
+        "would",
+        "will",
+        "is",
+        "are",
+        "am",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "have",
+        "has",
+        "had",
+        "isn't",
+        "aren't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "won't",
+    ]
 )
 _COMMITMENT = re.compile(
     r"\b(i|we|he|she|they|you)\s+(will|'ll|shall|are going to|am going to|is going to|need to|"
