@@ -1,0 +1,65 @@
+"""The ASGI app: routes only (streaming WebSocket, Conversation API, auth, health)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from harness import __version__
+from mock_symbl.auth import Authority
+from mock_symbl.engines.select import EngineChoice
+from mock_symbl.ids import IdSource
+from mock_symbl.rest import ApiError, api, api_error_response
+from mock_symbl.store import Store
+from mock_symbl.ws import StreamingEndpoint
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """How the server runs: storage, engines, accepted apps, token lifetime, id seed."""
+
+    db: Path | None = None
+    engine: str = "auto"
+    cassettes: tuple[Path, ...] = ()
+    transcripts: tuple[Path, ...] = ()
+    apps: Mapping[str, str] | None = None
+    token_lifetime_s: int = 86400
+    seed: int | None = None
+
+
+def create_app(config: MockConfig | None = None) -> FastAPI:
+    """Build the server's ASGI app."""
+    config = config or MockConfig()
+    store = Store(config.db)
+    authority = Authority(store, config.apps, config.token_lifetime_s)
+    streaming = StreamingEndpoint(
+        store,
+        authority,
+        EngineChoice(config.engine, config.cassettes, config.transcripts),
+        IdSource(config.seed),
+    )
+    app = FastAPI(title="mock_symbl", version=__version__)
+    app.state.store = store
+    app.state.authority = authority
+    app.state.streaming = streaming
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Retry-After"],
+    )
+    app.add_exception_handler(ApiError, api_error_response)
+    app.include_router(api)
+
+    @app.get("/")
+    def health() -> dict[str, str]:
+        return {"name": "mock_symbl", "version": __version__}
+
+    app.add_api_websocket_route("/v1/streaming/{connection_id}", streaming)
+    app.add_api_websocket_route("/v1/realtime/insights/{connection_id}", streaming)
+    return app

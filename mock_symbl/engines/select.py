@@ -1,0 +1,63 @@
+"""Which engine recognises a connection: chosen by `--engine` and the connection id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.protocol import StartRequest
+from harness.transcript import Transcript, read_transcript
+from mock_symbl.engines.asr import AsrRecognizer
+from mock_symbl.engines.base import Recognizer
+from mock_symbl.engines.transcript import TranscriptRecognizer
+
+ENGINES = ("auto", "asr", "transcript", "cassette")
+
+
+class EngineUnavailableError(Exception):
+    """No engine can serve this connection; the message says why."""
+
+
+def _transcript_path(path: Path) -> Path:
+    return path / "transcript.json" if path.is_dir() else path
+
+
+class EngineChoice:
+    """Builds a recogniser per connection.
+
+    `auto`: a cassette whose folder name is the connection id, else a transcript whose
+    folder name is the connection id, else `asr`. `transcript`: the transcript named by the
+    connection id, or the only one loaded.
+    """
+
+    def __init__(self, engine: str, cassettes: Sequence[Path], transcripts: Sequence[Path]) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+        self.engine = engine
+        self.cassettes = {path.name: path for path in cassettes}
+        self.transcripts: dict[str, Transcript] = {
+            _transcript_path(path).parent.name: read_transcript(_transcript_path(path))
+            for path in transcripts
+        }
+
+    def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
+        """The recogniser for one connection's start request."""
+        if self.engine == "asr":
+            return AsrRecognizer()
+        if self.engine == "transcript" or (
+            self.engine == "auto" and connection_id in self.transcripts
+        ):
+            return TranscriptRecognizer(self._transcript(connection_id))
+        if self.engine == "cassette" or connection_id in self.cassettes:
+            raise EngineUnavailableError("the cassette engine is not available in this version")
+        return AsrRecognizer()
+
+    def _transcript(self, connection_id: str) -> Transcript:
+        if connection_id in self.transcripts:
+            return self.transcripts[connection_id]
+        if len(self.transcripts) == 1:
+            return next(iter(self.transcripts.values()))
+        names = ", ".join(sorted(self.transcripts)) or "none loaded"
+        raise EngineUnavailableError(
+            f"no transcript for connection {connection_id!r} (transcripts: {names})"
+        )

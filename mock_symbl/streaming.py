@@ -1,0 +1,614 @@
+"""One streaming connection, sans I/O: control messages and audio in, outputs out.
+
+`StreamingSession.receive_text()` / `receive_audio()` / `connection_lost()` return the
+frames to send (`Send`), when to close (`Close`) and what to store (`Store`); the ASGI
+layer carries them out. Several sockets with the same connection id share one
+`ConversationState` (one per speaker), and messages and insights go to all of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from numpy.typing import NDArray
+
+from harness.protocol import PING, PONG, StartRequest, StartRequestError
+from harness.protocol.requests import canonical_encoding, check_sample_rate
+from mock_symbl import insights
+from mock_symbl.engines.base import Hypothesis, Recognizer
+from mock_symbl.engines.select import EngineUnavailableError
+from mock_symbl.ids import IdSource
+from mock_symbl.store import (
+    Conversation,
+    Member,
+    StoredInsight,
+    StoredMessage,
+    StoredTopic,
+    StoredWord,
+)
+
+MAX_FRAME_BYTES = 8192
+DECODABLE = ("LINEAR16", "MULAW")
+EngineFactory = Callable[[StartRequest, str], Recognizer]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A text frame for this socket, or for every socket of the conversation."""
+
+    message: Mapping[str, Any] | str
+    everyone: bool = False
+
+    @property
+    def text(self) -> str:
+        """The frame's text."""
+        if isinstance(self.message, str):
+            return self.message
+        return json.dumps(self.message, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the socket with a code and reason."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Something to persist: a conversation, a member, a message, an insight, topics, an end."""
+
+    record: Conversation | Member | StoredMessage | StoredInsight | tuple[StoredTopic, ...] | str
+    conversation_id: str
+
+
+Output = Send | Close | Store
+
+
+@dataclass
+class ConversationState:
+    """What the sockets of one conversation share."""
+
+    id: str
+    app_key: str
+    connection_id: str
+    started: datetime
+    messages: list[StoredMessage] = field(default_factory=list)
+    topics: dict[str, StoredTopic] = field(default_factory=dict)
+    message_seq: int = 0
+    insight_seq: int = 0
+    tracker_seq: int = 0
+    sockets: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a Z, as the API writes times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _error(message: str, details: str) -> Send:
+    return Send(
+        {"type": "message", "message": {"type": "error", "message": message, "details": details}}
+    )
+
+
+def _lifecycle(kind: str, conversation_id: str | None = None) -> Send:
+    inner: dict[str, Any] = {"type": kind}
+    if conversation_id is not None:
+        inner["data"] = {"conversationId": conversation_id}
+    return Send({"type": "message", "message": inner})
+
+
+def _stop_request(text: str) -> bool:
+    """The Python SDK sends `str(dict)`: single quotes, not JSON. Recognise that form."""
+    if len(text) > 1024 or not text.lstrip().startswith("{"):
+        return False
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return isinstance(value, dict) and value.get("type") in ("stop_request", "stop_recognition")
+
+
+class StreamingSession:
+    """The state of one socket: awaiting a start, streaming, stopped, or closed."""
+
+    def __init__(
+        self,
+        *,
+        connection_id: str,
+        app_key: str,
+        conversations: dict[tuple[str, str], ConversationState],
+        engines: EngineFactory,
+        ids: IdSource,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.connection_id = connection_id
+        self.app_key = app_key
+        self._key = (app_key, connection_id)
+        self._conversations = conversations
+        self._engines = engines
+        self._ids = ids
+        self._now = now
+        self.state = "awaiting_start"
+        self.request: StartRequest | None = None
+        self.conversation: ConversationState | None = None
+        self.member: Member | None = None
+        self._engine: Recognizer | None = None
+        self._carry = b""
+        self._decode_error_sent = False
+        self._stopped_by_client = False
+        self.ignored_audio_bytes = 0
+        self.oversized_frames = 0
+        self.samples_received = 0
+
+    def receive_text(self, text: str) -> list[Output]:
+        """Take a text frame from the client."""
+        if self.state == "closed":
+            return []
+        if text == PING:
+            return [Send(PONG)]
+        try:
+            message = json.loads(text)
+        except ValueError:
+            if _stop_request(text):
+                return self._stop()
+            return [_error("Invalid message", "Text frames must be JSON objects with a type.")]
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return [_error("Invalid message", "Text frames must be JSON objects with a type.")]
+        kind = message["type"]
+        if kind == "start_request":
+            return self._start(message)
+        if kind in ("stop_request", "stop_recognition"):
+            return self._stop()
+        if kind == "modify_request":
+            return self._modify(message)
+        return [_error("Unsupported type", f"Message type {kind!r} is not supported.")]
+
+    def receive_audio(self, data: bytes) -> list[Output]:
+        """Take a binary (audio) frame from the client."""
+        if self.state != "streaming" or self._engine is None or self.request is None:
+            self.ignored_audio_bytes += len(data)
+            return []
+        if len(data) > MAX_FRAME_BYTES:
+            self.oversized_frames += 1
+            return [
+                _error(
+                    "Audio frame too large",
+                    f"A frame of {len(data)} bytes was ignored; the limit is {MAX_FRAME_BYTES}.",
+                )
+            ]
+        encoding = self.request.encoding
+        if encoding not in DECODABLE:
+            if self._decode_error_sent:
+                return []
+            self._decode_error_sent = True
+            return [
+                _error(
+                    "Unsupported encoding",
+                    f"This server cannot decode {encoding} audio; send LINEAR16 or MULAW.",
+                )
+            ]
+        samples = self._decode(data, encoding)
+        self.samples_received += samples.size
+        rate = self._rate()
+        return self._recognised(self._engine.accept(samples, rate))
+
+    def connection_lost(self) -> list[Output]:
+        """The socket went away: finalise and store what was recognised."""
+        if self.state == "streaming":
+            outputs = self._finish_recognition()
+            outputs.extend(self._leave())
+        else:
+            outputs = self._leave() if self.state == "stopped" else []
+        self.state = "closed"
+        return [o for o in outputs if isinstance(o, Store)]
+
+    def _decode(self, data: bytes, encoding: str) -> NDArray[np.int16]:
+        if encoding == "MULAW":
+            decoded, _ = sf.read(
+                io.BytesIO(data),
+                format="RAW",
+                subtype="ULAW",
+                samplerate=self._rate(),
+                channels=1,
+                dtype="int16",
+            )
+            return np.asarray(decoded, dtype=np.int16)
+        data = self._carry + data
+        even = len(data) - len(data) % 2
+        self._carry = data[even:]
+        return np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
+
+    def _rate(self) -> int:
+        assert self.request is not None
+        return self.request.sample_rate_hertz or (
+            8000 if self.request.encoding == "MULAW" else 16000
+        )
+
+    def _start(self, message: Mapping[str, Any]) -> list[Output]:
+        if self.state == "streaming":
+            return [_error("Already started", "A start_request was already received.")]
+        try:
+            request = StartRequest.from_json(message)
+            engine = self._engines(request, self.connection_id)
+        except StartRequestError as error:
+            return [_error("Invalid start_request", str(error))]
+        except EngineUnavailableError as error:
+            return [_error("No recognition engine", str(error))]
+        self.request = request
+        self._engine = engine
+        outputs: list[Output] = []
+        conversation = self._conversations.get(self._key)
+        if conversation is None:
+            conversation = ConversationState(
+                id=self._ids.conversation_id(),
+                app_key=self.app_key,
+                connection_id=self.connection_id,
+                started=self._now(),
+            )
+            self._conversations[self._key] = conversation
+            outputs.append(
+                Store(
+                    Conversation(
+                        id=conversation.id,
+                        app_key=self.app_key,
+                        connection_id=self.connection_id,
+                        name=request.meeting_title,
+                        start_time=iso(conversation.started),
+                        end_time=None,
+                    ),
+                    conversation.id,
+                )
+            )
+        if self.conversation is None:
+            conversation.sockets += 1
+        self.conversation = conversation
+        speaker = request.speaker
+        self.member = Member(
+            id=self._ids.uuid(),
+            name=(speaker.name if speaker else None) or "Speaker",
+            email=speaker.user_id if speaker else None,
+        )
+        outputs.append(Store(self.member, conversation.id))
+        self._carry = b""
+        self.state = "streaming"
+        outputs += [
+            _lifecycle("conversation_created", conversation.id),
+            _lifecycle("started_listening"),
+            _lifecycle("recognition_started", conversation.id),
+        ]
+        return outputs
+
+    def _modify(self, message: Mapping[str, Any]) -> list[Output]:
+        if self.request is None:
+            return [_error("Not started", "modify_request needs a start_request first.")]
+        speech = message.get("speechRecognition")
+        if not isinstance(speech, dict):
+            return [_error("Invalid modify_request", "speechRecognition: expected object")]
+        try:
+            encoding = canonical_encoding(
+                str(speech.get("encoding", self.request.encoding)), "speechRecognition.encoding"
+            )
+            rate = speech.get("sampleRateHertz", self.request.sample_rate_hertz)
+            if not isinstance(rate, int) or isinstance(rate, bool):
+                raise StartRequestError("speechRecognition.sampleRateHertz", "expected integer")
+            check_sample_rate(encoding, rate, "speechRecognition.sampleRateHertz")
+        except StartRequestError as error:
+            return [_error("Invalid modify_request", str(error))]
+        fields = {f: getattr(self.request, f) for f in self.request.__dataclass_fields__}
+        self.request = StartRequest(**{**fields, "encoding": encoding, "sample_rate_hertz": rate})
+        self._carry = b""
+        self._decode_error_sent = False
+        return []
+
+    def _stop(self) -> list[Output]:
+        if self.state != "streaming":
+            return [_error("Not started", "stop_request before start_request.")]
+        self._stopped_by_client = True
+        outputs = self._finish_recognition()
+        assert self.conversation is not None and self.request is not None
+        outputs.append(_lifecycle("recognition_stopped"))
+        completed = {
+            "type": "message",
+            "message": {
+                "type": "conversation_completed",
+                "conversationId": self.conversation.id,
+                "summaryUrl": f"/v1/conversations/{self.conversation.id}",
+                "data": {"conversationId": self.conversation.id},
+            },
+        }
+        outputs.append(Send(completed))
+        if self.request.disconnect_on_stop_request is False:
+            self.state = "stopped"
+            return outputs
+        outputs.extend(self._leave())
+        outputs.append(Close(1000, "stop_request processed"))
+        self.state = "closed"
+        return outputs
+
+    def _finish_recognition(self) -> list[Output]:
+        assert self._engine is not None
+        outputs = self._recognised(self._engine.finish())
+        self._engine = None
+        self.state = "stopped"
+        return outputs
+
+    def _leave(self) -> list[Output]:
+        conversation = self.conversation
+        if conversation is None:
+            return []
+        self.conversation = None
+        conversation.sockets -= 1
+        if conversation.sockets > 0:
+            return []
+        self._conversations.pop(self._key, None)
+        return [Store(iso(self._now()), conversation.id)]
+
+    @property
+    def cpu_bound(self) -> bool:
+        """Whether audio handling is heavy enough to run off the event loop."""
+        return bool(getattr(self._engine, "cpu_bound", False))
+
+    def _recognised(self, hypotheses: list[Hypothesis]) -> list[Output]:
+        outputs: list[Output] = []
+        for hypothesis in hypotheses:
+            if not hypothesis.words:
+                continue
+            outputs.append(self._recognition_result(hypothesis))
+            if hypothesis.is_final:
+                assert self.conversation is not None
+                with self.conversation.lock:
+                    outputs.extend(self._finalise(hypothesis))
+        return outputs
+
+    def _user(self) -> dict[str, Any]:
+        assert self.member is not None and self.request is not None
+        user = dict(self.request.speaker.extra) if self.request.speaker else {}
+        user.update(self.member.to_json())
+        return user
+
+    def _recognition_result(self, hypothesis: Hypothesis) -> Send:
+        def duration(seconds: float) -> dict[str, str]:
+            whole = int(seconds)
+            return {"seconds": str(whole), "nanos": str(round((seconds - whole) * 1e9))}
+
+        words = [
+            {"word": w.word, "startTime": duration(w.start), "endTime": duration(w.end)}
+            for w in hypothesis.words
+        ]
+        confidence = float(np.mean([w.confidence for w in hypothesis.words]))
+        return Send(
+            {
+                "type": "message",
+                "message": {
+                    "type": "recognition_result",
+                    "isFinal": hypothesis.is_final,
+                    "payload": {
+                        "raw": {
+                            "alternatives": [
+                                {
+                                    "words": words,
+                                    "transcript": hypothesis.text,
+                                    "confidence": round(confidence, 3),
+                                }
+                            ]
+                        }
+                    },
+                    "punctuated": {
+                        "transcript": insights.sentence([w.word for w in hypothesis.words])
+                    },
+                    "user": self._user(),
+                },
+                "timeOffset": round(hypothesis.words[0].start * 1000),
+            }
+        )
+
+    def _finalise(self, hypothesis: Hypothesis) -> list[Output]:
+        conversation, request, member = self.conversation, self.request, self.member
+        assert conversation is not None and request is not None and member is not None
+        text = insights.sentence([w.word for w in hypothesis.words])
+        start, end = hypothesis.words[0].start, hypothesis.words[-1].end
+        at = conversation.started
+        words = tuple(
+            StoredWord(
+                word=w.word,
+                start_time=iso(at + timedelta(seconds=w.start)),
+                end_time=iso(at + timedelta(seconds=w.end)),
+                time_offset=round(w.start, 2),
+                duration=round(w.end - w.start, 2),
+                score=round(w.confidence, 3),
+            )
+            for w in hypothesis.words
+        )
+        score = insights.polarity(text)
+        stored = StoredMessage(
+            id=self._ids.uuid(),
+            conversation_id=conversation.id,
+            text=text,
+            sender=member,
+            start_time=iso(at + timedelta(seconds=start)),
+            end_time=iso(at + timedelta(seconds=end)),
+            time_offset=round(start, 2),
+            duration=round(end - start, 2),
+            sentiment=score,
+            words=words,
+        )
+        conversation.messages.append(stored)
+        outputs: list[Output] = [Store(stored, conversation.id), self._message_response(stored)]
+        outputs.extend(self._insights(stored))
+        outputs.extend(self._topics())
+        outputs.extend(self._trackers(stored))
+        return outputs
+
+    def _message_response(self, message: StoredMessage) -> Send:
+        conversation, request = self.conversation, self.request
+        assert conversation is not None and request is not None
+        words = [
+            {"word": w.word, "startTime": w.start_time, "endTime": w.end_time}
+            for w in message.words
+        ]
+        body: dict[str, Any] = {
+            "id": message.id,
+            "from": self._user(),
+            "payload": {"content": message.text, "contentType": "text/plain"},
+            "channel": {"id": "realtime-api"},
+            "metadata": {
+                "disablePunctuation": True,
+                "timezoneOffset": request.timezone_offset or 0,
+                "originalContent": message.text,
+                "words": json.dumps(words, separators=(",", ":")),
+                "originalMessageId": message.id,
+            },
+            "dismissed": False,
+            "duration": {
+                "startTime": message.start_time,
+                "endTime": message.end_time,
+                "timeOffset": message.time_offset,
+                "duration": message.duration,
+            },
+        }
+        if request.sentiment:
+            body["sentiment"] = insights.sentiment_json(message.sentiment)
+        sequence = conversation.message_seq
+        conversation.message_seq += 1
+        return Send(
+            {"type": "message_response", "sequenceNumber": sequence, "messages": [body]},
+            everyone=True,
+        )
+
+    def _insights(self, message: StoredMessage) -> list[Output]:
+        conversation, request, member = self.conversation, self.request, self.member
+        assert conversation is not None and request is not None and member is not None
+        wanted = set(request.known_insight_types)
+        outputs: list[Output] = []
+        found = []
+        for finding in insights.find_insights(message.text):
+            stored = StoredInsight(
+                id=self._ids.uuid(),
+                conversation_id=conversation.id,
+                type=finding.type,
+                text=message.text,
+                score=finding.confidence,
+                message_ids=(message.id,),
+                sender=member,
+                assignee=member if finding.type != "question" else None,
+            )
+            # Stored whatever was asked, so REST answers for every type.
+            outputs.append(Store(stored, conversation.id))
+            if finding.type in wanted and finding.confidence >= request.confidence_threshold:
+                found.append(self._insight_json(stored))
+        if found:
+            sequence = conversation.insight_seq
+            conversation.insight_seq += 1
+            outputs.append(
+                Send(
+                    {"type": "insight_response", "sequenceNumber": sequence, "insights": found},
+                    everyone=True,
+                )
+            )
+        return outputs
+
+    def _insight_json(self, insight: StoredInsight) -> dict[str, Any]:
+        user = self._user()
+        return {
+            "id": insight.id,
+            "type": insight.type,
+            "text": insight.text,
+            "payload": {"content": insight.text, "contentType": "text/plain"},
+            "confidence": insight.score,
+            "hints": [],
+            "tags": [],
+            "dismissed": False,
+            "from": user,
+            "assignee": user,
+            "messageReference": {"id": insight.message_ids[0]},
+        }
+
+    def _topics(self) -> list[Output]:
+        conversation = self.conversation
+        assert conversation is not None
+        messages = conversation.messages
+        current = insights.topics([m.text for m in messages])
+        changed = []
+        for phrase in current:
+            ids = tuple(messages[i].id for i in phrase.message_indexes)
+            known = conversation.topics.get(phrase.text)
+            if known is not None and known.message_ids == ids:
+                continue
+            sentiment = float(
+                np.mean([messages[i].sentiment for i in phrase.message_indexes] or [0.0])
+            )
+            topic = StoredTopic(
+                id=known.id if known else self._ids.uuid(),
+                conversation_id=conversation.id,
+                text=phrase.text,
+                score=phrase.score,
+                message_ids=ids,
+                sentiment=sentiment,
+            )
+            conversation.topics[phrase.text] = topic
+            changed.append(topic)
+        if not changed:
+            return []
+        best = tuple(sorted(conversation.topics.values(), key=lambda t: -t.score)[:10])
+        topics_json = [
+            {
+                "id": t.id,
+                "phrases": t.text,
+                "type": "topic",
+                "score": t.score,
+                "rootWords": [{"text": w} for w in t.text.split()],
+                "messageReferences": [{"id": i} for i in t.message_ids],
+            }
+            for t in changed
+        ]
+        return [
+            Store(best, conversation.id),
+            Send({"type": "topic_response", "topics": topics_json}, everyone=True),
+        ]
+
+    def _trackers(self, message: StoredMessage) -> list[Output]:
+        conversation, request = self.conversation, self.request
+        assert conversation is not None and request is not None
+        if not request.trackers:
+            return []
+        hits = insights.tracker_hits(
+            ((t.name, t.vocabulary) for t in request.trackers), [message.text]
+        )
+        if not hits:
+            return []
+        by_tracker: dict[str, list[dict[str, Any]]] = {}
+        for hit in hits:
+            by_tracker.setdefault(hit.tracker, []).append(
+                {
+                    "type": "vocabulary",
+                    "value": hit.value,
+                    "messageRefs": [{"id": message.id, "text": message.text, "offset": hit.offset}],
+                    "insightRefs": [],
+                }
+            )
+        sequence = conversation.tracker_seq
+        conversation.tracker_seq += 1
+        return [
+            Send(
+                {
+                    "type": "tracker_response",
+                    "isFinal": True,
+                    "sequenceNumber": sequence,
+                    "trackers": [{"name": n, "matches": m} for n, m in by_tracker.items()],
+                },
+                everyone=True,
+            )
+        ]
