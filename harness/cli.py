@@ -19,6 +19,9 @@ from harness.sessionlog import SessionLogError, read_session
 from harness.summary import summarise
 from harness.transcript import TranscriptError, read_transcript
 from harness.wavfile import WavError, read_pcm16
+from mock_symbl.app import MockConfig
+from mock_symbl.engines.select import ENGINES
+from mock_symbl.server import RunningMock, serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
@@ -155,6 +158,76 @@ def inspect(session_dir: Path, as_json: bool) -> None:
         console.print(f"[red]error[/]         {line}")
     for line in summary["problems"]:
         console.print(f"[yellow]problem[/]       {line}")
+
+
+def _app_pair(value: str) -> tuple[str, str]:
+    app_id, sep, secret = value.partition(":")
+    if not sep or not app_id or not secret:
+        raise click.BadParameter(f"expected ID:SECRET, got {value!r}")
+    return app_id, secret
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="auto",
+    show_default=True,
+    help="Recognition engine (auto: cassette or transcript named by the connection id, else asr).",
+)
+@click.option(
+    "--cassette",
+    "cassettes",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A recorded session folder to replay to connections of the same name.",
+)
+@click.option(
+    "--transcript",
+    "transcripts",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A transcript.json (or a folder holding one) for the transcript engine.",
+)
+@click.option("--app", "apps", multiple=True, help="Accept only these credentials (ID:SECRET).")
+@click.option("--seed", type=int, help="Seed the ids the server hands out (reproducible runs).")
+def mock(
+    host: str,
+    port: int,
+    db: Path | None,
+    engine: str,
+    cassettes: tuple[Path, ...],
+    transcripts: tuple[Path, ...],
+    apps: tuple[str, ...],
+    seed: int | None,
+) -> None:
+    """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
+
+    Example: symbl-harness mock --engine transcript --transcript fixtures/sessions/standup
+    """
+    try:
+        pairs = dict(_app_pair(value) for value in apps)
+        config = MockConfig(
+            db=db,
+            engine=engine,
+            cassettes=cassettes,
+            transcripts=transcripts,
+            apps=pairs or None,
+            seed=seed,
+        )
+
+        def announce(running: RunningMock) -> None:
+            click.echo(f"REST       {running.base_url}")
+            click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
+            click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
+
+        stopped_by = serve(config, host, port, announce)
+        click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
+    except (OSError, ValueError, TranscriptError) as error:
+        raise UsageProblem(str(error)) from None
 
 
 if __name__ == "__main__":

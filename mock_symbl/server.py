@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -58,13 +59,34 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: MockConfig, host: str = "127.0.0.1", port: int = 8080) -> RunningMock:
-    """Bind, then serve in the foreground until SIGINT/SIGTERM; returns where it ran."""
+def serve(
+    config: MockConfig,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    announce: Callable[[RunningMock], None] = lambda _: None,
+) -> str | None:
+    """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM.
+
+    Returns the name of the signal that stopped it.
+    On a signal, uvicorn closes the open sockets; each session then finalises and stores
+    what it recognised before the process exits.
+    """
     sock = _bind(host, port)
-    running = RunningMock(host, sock.getsockname()[1])
+    announce(RunningMock(host, sock.getsockname()[1]))
     server = uvicorn.Server(_config(config))
-    server.run(sockets=[sock])
-    return running
+    received: list[int] = []
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; these
+    # handlers take that signal, so a stop by Ctrl-C or SIGTERM is a normal exit.
+    previous = {
+        sig: signal.signal(sig, lambda number, _: received.append(number))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return signal.Signals(received[0]).name if received else None
 
 
 @contextmanager
