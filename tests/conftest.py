@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from mock_symbl.app import MockConfig
+from mock_symbl.server import RunningMock, running_mock
 
 # `ci` runs every property with 500 examples; `dev` keeps local runs quick.
 settings.register_profile(
@@ -48,3 +52,14 @@ def espeak_ng(require: Require) -> str:
     require("espeak-ng", path is not None, "apt-get install espeak-ng")
     assert path is not None
     return path
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
+
+
+@pytest.fixture(scope="module")
+def mock_server() -> Iterator[RunningMock]:
+    """A mock on an ephemeral loopback port; fixtures' connection ids get their transcript."""
+    transcripts = tuple(sorted(p for p in FIXTURES.iterdir() if p.is_dir()))
+    with running_mock(MockConfig(transcripts=transcripts, seed=7)) as running:
+        yield running
