@@ -12,7 +12,7 @@ import ast
 import io
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,9 +24,10 @@ from numpy.typing import NDArray
 from harness.protocol import PING, PONG, StartRequest, StartRequestError
 from harness.protocol.requests import canonical_encoding, check_sample_rate
 from mock_symbl import insights
-from mock_symbl.engines.base import Hypothesis, Recognizer
+from mock_symbl.engines.base import Bindable, Hypothesis, Recognised, Recognizer, Replayed
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.ids import IdSource
+from mock_symbl.replayed import replayed_insight, replayed_message, replayed_topic
 from mock_symbl.store import (
     Conversation,
     Member,
@@ -37,6 +38,10 @@ from mock_symbl.store import (
 )
 
 MAX_FRAME_BYTES = 8192
+# What every socket of a conversation receives, not only the speaker's.
+SHARED_KINDS = frozenset(
+    {"message_response", "insight_response", "topic_response", "tracker_response"}
+)
 DECODABLE = ("LINEAR16", "MULAW")
 EngineFactory = Callable[[StartRequest, str], Recognizer]
 
@@ -275,6 +280,8 @@ class StreamingSession:
         if self.conversation is None:
             conversation.sockets += 1
         self.conversation = conversation
+        if isinstance(engine, Bindable):
+            engine.bind(conversation.id, conversation.started, self._ids.uuid)
         speaker = request.speaker
         self.member = Member(
             id=self._ids.uuid(),
@@ -361,9 +368,12 @@ class StreamingSession:
         """Whether audio handling is heavy enough to run off the event loop."""
         return bool(getattr(self._engine, "cpu_bound", False))
 
-    def _recognised(self, hypotheses: list[Hypothesis]) -> list[Output]:
+    def _recognised(self, items: Sequence[Recognised]) -> list[Output]:
         outputs: list[Output] = []
-        for hypothesis in hypotheses:
+        for hypothesis in items:
+            if isinstance(hypothesis, Replayed):
+                outputs.extend(self._replayed(hypothesis))
+                continue
             if not hypothesis.words:
                 continue
             outputs.append(self._recognition_result(hypothesis))
@@ -612,3 +622,41 @@ class StreamingSession:
                 everyone=True,
             )
         ]
+
+    def _replayed(self, item: Replayed) -> list[Output]:
+        """Send a recorded message, keeping what it carries for the Conversation API."""
+        conversation = self.conversation
+        assert conversation is not None
+        message = dict(item.message)
+        outputs: list[Output] = []
+        with conversation.lock:
+            if item.kind == "message_response":
+                message["sequenceNumber"] = conversation.message_seq
+                conversation.message_seq += 1
+                for body in message.get("messages") or []:
+                    stored = replayed_message(body, conversation)
+                    if stored is not None:
+                        conversation.messages.append(stored)
+                        outputs.append(Store(stored, conversation.id))
+            elif item.kind == "insight_response":
+                message["sequenceNumber"] = conversation.insight_seq
+                conversation.insight_seq += 1
+                for body in message.get("insights") or []:
+                    insight = replayed_insight(body, conversation.id)
+                    if insight is not None:
+                        outputs.append(Store(insight, conversation.id))
+            elif item.kind == "topic_response":
+                for body in message.get("topics") or []:
+                    topic = replayed_topic(body, conversation.id)
+                    if topic is not None:
+                        conversation.topics[topic.text] = topic
+                best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
+                outputs.append(Store(tuple(best), conversation.id))
+        everyone = item.kind in (
+            "message_response",
+            "insight_response",
+            "topic_response",
+            "tracker_response",
+        )
+        outputs.append(Send(message, everyone=everyone))
+        return outputs

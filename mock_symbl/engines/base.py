@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,13 +39,40 @@ class Hypothesis:
         return " ".join(word.word for word in self.words)
 
 
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A recorded server message to send as it is (the cassette engine's output)."""
+
+    message: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        """The message type (the inner one for `message`-wrapped messages)."""
+        inner = self.message.get("message")
+        if self.message.get("type") == "message" and isinstance(inner, dict):
+            return str(inner.get("type"))
+        return str(self.message.get("type"))
+
+
+Recognised = Hypothesis | Replayed
+
+
 class Recognizer(Protocol):
     """Takes audio as it arrives and says what was said so far."""
 
-    def accept(self, samples: NDArray[np.int16], sample_rate: int) -> list[Hypothesis]:
-        """Take the next samples (mono Int16 at `sample_rate`); return new hypotheses."""
+    def accept(self, samples: NDArray[np.int16], sample_rate: int) -> Sequence[Recognised]:
+        """Take the next samples (mono Int16 at `sample_rate`); return what they revealed."""
         ...
 
-    def finish(self) -> list[Hypothesis]:
+    def finish(self) -> Sequence[Recognised]:
         """The audio has ended: finalise whatever phrase is open."""
+        ...
+
+
+@runtime_checkable
+class Bindable(Protocol):
+    """An engine that needs the new conversation's id, start time and an id source."""
+
+    def bind(self, conversation_id: str, started: datetime, new_id: Callable[[], str]) -> None:
+        """Learn the conversation it serves."""
         ...

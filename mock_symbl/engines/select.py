@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.protocol import StartRequest
+from harness.sessionlog import SessionLog, SessionLogError, read_session
 from harness.transcript import Transcript, read_transcript
 from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.base import Recognizer
+from mock_symbl.engines.cassette import CassetteRecognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
 
 ENGINES = ("auto", "asr", "transcript", "cassette")
@@ -49,8 +51,23 @@ class EngineChoice:
         ):
             return TranscriptRecognizer(self._transcript(connection_id))
         if self.engine == "cassette" or connection_id in self.cassettes:
-            raise EngineUnavailableError("the cassette engine is not available in this version")
+            return CassetteRecognizer(self._cassette(connection_id))
         return AsrRecognizer()
+
+    def _cassette(self, connection_id: str) -> SessionLog:
+        if connection_id in self.cassettes:
+            folder = self.cassettes[connection_id]
+        elif len(self.cassettes) == 1:
+            folder = next(iter(self.cassettes.values()))
+        else:
+            names = ", ".join(sorted(self.cassettes)) or "none loaded"
+            raise EngineUnavailableError(
+                f"no cassette for connection {connection_id!r} (cassettes: {names})"
+            )
+        try:
+            return read_session(folder)
+        except SessionLogError as error:
+            raise EngineUnavailableError(f"cassette {folder.name}: {error}") from None
 
     def _transcript(self, connection_id: str) -> Transcript:
         if connection_id in self.transcripts:
