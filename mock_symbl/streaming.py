@@ -12,9 +12,10 @@ import ast
 import io
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from numpy.typing import NDArray
 
 from harness.protocol import PING, PONG, StartRequest, StartRequestError
 from harness.protocol.requests import canonical_encoding, check_sample_rate
-from mock_symbl import insights
+from mock_symbl import insights, messages
 from mock_symbl.engines.base import Bindable, Hypothesis, Recognised, Recognizer, Replayed
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.ids import IdSource
@@ -39,6 +40,7 @@ from mock_symbl.store import (
 
 MAX_FRAME_BYTES = 8192
 # What every socket of a conversation receives, not only the speaker's.
+NOT_AN_OBJECT = "Text frames must be JSON objects with a type."
 SHARED_KINDS = frozenset(
     {"message_response", "insight_response", "topic_response", "tracker_response"}
 )
@@ -97,24 +99,6 @@ class ConversationState:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-def iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and a Z, as the API writes times."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _error(message: str, details: str) -> Send:
-    return Send(
-        {"type": "message", "message": {"type": "error", "message": message, "details": details}}
-    )
-
-
-def _lifecycle(kind: str, conversation_id: str | None = None) -> Send:
-    inner: dict[str, Any] = {"type": kind}
-    if conversation_id is not None:
-        inner["data"] = {"conversationId": conversation_id}
-    return Send({"type": "message", "message": inner})
-
-
 def _stop_request(text: str) -> bool:
     """The Python SDK sends `str(dict)`: single quotes, not JSON. Recognise that form."""
     if len(text) > 1024 or not text.lstrip().startswith("{"):
@@ -157,6 +141,12 @@ class StreamingSession:
         self.ignored_audio_bytes = 0
         self.oversized_frames = 0
         self.samples_received = 0
+        # Errors answered, by message: the socket layer logs them once per session.
+        self.errors: Counter[str] = Counter()
+
+    def _error(self, message: str, details: str) -> Send:
+        self.errors[message] += 1
+        return Send(messages.error(message, details))
 
     def receive_text(self, text: str) -> list[Output]:
         """Take a text frame from the client."""
@@ -169,9 +159,21 @@ class StreamingSession:
         except ValueError:
             if _stop_request(text):
                 return self._stop()
-            return [_error("Invalid message", "Text frames must be JSON objects with a type.")]
+            return [
+                Send(
+                    messages.error(
+                        "Invalid message", "Text frames must be JSON objects with a type."
+                    )
+                )
+            ]
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            return [_error("Invalid message", "Text frames must be JSON objects with a type.")]
+            return [
+                Send(
+                    messages.error(
+                        "Invalid message", "Text frames must be JSON objects with a type."
+                    )
+                )
+            ]
         kind = message["type"]
         if kind == "start_request":
             return self._start(message)
@@ -179,7 +181,7 @@ class StreamingSession:
             return self._stop()
         if kind == "modify_request":
             return self._modify(message)
-        return [_error("Unsupported type", f"Message type {kind!r} is not supported.")]
+        return [self._error("Unsupported type", f"Message type {kind!r} is not supported.")]
 
     def receive_audio(self, data: bytes) -> list[Output]:
         """Take a binary (audio) frame from the client."""
@@ -188,21 +190,22 @@ class StreamingSession:
             return []
         if len(data) > MAX_FRAME_BYTES:
             self.oversized_frames += 1
-            return [
-                _error(
-                    "Audio frame too large",
-                    f"A frame of {len(data)} bytes was ignored; the limit is {MAX_FRAME_BYTES}.",
-                )
-            ]
+            if self.oversized_frames > 1:
+                return []
+            # Said once per session; the count goes on in `oversized_frames`.
+            details = f"A frame of {len(data)} bytes was ignored: frames over {MAX_FRAME_BYTES}"
+            return [self._error("Audio frame too large", f"{details} bytes are ignored.")]
         encoding = self.request.encoding
         if encoding not in DECODABLE:
             if self._decode_error_sent:
                 return []
             self._decode_error_sent = True
             return [
-                _error(
-                    "Unsupported encoding",
-                    f"This server cannot decode {encoding} audio; send LINEAR16 or MULAW.",
+                Send(
+                    messages.error(
+                        "Unsupported encoding",
+                        f"This server cannot decode {encoding} audio; send LINEAR16 or MULAW.",
+                    )
                 )
             ]
         samples = self._decode(data, encoding)
@@ -244,14 +247,14 @@ class StreamingSession:
 
     def _start(self, message: Mapping[str, Any]) -> list[Output]:
         if self.state == "streaming":
-            return [_error("Already started", "A start_request was already received.")]
+            return [self._error("Already started", "A start_request was already received.")]
         try:
             request = StartRequest.from_json(message)
             engine = self._engines(request, self.connection_id)
         except StartRequestError as error:
-            return [_error("Invalid start_request", str(error))]
+            return [self._error("Invalid start_request", str(error))]
         except EngineUnavailableError as error:
-            return [_error("No recognition engine", str(error))]
+            return [self._error("No recognition engine", str(error))]
         self.request = request
         self._engine = engine
         outputs: list[Output] = []
@@ -271,7 +274,7 @@ class StreamingSession:
                         app_key=self.app_key,
                         connection_id=self.connection_id,
                         name=request.meeting_title,
-                        start_time=iso(conversation.started),
+                        start_time=messages.iso(conversation.started),
                         end_time=None,
                     ),
                     conversation.id,
@@ -292,18 +295,18 @@ class StreamingSession:
         self._carry = b""
         self.state = "streaming"
         outputs += [
-            _lifecycle("conversation_created", conversation.id),
-            _lifecycle("started_listening"),
-            _lifecycle("recognition_started", conversation.id),
+            Send(messages.lifecycle("conversation_created", conversation.id)),
+            Send(messages.lifecycle("started_listening")),
+            Send(messages.lifecycle("recognition_started", conversation.id)),
         ]
         return outputs
 
     def _modify(self, message: Mapping[str, Any]) -> list[Output]:
         if self.request is None:
-            return [_error("Not started", "modify_request needs a start_request first.")]
+            return [self._error("Not started", "modify_request needs a start_request first.")]
         speech = message.get("speechRecognition")
         if not isinstance(speech, dict):
-            return [_error("Invalid modify_request", "speechRecognition: expected object")]
+            return [self._error("Invalid modify_request", "speechRecognition: expected object")]
         try:
             encoding = canonical_encoding(
                 str(speech.get("encoding", self.request.encoding)), "speechRecognition.encoding"
@@ -313,7 +316,7 @@ class StreamingSession:
                 raise StartRequestError("speechRecognition.sampleRateHertz", "expected integer")
             check_sample_rate(encoding, rate, "speechRecognition.sampleRateHertz")
         except StartRequestError as error:
-            return [_error("Invalid modify_request", str(error))]
+            return [self._error("Invalid modify_request", str(error))]
         fields = {f: getattr(self.request, f) for f in self.request.__dataclass_fields__}
         self.request = StartRequest(**{**fields, "encoding": encoding, "sample_rate_hertz": rate})
         self._carry = b""
@@ -322,21 +325,12 @@ class StreamingSession:
 
     def _stop(self) -> list[Output]:
         if self.state != "streaming":
-            return [_error("Not started", "stop_request before start_request.")]
+            return [self._error("Not started", "stop_request before start_request.")]
         self._stopped_by_client = True
         outputs = self._finish_recognition()
         assert self.conversation is not None and self.request is not None
-        outputs.append(_lifecycle("recognition_stopped"))
-        completed = {
-            "type": "message",
-            "message": {
-                "type": "conversation_completed",
-                "conversationId": self.conversation.id,
-                "summaryUrl": f"/v1/conversations/{self.conversation.id}",
-                "data": {"conversationId": self.conversation.id},
-            },
-        }
-        outputs.append(Send(completed))
+        outputs.append(Send(messages.lifecycle("recognition_stopped")))
+        outputs.append(Send(messages.conversation_completed(self.conversation.id)))
         if self.request.disconnect_on_stop_request is False:
             self.state = "stopped"
             return outputs
@@ -361,7 +355,7 @@ class StreamingSession:
         if conversation.sockets > 0:
             return []
         self._conversations.pop(self._key, None)
-        return [Store(iso(self._now()), conversation.id)]
+        return [Store(messages.iso(self._now()), conversation.id)]
 
     @property
     def cpu_bound(self) -> bool:
@@ -376,7 +370,7 @@ class StreamingSession:
                 continue
             if not hypothesis.words:
                 continue
-            outputs.append(self._recognition_result(hypothesis))
+            outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
             if hypothesis.is_final:
                 assert self.conversation is not None
                 with self.conversation.lock:
@@ -389,42 +383,6 @@ class StreamingSession:
         user.update(self.member.to_json())
         return user
 
-    def _recognition_result(self, hypothesis: Hypothesis) -> Send:
-        def duration(seconds: float) -> dict[str, str]:
-            whole = int(seconds)
-            return {"seconds": str(whole), "nanos": str(round((seconds - whole) * 1e9))}
-
-        words = [
-            {"word": w.word, "startTime": duration(w.start), "endTime": duration(w.end)}
-            for w in hypothesis.words
-        ]
-        confidence = float(np.mean([w.confidence for w in hypothesis.words]))
-        return Send(
-            {
-                "type": "message",
-                "message": {
-                    "type": "recognition_result",
-                    "isFinal": hypothesis.is_final,
-                    "payload": {
-                        "raw": {
-                            "alternatives": [
-                                {
-                                    "words": words,
-                                    "transcript": hypothesis.text,
-                                    "confidence": round(confidence, 3),
-                                }
-                            ]
-                        }
-                    },
-                    "punctuated": {
-                        "transcript": insights.sentence([w.word for w in hypothesis.words])
-                    },
-                    "user": self._user(),
-                },
-                "timeOffset": round(hypothesis.words[0].start * 1000),
-            }
-        )
-
     def _finalise(self, hypothesis: Hypothesis) -> list[Output]:
         conversation, request, member = self.conversation, self.request, self.member
         assert conversation is not None and request is not None and member is not None
@@ -434,8 +392,8 @@ class StreamingSession:
         words = tuple(
             StoredWord(
                 word=w.word,
-                start_time=iso(at + timedelta(seconds=w.start)),
-                end_time=iso(at + timedelta(seconds=w.end)),
+                start_time=messages.iso(at + timedelta(seconds=w.start)),
+                end_time=messages.iso(at + timedelta(seconds=w.end)),
                 time_offset=round(w.start, 2),
                 duration=round(w.end - w.start, 2),
                 score=round(w.confidence, 3),
@@ -448,8 +406,8 @@ class StreamingSession:
             conversation_id=conversation.id,
             text=text,
             sender=member,
-            start_time=iso(at + timedelta(seconds=start)),
-            end_time=iso(at + timedelta(seconds=end)),
+            start_time=messages.iso(at + timedelta(seconds=start)),
+            end_time=messages.iso(at + timedelta(seconds=end)),
             time_offset=round(start, 2),
             duration=round(end - start, 2),
             sentiment=score,
@@ -465,38 +423,12 @@ class StreamingSession:
     def _message_response(self, message: StoredMessage) -> Send:
         conversation, request = self.conversation, self.request
         assert conversation is not None and request is not None
-        words = [
-            {"word": w.word, "startTime": w.start_time, "endTime": w.end_time}
-            for w in message.words
-        ]
-        body: dict[str, Any] = {
-            "id": message.id,
-            "from": self._user(),
-            "payload": {"content": message.text, "contentType": "text/plain"},
-            "channel": {"id": "realtime-api"},
-            "metadata": {
-                "disablePunctuation": True,
-                "timezoneOffset": request.timezone_offset or 0,
-                "originalContent": message.text,
-                "words": json.dumps(words, separators=(",", ":")),
-                "originalMessageId": message.id,
-            },
-            "dismissed": False,
-            "duration": {
-                "startTime": message.start_time,
-                "endTime": message.end_time,
-                "timeOffset": message.time_offset,
-                "duration": message.duration,
-            },
-        }
-        if request.sentiment:
-            body["sentiment"] = insights.sentiment_json(message.sentiment)
         sequence = conversation.message_seq
         conversation.message_seq += 1
-        return Send(
-            {"type": "message_response", "sequenceNumber": sequence, "messages": [body]},
-            everyone=True,
+        body = messages.message_response(
+            message, self._user(), request.timezone_offset or 0, request.sentiment, sequence
         )
+        return Send(body, everyone=True)
 
     def _insights(self, message: StoredMessage) -> list[Output]:
         conversation, request, member = self.conversation, self.request, self.member
@@ -518,48 +450,26 @@ class StreamingSession:
             # Stored whatever was asked, so REST answers for every type.
             outputs.append(Store(stored, conversation.id))
             if finding.type in wanted and finding.confidence >= request.confidence_threshold:
-                found.append(self._insight_json(stored))
+                found.append(stored)
         if found:
             sequence = conversation.insight_seq
             conversation.insight_seq += 1
-            outputs.append(
-                Send(
-                    {"type": "insight_response", "sequenceNumber": sequence, "insights": found},
-                    everyone=True,
-                )
-            )
+            body = messages.insight_response(found, self._user(), sequence)
+            outputs.append(Send(body, everyone=True))
         return outputs
-
-    def _insight_json(self, insight: StoredInsight) -> dict[str, Any]:
-        user = self._user()
-        return {
-            "id": insight.id,
-            "type": insight.type,
-            "text": insight.text,
-            "payload": {"content": insight.text, "contentType": "text/plain"},
-            "confidence": insight.score,
-            "hints": [],
-            "tags": [],
-            "dismissed": False,
-            "from": user,
-            "assignee": user,
-            "messageReference": {"id": insight.message_ids[0]},
-        }
 
     def _topics(self) -> list[Output]:
         conversation = self.conversation
         assert conversation is not None
-        messages = conversation.messages
-        current = insights.topics([m.text for m in messages])
+        said = conversation.messages
+        current = insights.topics([m.text for m in said])
         changed = []
         for phrase in current:
-            ids = tuple(messages[i].id for i in phrase.message_indexes)
+            ids = tuple(said[i].id for i in phrase.message_indexes)
             known = conversation.topics.get(phrase.text)
             if known is not None and known.message_ids == ids:
                 continue
-            sentiment = float(
-                np.mean([messages[i].sentiment for i in phrase.message_indexes] or [0.0])
-            )
+            sentiment = float(np.mean([said[i].sentiment for i in phrase.message_indexes] or [0.0]))
             topic = StoredTopic(
                 id=known.id if known else self._ids.uuid(),
                 conversation_id=conversation.id,
@@ -573,20 +483,9 @@ class StreamingSession:
         if not changed:
             return []
         best = tuple(sorted(conversation.topics.values(), key=lambda t: -t.score)[:10])
-        topics_json = [
-            {
-                "id": t.id,
-                "phrases": t.text,
-                "type": "topic",
-                "score": t.score,
-                "rootWords": [{"text": w} for w in t.text.split()],
-                "messageReferences": [{"id": i} for i in t.message_ids],
-            }
-            for t in changed
-        ]
         return [
             Store(best, conversation.id),
-            Send({"type": "topic_response", "topics": topics_json}, everyone=True),
+            Send(messages.topic_response(changed), everyone=True),
         ]
 
     def _trackers(self, message: StoredMessage) -> list[Output]:
@@ -599,29 +498,9 @@ class StreamingSession:
         )
         if not hits:
             return []
-        by_tracker: dict[str, list[dict[str, Any]]] = {}
-        for hit in hits:
-            by_tracker.setdefault(hit.tracker, []).append(
-                {
-                    "type": "vocabulary",
-                    "value": hit.value,
-                    "messageRefs": [{"id": message.id, "text": message.text, "offset": hit.offset}],
-                    "insightRefs": [],
-                }
-            )
         sequence = conversation.tracker_seq
         conversation.tracker_seq += 1
-        return [
-            Send(
-                {
-                    "type": "tracker_response",
-                    "isFinal": True,
-                    "sequenceNumber": sequence,
-                    "trackers": [{"name": n, "matches": m} for n, m in by_tracker.items()],
-                },
-                everyone=True,
-            )
-        ]
+        return [Send(messages.tracker_response(hits, message, sequence), everyone=True)]
 
     def _replayed(self, item: Replayed) -> list[Output]:
         """Send a recorded message, keeping what it carries for the Conversation API."""
@@ -652,11 +531,5 @@ class StreamingSession:
                         conversation.topics[topic.text] = topic
                 best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
                 outputs.append(Store(tuple(best), conversation.id))
-        everyone = item.kind in (
-            "message_response",
-            "insight_response",
-            "topic_response",
-            "tracker_response",
-        )
-        outputs.append(Send(message, everyone=everyone))
+        outputs.append(Send(message, everyone=item.kind in SHARED_KINDS))
         return outputs

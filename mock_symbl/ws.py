@@ -94,6 +94,9 @@ class StreamingEndpoint:
             for output in session.connection_lost():
                 if isinstance(output, Persist):
                     persist(self.store, output)
+            if session.errors:
+                said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
+                log.warning("connection %s answered with errors: %s", connection_id, said)
 
     async def _refuse(self, socket: WebSocket) -> None:
         if "websocket.http.response" in socket.scope.get("extensions", {}):

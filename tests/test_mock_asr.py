@@ -1,7 +1,7 @@
 """The `asr` engine recognises the fixtures' speech through a real socket, streaming.
 
 Its accuracy on synthetic espeak-ng speech is modest. The bounds below are the measured
-word error rates (0.60-0.84 with pocketsphinx 5 and espeak-ng 1.51) plus a small margin,
+word error rates (0.64-0.84 with pocketsphinx 5 and espeak-ng 1.51) plus about 0.1,
 so a regression shows without tuning the test to one transcript.
 """
 
@@ -23,7 +23,7 @@ from mock_symbl.server import RunningMock, running_mock
 from helpers import kind, start_request, stream_session, token
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
-WER_BOUND = {"standup": 0.75, "feedback": 0.75, "hot": 0.7, "support-call": 0.9}
+WER_BOUND = {"standup": 0.76, "feedback": 0.74, "hot": 0.8, "support-call": 0.94}
 
 
 @pytest.fixture(scope="module")

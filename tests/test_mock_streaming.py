@@ -202,7 +202,8 @@ def test_a_second_start_and_an_oversized_frame_are_errors() -> None:
     assert again["message"]["message"] == "Already started"
     (big,) = sent(session.receive_audio(bytes(8194)))
     assert "8194 bytes" in big["message"]["details"]
-    assert session.oversized_frames == 1
+    assert session.receive_audio(bytes(9000)) == []
+    assert session.oversized_frames == 2
     assert session.state == "streaming"
 
 
