@@ -194,6 +194,12 @@ def _app_pair(value: str) -> tuple[str, str]:
 )
 @click.option("--app", "apps", multiple=True, help="Accept only these credentials (ID:SECRET).")
 @click.option("--seed", type=int, help="Seed the ids the server hands out (reproducible runs).")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(1),
+    help="REST requests per minute per app; more get 429 with Retry-After.",
+)
+@click.option("--max-streams", type=click.IntRange(1), help="Concurrent streams per app.")
 def mock(
     host: str,
     port: int,
@@ -203,6 +209,8 @@ def mock(
     transcripts: tuple[Path, ...],
     apps: tuple[str, ...],
     seed: int | None,
+    rate_limit: int | None,
+    max_streams: int | None,
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
 
@@ -217,6 +225,8 @@ def mock(
             transcripts=transcripts,
             apps=pairs or None,
             seed=seed,
+            requests_per_minute=rate_limit,
+            max_streams=max_streams,
         )
 
         def announce(running: RunningMock) -> None:

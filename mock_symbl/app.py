@@ -13,6 +13,7 @@ from harness import __version__
 from mock_symbl.auth import Authority
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.ids import IdSource
+from mock_symbl.limits import RateLimiter, StreamCounter
 from mock_symbl.rest import ApiError, api, api_error_response
 from mock_symbl.store import Store
 from mock_symbl.ws import StreamingEndpoint
@@ -29,6 +30,9 @@ class MockConfig:
     apps: Mapping[str, str] | None = None
     token_lifetime_s: int = 86400
     seed: int | None = None
+    # Per app; None: unlimited. The hosted free plan allowed 5 concurrent streams.
+    requests_per_minute: int | None = None
+    max_streams: int | None = None
 
 
 def create_app(config: MockConfig | None = None) -> FastAPI:
@@ -41,10 +45,14 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         authority,
         EngineChoice(config.engine, config.cassettes, config.transcripts),
         IdSource(config.seed),
+        StreamCounter(config.max_streams),
     )
     app = FastAPI(title="mock_symbl", version=__version__)
     app.state.store = store
     app.state.authority = authority
+    app.state.rate_limiter = (
+        RateLimiter(config.requests_per_minute) if config.requests_per_minute else None
+    )
     app.state.streaming = streaming
     app.add_middleware(
         CORSMiddleware,

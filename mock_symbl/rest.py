@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from mock_symbl.auth import App, AuthError, Authority
 from mock_symbl.insights import sentiment_json
+from mock_symbl.limits import RateLimiter
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 
 NOT_FOUND = "The conversationId is either invalid or does not exist."
@@ -106,9 +107,14 @@ def current_app(request: Request) -> App:
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     try:
-        return _authority(request).verify(token or request.headers.get("x-api-key"))
+        app = _authority(request).verify(token or request.headers.get("x-api-key"))
     except AuthError as error:
         raise ApiError(401, str(error)) from None
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    wait = limiter.retry_after(app.key) if limiter is not None else None
+    if wait is not None:
+        raise ApiError(429, f"Too many requests; retry after {wait} s.", {"Retry-After": str(wait)})
+    return app
 
 
 def owned(

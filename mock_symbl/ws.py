@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from mock_symbl.auth import INVALID_TOKEN, AuthError, Authority
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.ids import IdSource
+from mock_symbl.limits import StreamCounter
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.streaming import Close, ConversationState, Output, Send, StreamingSession
 from mock_symbl.streaming import Store as Persist
@@ -21,6 +22,7 @@ log = logging.getLogger("mock_symbl")
 # A client that stops reading must not hold up the others: give up on it after this long.
 SEND_TIMEOUT_S = 10.0
 Key = tuple[str, str]
+TOO_MANY_STREAMS = "Too many concurrent streams for this app."
 
 
 def persist(store: Store, output: Persist) -> None:
@@ -55,8 +57,14 @@ class StreamingEndpoint:
     """Serves `/v1/streaming/{id}` and `/v1/realtime/insights/{id}`."""
 
     def __init__(
-        self, store: Store, authority: Authority, engines: EngineChoice, ids: IdSource
+        self,
+        store: Store,
+        authority: Authority,
+        engines: EngineChoice,
+        ids: IdSource,
+        streams: StreamCounter,
     ) -> None:
+        self.streams = streams
         self.store = store
         self.authority = authority
         self.engines = engines
@@ -69,15 +77,24 @@ class StreamingEndpoint:
         try:
             app = self.authority.verify(token_of(socket))
         except AuthError:
-            await self._refuse(socket)
+            await self._refuse(socket, 401, INVALID_TOKEN)
             return
+        if not self.streams.acquire(app.key):
+            await self._refuse(socket, 429, TOO_MANY_STREAMS)
+            return
+        try:
+            await self._connected(socket, app.key, connection_id)
+        finally:
+            self.streams.release(app.key)
+
+    async def _connected(self, socket: WebSocket, app_key: str, connection_id: str) -> None:
         offered = list(socket.scope.get("subprotocols") or [])
         # Browsers fail the handshake unless an offered subprotocol is echoed.
         await socket.accept(subprotocol=offered[0] if offered else None)
-        key = (app.key, connection_id)
+        key = (app_key, connection_id)
         session = StreamingSession(
             connection_id=connection_id,
-            app_key=app.key,
+            app_key=app_key,
             conversations=self.conversations,
             engines=self.engines.for_request,
             ids=self.ids,
@@ -98,13 +115,13 @@ class StreamingEndpoint:
                 said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
                 log.warning("connection %s answered with errors: %s", connection_id, said)
 
-    async def _refuse(self, socket: WebSocket) -> None:
+    async def _refuse(self, socket: WebSocket, status: int, message: str) -> None:
         if "websocket.http.response" in socket.scope.get("extensions", {}):
             await socket.send_denial_response(
-                JSONResponse({"message": INVALID_TOKEN}, status_code=401)
+                JSONResponse({"message": message}, status_code=status)
             )
         else:
-            await socket.close(code=1008, reason=INVALID_TOKEN)
+            await socket.close(code=1008, reason=message)
 
     async def _serve(self, socket: WebSocket, key: Key, session: StreamingSession) -> None:
         while True:

@@ -8,13 +8,20 @@ so a regression shows without tuning the test to one transcript.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jiwer
+import numpy as np
 import pytest
+import soundfile as sf
+import websockets
 
+from harness.protocol import Dispatcher, ProtocolError
 from harness.transcript import read_transcript
 from harness.wavfile import read_pcm16
 from mock_symbl.app import MockConfig
@@ -77,3 +84,49 @@ def test_partials_stream_before_each_final(asr_mock: RunningMock) -> None:
             partials = 0
             finals += 1
     assert finals == 6
+
+
+def test_mulaw_audio_is_recognised(asr_mock: RunningMock) -> None:
+    audio = read_pcm16(FIXTURES / "support-call" / "audio.wav")
+    encoded = io.BytesIO()
+    sf.write(encoded, audio.samples, 8000, format="RAW", subtype="ULAW")
+    mulaw = np.frombuffer(encoded.getvalue(), dtype=np.uint8)
+    start = start_request(8000)
+    start["config"]["speechRecognition"]["encoding"] = "MULAW"
+    url = f"{asr_mock.ws_url}/v1/streaming/mulaw?access_token={token(asr_mock.base_url)}"
+
+    async def run() -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+        async with websockets.connect(url, max_size=None) as socket:
+            await socket.send(json.dumps(start))
+            for offset in range(0, mulaw.size, 1024):
+                await socket.send(mulaw[offset : offset + 1024].tobytes())
+            await socket.send(json.dumps({"type": "stop_request"}))
+            async for message in socket:
+                received.append(json.loads(message))
+        return received
+
+    messages = asyncio.run(run())
+    finals = [
+        m["payload"]["content"]
+        for r in messages
+        if kind(r) == "message_response"
+        for m in r["messages"]
+    ]
+    transcript = read_transcript(FIXTURES / "support-call" / "transcript.json")
+    assert len(finals) == len(transcript.phrases)
+    # Measured 0.85 (the same speech as LINEAR16 gives 0.84).
+    assert jiwer.wer(normalise(transcript.text), normalise(" ".join(finals))) <= 0.94
+
+
+def test_asr_output_passes_the_seed_dispatcher(asr_mock: RunningMock) -> None:
+    audio = read_pcm16(FIXTURES / "hot" / "audio.wav")
+    url = f"{asr_mock.ws_url}/v1/streaming/dispatch?access_token={token(asr_mock.base_url)}"
+    messages, _, _ = asyncio.run(
+        stream_session(url, start_request(audio.sample_rate), audio.samples)
+    )
+    dispatcher = Dispatcher()
+    for message in messages:
+        (event,) = dispatcher.feed(json.dumps(message))
+        assert not isinstance(event, ProtocolError)
+    assert dispatcher.final_transcripts

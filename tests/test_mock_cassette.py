@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.protocol import StartRequest
+from harness.protocol import Dispatcher, ProtocolError, StartRequest
 from harness.session import frames_of, run_session
 from harness.sessionlog import SessionLog, SessionLogWriter, TextFrame, read_session
 from mock_symbl.app import MockConfig
@@ -83,7 +83,15 @@ def test_the_same_events_in_the_same_order_relative_to_audio(
     cassette_mock: RunningMock, tmp_path: Path, speed: float | None
 ) -> None:
     recorded = content(read_session(FIXTURES / "hot"))
-    replayed = content(replay(cassette_mock, "hot", speed, tmp_path / "replay"))
+    log = replay(cassette_mock, "hot", speed, tmp_path / "replay")
+    kinds = [kind_of(frame.data) for frame in log.received()]
+    assert kinds[:3] == ["conversation_created", "started_listening", "recognition_started"]
+    assert kinds[-2:] == ["recognition_stopped", "conversation_completed"]
+    dispatcher = Dispatcher()
+    for frame in log.received():
+        (event,) = dispatcher.feed(frame.frame)
+        assert not isinstance(event, ProtocolError)
+    replayed = content(log)
     assert [audio_relative(d) for _, d in replayed] == [audio_relative(d) for _, d in recorded]
     if speed == 1.0:
         # Released once the client has sent what the recorded client had: never earlier,

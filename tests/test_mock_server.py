@@ -286,3 +286,34 @@ def test_the_seed_connection_id_form_is_accepted(mock_server: RunningMock) -> No
     )
     assert code == 1000
     assert kind(messages[0]) == "conversation_created"
+
+
+def test_what_was_recognised_before_a_client_vanished_is_readable(mock_server: RunningMock) -> None:
+    audio = read_pcm16(FIXTURES / "standup" / "audio.wav")
+    access = token(mock_server.base_url)
+    url = f"{mock_server.ws_url}/v1/streaming/standup?access_token={access}"
+
+    async def vanish() -> str:
+        async with websockets.connect(url, max_size=None) as socket:
+            await socket.send(json.dumps(start_request(16000)))
+            created = json.loads(await socket.recv())
+            half = audio.samples[: audio.samples.size // 2].astype("<i2")
+            for offset in range(0, half.size, 1024):
+                await socket.send(half[offset : offset + 1024].tobytes())
+            await asyncio.sleep(0.5)
+            socket.transport.abort()
+            return str(created["message"]["data"]["conversationId"])
+
+    conversation = asyncio.run(vanish())
+    base = f"{mock_server.base_url}/v1/conversations/{conversation}"
+    headers = {"Authorization": f"Bearer {access}"}
+    for _ in range(50):
+        if httpx.get(base, headers=headers).json()["endTime"]:
+            break
+        time.sleep(0.1)
+    texts = [m["text"] for m in httpx.get(f"{base}/messages", headers=headers).json()["messages"]]
+    assert texts[:3] == [
+        "Good morning everyone let us start the daily standup.",
+        "Can you send me the quarterly report by Friday?",
+        "I will update the project dashboard tomorrow morning.",
+    ]
