@@ -33,6 +33,8 @@ class MockConfig:
     # Per app; None: unlimited. The hosted free plan allowed 5 concurrent streams.
     requests_per_minute: int | None = None
     max_streams: int | None = None
+    # How long one write to a client may wait before the client counts as not reading.
+    send_timeout_s: float = 10.0
 
 
 def create_app(config: MockConfig | None = None) -> FastAPI:
@@ -46,6 +48,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         EngineChoice(config.engine, config.cassettes, config.transcripts),
         IdSource(config.seed),
         StreamCounter(config.max_streams),
+        send_timeout_s=config.send_timeout_s,
     )
     app = FastAPI(title="mock_symbl", version=__version__)
     app.state.store = store

@@ -8,19 +8,21 @@ from datetime import UTC, datetime
 
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
-from starlette.websockets import WebSocketDisconnect
 
 from mock_symbl.auth import INVALID_TOKEN, AuthError, Authority
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.ids import IdSource
 from mock_symbl.limits import StreamCounter
+from mock_symbl.outbox import Outbox
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.streaming import Close, ConversationState, Output, Send, StreamingSession
 from mock_symbl.streaming import Store as Persist
 
 log = logging.getLogger("mock_symbl")
-# A client that stops reading must not hold up the others: give up on it after this long.
+# A client that stops reading must not hold up the others: give up on it when one write
+# waits this long, or when this many frames wait for it.
 SEND_TIMEOUT_S = 10.0
+OUTBOX_LIMIT = 5000
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
 
@@ -63,13 +65,16 @@ class StreamingEndpoint:
         engines: EngineChoice,
         ids: IdSource,
         streams: StreamCounter,
+        *,
+        send_timeout_s: float = SEND_TIMEOUT_S,
     ) -> None:
         self.streams = streams
+        self.send_timeout_s = send_timeout_s
         self.store = store
         self.authority = authority
         self.engines = engines
         self.ids = ids
-        self.sockets: dict[Key, set[WebSocket]] = {}
+        self.outboxes: dict[Key, set[Outbox]] = {}
         self.conversations: dict[Key, ConversationState] = {}
 
     async def __call__(self, socket: WebSocket, connection_id: str) -> None:
@@ -100,17 +105,28 @@ class StreamingEndpoint:
             ids=self.ids,
             now=lambda: datetime.now(UTC),
         )
-        self.sockets.setdefault(key, set()).add(socket)
+        task = asyncio.current_task()
+        assert task is not None
+        outbox = Outbox(
+            socket, limit=OUTBOX_LIMIT, timeout_s=self.send_timeout_s, on_stall=task.cancel
+        )
+        self.outboxes.setdefault(key, set()).add(outbox)
         try:
-            await self._serve(socket, key, session)
+            await self._serve(socket, key, session, outbox)
+        except asyncio.CancelledError:
+            if not outbox.stalled:
+                raise
+            # The outbox gave up on a client that stopped reading: end its session only.
+            task.uncancel()
         finally:
-            group = self.sockets.get(key, set())
-            group.discard(socket)
+            group = self.outboxes.get(key, set())
+            group.discard(outbox)
             if not group:
-                self.sockets.pop(key, None)
+                self.outboxes.pop(key, None)
             for output in session.connection_lost():
                 if isinstance(output, Persist):
                     persist(self.store, output)
+            await outbox.finish()
             if session.errors:
                 said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
                 log.warning("connection %s answered with errors: %s", connection_id, said)
@@ -123,7 +139,9 @@ class StreamingEndpoint:
         else:
             await socket.close(code=1008, reason=message)
 
-    async def _serve(self, socket: WebSocket, key: Key, session: StreamingSession) -> None:
+    async def _serve(
+        self, socket: WebSocket, key: Key, session: StreamingSession, outbox: Outbox
+    ) -> None:
         while True:
             message = await socket.receive()
             if message["type"] == "websocket.disconnect":
@@ -139,24 +157,19 @@ class StreamingEndpoint:
                     outputs = session.receive_audio(data)
             else:
                 continue
-            if await self._deliver(socket, key, outputs):
+            if self._deliver(key, outbox, outputs):
                 return
 
-    async def _deliver(self, socket: WebSocket, key: Key, outputs: list[Output]) -> bool:
-        """Carry out a session's outputs; True once this socket is closed."""
+    def _deliver(self, key: Key, outbox: Outbox, outputs: list[Output]) -> bool:
+        """Carry out a session's outputs without waiting; True once the socket is closing."""
         for output in outputs:
             if isinstance(output, Persist):
                 persist(self.store, output)
             elif isinstance(output, Send):
-                targets = self.sockets.get(key, {socket}) if output.everyone else {socket}
-                for target in list(targets):
-                    try:
-                        await asyncio.wait_for(target.send_text(output.text), SEND_TIMEOUT_S)
-                    except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError) as error:
-                        log.warning("dropping a socket of %s: %r", key[1], error)
-                        if target is socket:
-                            return True
+                targets = self.outboxes.get(key, {outbox}) if output.everyone else {outbox}
+                for target in targets:
+                    target.send(output.text)
             elif isinstance(output, Close):
-                await socket.close(output.code, output.reason)
+                outbox.close(output.code, output.reason)
                 return True
         return False

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,3 +177,48 @@ def test_the_good_sessions_beside_them_were_complete_and_correct(
             for m in r["messages"]
         ]
         assert finals == expected
+
+
+def test_a_client_that_never_reads_is_let_go_and_holds_up_nobody() -> None:
+    config = MockConfig(transcripts=(FIXTURES / "hot",), send_timeout_s=0.5)
+    with running_mock(config) as mock:
+        access = token(mock.base_url)
+        audio = read_pcm16(FIXTURES / "hot" / "audio.wav")
+
+        async def ended(conversation: str) -> bool:
+            url = f"{mock.base_url}/v1/conversations/{conversation}"
+            async with httpx.AsyncClient() as client:
+                for _ in range(50):
+                    reply = await client.get(url, headers={"Authorization": f"Bearer {access}"})
+                    if reply.json()["endTime"] is not None:
+                        return True
+                    await asyncio.sleep(0.1)
+            return False
+
+        async def scenario() -> tuple[bool, float, list[dict[str, Any]]]:
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect((mock.host, mock.port))
+            url = f"{mock.ws_url}/v1/streaming/sleeper?access_token={access}"
+            async with websockets.connect(url, sock=raw, max_queue=1) as sleeper:
+                await sleeper.send(json.dumps(start_request(16000)))
+                created = json.loads(await sleeper.recv())
+                for _ in range(100_000):
+                    await sleeper.send("__PING__")
+                # While the server's replies to the sleeper pile up, a good session runs.
+                began = time.monotonic()
+                good_url = f"{mock.ws_url}/v1/streaming/hot?access_token={access}"
+                messages, code, _ = await stream_session(
+                    good_url, start_request(audio.sample_rate), audio.samples
+                )
+                assert code == 1000
+                elapsed = time.monotonic() - began
+                # The sleeper is still connected: only the server can have ended its session.
+                let_go = await ended(str(created["message"]["data"]["conversationId"]))
+                sleeper.transport.abort()
+            return let_go, elapsed, messages
+
+        let_go, elapsed, messages = asyncio.run(scenario())
+        assert elapsed < 10
+        assert [kind(m) for m in messages][-1] == "conversation_completed"
+        assert let_go
