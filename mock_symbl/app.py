@@ -35,6 +35,8 @@ class MockConfig:
     max_streams: int | None = None
     # How long one write to a client may wait before the client counts as not reading.
     send_timeout_s: float = 10.0
+    # A conversation with no audio for this long ends (the hosted service: 30 minutes).
+    silence_timeout_s: float = 1800.0
 
 
 def create_app(config: MockConfig | None = None) -> FastAPI:
@@ -49,6 +51,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         IdSource(config.seed),
         StreamCounter(config.max_streams),
         send_timeout_s=config.send_timeout_s,
+        silence_timeout_s=config.silence_timeout_s,
     )
     app = FastAPI(title="mock_symbl", version=__version__)
     app.state.store = store
@@ -73,4 +76,5 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
 
     app.add_api_websocket_route("/v1/streaming/{connection_id}", streaming)
     app.add_api_websocket_route("/v1/realtime/insights/{connection_id}", streaming)
+    app.add_api_websocket_route("/v1/subscribe/{connection_id}", streaming.subscribe)
     return app

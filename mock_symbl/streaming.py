@@ -79,9 +79,6 @@ class Store:
     conversation_id: str
 
 
-Output = Send | Close | Store
-
-
 @dataclass
 class ConversationState:
     """What the sockets of one conversation share."""
@@ -97,6 +94,31 @@ class ConversationState:
     tracker_seq: int = 0
     sockets: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Linger:
+    """Keep a dropped conversation joinable for `seconds`; then end it if nobody rejoined."""
+
+    seconds: float
+    key: tuple[str, str]
+    conversation_id: str
+
+
+Output = Send | Close | Store | Linger
+
+
+def end_if_abandoned(
+    conversations: dict[tuple[str, str], ConversationState],
+    linger: Linger,
+    now: datetime,
+) -> list[Output]:
+    """After a linger: end the conversation if no socket rejoined it."""
+    conversation = conversations.get(linger.key)
+    if conversation is None or conversation.id != linger.conversation_id or conversation.sockets:
+        return []
+    del conversations[linger.key]
+    return [Store(messages.iso(now), conversation.id)]
 
 
 def _stop_request(text: str) -> bool:
@@ -214,14 +236,33 @@ class StreamingSession:
         return self._recognised(self._engine.accept(samples, rate))
 
     def connection_lost(self) -> list[Output]:
-        """The socket went away: finalise and store what was recognised."""
+        """The socket went away: finalise and store what was recognised.
+
+        With `noConnectionTimeout`, a conversation dropped without a stop request stays
+        joinable by the same connection id for that long (a `Linger` output).
+        """
+        outputs: list[Output] = []
         if self.state == "streaming":
             outputs = self._finish_recognition()
-            outputs.extend(self._leave())
-        else:
-            outputs = self._leave() if self.state == "stopped" else []
+            linger = self.request.no_connection_timeout if self.request else None
+            outputs.extend(self._leave(linger_s=linger or 0))
+        elif self.state == "stopped":
+            outputs = self._leave()
         self.state = "closed"
-        return [o for o in outputs if isinstance(o, Store)]
+        return [o for o in outputs if isinstance(o, Store | Linger)]
+
+    def end_for_silence(self, seconds: float) -> list[Output]:
+        """No audio for `seconds`: end the conversation as a stop request would."""
+        if self.state != "streaming":
+            return []
+        outputs = self._stop()
+        if self.state != "closed":
+            outputs.extend(self._leave())
+            outputs.append(Close(1000, f"no audio for {seconds:g} s"))
+            self.state = "closed"
+        else:
+            outputs[-1] = Close(1000, f"no audio for {seconds:g} s")
+        return outputs
 
     def _decode(self, data: bytes, encoding: str) -> NDArray[np.int16]:
         if encoding == "MULAW":
@@ -346,7 +387,7 @@ class StreamingSession:
         self.state = "stopped"
         return outputs
 
-    def _leave(self) -> list[Output]:
+    def _leave(self, linger_s: float = 0) -> list[Output]:
         conversation = self.conversation
         if conversation is None:
             return []
@@ -354,6 +395,8 @@ class StreamingSession:
         conversation.sockets -= 1
         if conversation.sockets > 0:
             return []
+        if linger_s > 0:
+            return [Linger(linger_s, self._key, conversation.id)]
         self._conversations.pop(self._key, None)
         return [Store(messages.iso(self._now()), conversation.id)]
 

@@ -15,7 +15,15 @@ from mock_symbl.ids import IdSource
 from mock_symbl.limits import StreamCounter
 from mock_symbl.outbox import Outbox
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
-from mock_symbl.streaming import Close, ConversationState, Output, Send, StreamingSession
+from mock_symbl.streaming import (
+    Close,
+    ConversationState,
+    Linger,
+    Output,
+    Send,
+    StreamingSession,
+    end_if_abandoned,
+)
 from mock_symbl.streaming import Store as Persist
 
 log = logging.getLogger("mock_symbl")
@@ -23,6 +31,8 @@ log = logging.getLogger("mock_symbl")
 # waits this long, or when this many frames wait for it.
 SEND_TIMEOUT_S = 10.0
 OUTBOX_LIMIT = 5000
+# A conversation with no audio for this long ends (the hosted service: 30 minutes).
+SILENCE_TIMEOUT_S = 1800.0
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
 
@@ -67,9 +77,11 @@ class StreamingEndpoint:
         streams: StreamCounter,
         *,
         send_timeout_s: float = SEND_TIMEOUT_S,
+        silence_timeout_s: float = SILENCE_TIMEOUT_S,
     ) -> None:
         self.streams = streams
         self.send_timeout_s = send_timeout_s
+        self.silence_timeout_s = silence_timeout_s
         self.store = store
         self.authority = authority
         self.engines = engines
@@ -119,13 +131,8 @@ class StreamingEndpoint:
             # The outbox gave up on a client that stopped reading: end its session only.
             task.uncancel()
         finally:
-            group = self.outboxes.get(key, set())
-            group.discard(outbox)
-            if not group:
-                self.outboxes.pop(key, None)
-            for output in session.connection_lost():
-                if isinstance(output, Persist):
-                    persist(self.store, output)
+            self._forget(key, outbox)
+            self._carry_out(session.connection_lost())
             await outbox.finish()
             if session.errors:
                 said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
@@ -142,29 +149,81 @@ class StreamingEndpoint:
     async def _serve(
         self, socket: WebSocket, key: Key, session: StreamingSession, outbox: Outbox
     ) -> None:
-        while True:
-            message = await socket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if message.get("text") is not None:
-                outputs = session.receive_text(message["text"])
-            elif message.get("bytes") is not None:
-                data = message["bytes"]
-                # Recognition is CPU work; keep the event loop free for other sockets.
-                if session.cpu_bound:
-                    outputs = await asyncio.to_thread(session.receive_audio, data)
-                else:
-                    outputs = session.receive_audio(data)
-            else:
-                continue
-            if self._deliver(key, outbox, outputs):
-                return
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.silence_timeout_s) as silence:
+                while True:
+                    message = await socket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    if message.get("text") is not None:
+                        outputs = session.receive_text(message["text"])
+                    elif message.get("bytes") is not None:
+                        silence.reschedule(loop.time() + self.silence_timeout_s)
+                        outputs = await self._audio(session, message["bytes"])
+                    else:
+                        continue
+                    if self._deliver(key, outbox, outputs):
+                        return
+        except TimeoutError:
+            self._deliver(key, outbox, session.end_for_silence(self.silence_timeout_s))
+
+    @staticmethod
+    async def _audio(session: StreamingSession, data: bytes) -> list[Output]:
+        # Recognition is CPU work; keep the event loop free for other sockets.
+        if session.cpu_bound:
+            return await asyncio.to_thread(session.receive_audio, data)
+        return session.receive_audio(data)
+
+    def _forget(self, key: Key, outbox: Outbox) -> None:
+        group = self.outboxes.get(key, set())
+        group.discard(outbox)
+        if not group:
+            self.outboxes.pop(key, None)
+
+    def _carry_out(self, outputs: list[Output]) -> None:
+        """Store what is to be stored and schedule the end of lingering conversations."""
+        for output in outputs:
+            if isinstance(output, Persist):
+                persist(self.store, output)
+            elif isinstance(output, Linger):
+                asyncio.get_running_loop().call_later(output.seconds, self._abandoned, output)
+
+    def _abandoned(self, linger: Linger) -> None:
+        self._carry_out(end_if_abandoned(self.conversations, linger, datetime.now(UTC)))
+
+    async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
+        """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
+        try:
+            app = self.authority.verify(token_of(socket))
+        except AuthError:
+            await self._refuse(socket, 401, INVALID_TOKEN)
+            return
+        offered = list(socket.scope.get("subprotocols") or [])
+        await socket.accept(subprotocol=offered[0] if offered else None)
+        key = (app.key, connection_id)
+        task = asyncio.current_task()
+        assert task is not None
+        outbox = Outbox(
+            socket, limit=OUTBOX_LIMIT, timeout_s=self.send_timeout_s, on_stall=task.cancel
+        )
+        self.outboxes.setdefault(key, set()).add(outbox)
+        try:
+            while (await socket.receive())["type"] != "websocket.disconnect":
+                pass
+        except asyncio.CancelledError:
+            if not outbox.stalled:
+                raise
+            task.uncancel()
+        finally:
+            self._forget(key, outbox)
+            await outbox.finish()
 
     def _deliver(self, key: Key, outbox: Outbox, outputs: list[Output]) -> bool:
         """Carry out a session's outputs without waiting; True once the socket is closing."""
         for output in outputs:
-            if isinstance(output, Persist):
-                persist(self.store, output)
+            if isinstance(output, Persist | Linger):
+                self._carry_out([output])
             elif isinstance(output, Send):
                 targets = self.outboxes.get(key, {outbox}) if output.everyone else {outbox}
                 for target in targets:
