@@ -295,3 +295,24 @@ def test_two_sockets_with_one_connection_id_share_a_conversation() -> None:
     finals = [o for o in stream(first) if isinstance(o, Send) and "message_response" in o.text]
     assert finals
     assert all(o.everyone for o in finals)
+
+
+def test_partials_come_at_least_every_300_ms_of_audio_while_a_phrase_is_open() -> None:
+    session = new_session()
+    session.receive_text(json.dumps(START))
+    audio = read_pcm16(FIXTURES / "standup" / "audio.wav").samples
+    frame = 1024
+    since_last: float | None = None
+    longest = 0.0
+    for start in range(0, audio.size, frame):
+        outputs = session.receive_audio(audio[start : start + frame].astype("<i2").tobytes())
+        kinds = [kind(m) for m in sent(outputs)]
+        if since_last is not None:
+            since_last += frame / 16000
+        if "recognition_result" in kinds:
+            if since_last is not None:
+                longest = max(longest, since_last)
+            since_last = 0.0
+        if "message_response" in kinds:
+            since_last = None
+    assert 0 < longest <= 0.3 + frame / 16000
