@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from mock_symbl.auth import App, AuthError, Authority
 from mock_symbl.insights import sentiment_json
 from mock_symbl.limits import RateLimiter
-from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
+from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
 
 NOT_FOUND = "The conversationId is either invalid or does not exist."
 
@@ -36,19 +36,12 @@ def flag(value: str | None) -> bool:
     return value is not None and value.lower() == "true"
 
 
-def _member(member: Member) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": member.id, "name": member.name}
-    if member.email:
-        out["userId"] = member.email
-    return out
-
-
 def message_json(message: StoredMessage, sentiment: bool, verbose: bool) -> dict[str, Any]:
     """A message as `GET …/messages` returns it."""
     out: dict[str, Any] = {
         "id": message.id,
         "text": message.text,
-        "from": _member(message.sender),
+        "from": message.sender.to_json(),
         "startTime": message.start_time,
         "endTime": message.end_time,
         "timeOffset": message.time_offset,
@@ -81,12 +74,12 @@ def insight_json(insight: StoredInsight) -> dict[str, Any]:
         "type": insight.type,
         "score": insight.score,
         "messageIds": list(insight.message_ids),
-        "from": _member(insight.sender),
+        "from": insight.sender.to_json(),
     }
     if insight.type != "question":
         out.update({"entities": [], "phrases": [], "definitive": True})
         if insight.assignee is not None:
-            out["assignee"] = _member(insight.assignee)
+            out["assignee"] = insight.assignee.to_json()
         if insight.due_by:
             out["dueBy"] = insight.due_by
     return out

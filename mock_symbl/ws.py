@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 
-from mock_symbl.auth import INVALID_TOKEN, AuthError, Authority
+from mock_symbl.auth import INVALID_TOKEN, App, AuthError, Authority
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.ids import IdSource
 from mock_symbl.limits import StreamCounter
@@ -90,33 +92,66 @@ class StreamingEndpoint:
         self.conversations: dict[Key, ConversationState] = {}
 
     async def __call__(self, socket: WebSocket, connection_id: str) -> None:
-        """Handle one connection from handshake to close."""
-        try:
-            app = self.authority.verify(token_of(socket))
-        except AuthError:
-            await self._refuse(socket, 401, INVALID_TOKEN)
+        """Handle one streaming connection from handshake to close."""
+        app = await self._authenticate(socket)
+        if app is None:
             return
         if not self.streams.acquire(app.key):
             await self._refuse(socket, 429, TOO_MANY_STREAMS)
             return
         try:
-            await self._connected(socket, app.key, connection_id)
+            await self._accept(socket)
+            key = (app.key, connection_id)
+            session = StreamingSession(
+                connection_id=connection_id,
+                app_key=app.key,
+                conversations=self.conversations,
+                engines=self.engines.for_request,
+                ids=self.ids,
+                now=lambda: datetime.now(UTC),
+            )
+            async with self._attached(socket, key) as outbox:
+                try:
+                    await self._serve(socket, key, session, outbox)
+                finally:
+                    self._carry_out(session.connection_lost())
+            if session.errors:
+                said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
+                log.warning("connection %s answered with errors: %s", connection_id, said)
         finally:
             self.streams.release(app.key)
 
-    async def _connected(self, socket: WebSocket, app_key: str, connection_id: str) -> None:
+    async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
+        """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
+        app = await self._authenticate(socket)
+        if app is None:
+            return
+        await self._accept(socket)
+        async with self._attached(socket, (app.key, connection_id)):
+            while (await socket.receive())["type"] != "websocket.disconnect":
+                pass
+
+    async def _authenticate(self, socket: WebSocket) -> App | None:
+        """The app of the socket's token; refuses the handshake (401) if there is none."""
+        try:
+            return self.authority.verify(token_of(socket))
+        except AuthError:
+            await self._refuse(socket, 401, INVALID_TOKEN)
+            return None
+
+    @staticmethod
+    async def _accept(socket: WebSocket) -> None:
         offered = list(socket.scope.get("subprotocols") or [])
         # Browsers fail the handshake unless an offered subprotocol is echoed.
         await socket.accept(subprotocol=offered[0] if offered else None)
-        key = (app_key, connection_id)
-        session = StreamingSession(
-            connection_id=connection_id,
-            app_key=app_key,
-            conversations=self.conversations,
-            engines=self.engines.for_request,
-            ids=self.ids,
-            now=lambda: datetime.now(UTC),
-        )
+
+    @contextlib.asynccontextmanager
+    async def _attached(self, socket: WebSocket, key: Key) -> AsyncIterator[Outbox]:
+        """An outbox for the socket, in its conversation's group for the block's duration.
+
+        If the client stops reading, the outbox cancels the handler; that ends this
+        connection only, and the block's own cleanup still runs.
+        """
         task = asyncio.current_task()
         assert task is not None
         outbox = Outbox(
@@ -124,19 +159,17 @@ class StreamingEndpoint:
         )
         self.outboxes.setdefault(key, set()).add(outbox)
         try:
-            await self._serve(socket, key, session, outbox)
+            yield outbox
         except asyncio.CancelledError:
             if not outbox.stalled:
                 raise
-            # The outbox gave up on a client that stopped reading: end its session only.
             task.uncancel()
         finally:
-            self._forget(key, outbox)
-            self._carry_out(session.connection_lost())
+            group = self.outboxes.get(key, set())
+            group.discard(outbox)
+            if not group:
+                self.outboxes.pop(key, None)
             await outbox.finish()
-            if session.errors:
-                said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
-                log.warning("connection %s answered with errors: %s", connection_id, said)
 
     async def _refuse(self, socket: WebSocket, status: int, message: str) -> None:
         if "websocket.http.response" in socket.scope.get("extensions", {}):
@@ -175,12 +208,6 @@ class StreamingEndpoint:
             return await asyncio.to_thread(session.receive_audio, data)
         return session.receive_audio(data)
 
-    def _forget(self, key: Key, outbox: Outbox) -> None:
-        group = self.outboxes.get(key, set())
-        group.discard(outbox)
-        if not group:
-            self.outboxes.pop(key, None)
-
     def _carry_out(self, outputs: list[Output]) -> None:
         """Store what is to be stored and schedule the end of lingering conversations."""
         for output in outputs:
@@ -191,33 +218,6 @@ class StreamingEndpoint:
 
     def _abandoned(self, linger: Linger) -> None:
         self._carry_out(end_if_abandoned(self.conversations, linger, datetime.now(UTC)))
-
-    async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
-        """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
-        try:
-            app = self.authority.verify(token_of(socket))
-        except AuthError:
-            await self._refuse(socket, 401, INVALID_TOKEN)
-            return
-        offered = list(socket.scope.get("subprotocols") or [])
-        await socket.accept(subprotocol=offered[0] if offered else None)
-        key = (app.key, connection_id)
-        task = asyncio.current_task()
-        assert task is not None
-        outbox = Outbox(
-            socket, limit=OUTBOX_LIMIT, timeout_s=self.send_timeout_s, on_stall=task.cancel
-        )
-        self.outboxes.setdefault(key, set()).add(outbox)
-        try:
-            while (await socket.receive())["type"] != "websocket.disconnect":
-                pass
-        except asyncio.CancelledError:
-            if not outbox.stalled:
-                raise
-            task.uncancel()
-        finally:
-            self._forget(key, outbox)
-            await outbox.finish()
 
     def _deliver(self, key: Key, outbox: Outbox, outputs: list[Output]) -> bool:
         """Carry out a session's outputs without waiting; True once the socket is closing."""
