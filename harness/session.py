@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +24,19 @@ from harness.sessionlog import SessionLogWriter
 
 SPIN_NS = 1_500_000
 STOP_TIMEOUT_S = 30.0
+
+
+Frames = Iterable[NDArray[np.int16]] | AsyncIterable[NDArray[np.int16]]
+
+
+async def as_async(frames: Frames) -> AsyncIterator[NDArray[np.int16]]:
+    """Iterate sync and async frame sources alike."""
+    if isinstance(frames, AsyncIterable):
+        async for frame in frames:
+            yield frame
+    else:
+        for frame in frames:
+            yield frame
 
 
 class SessionError(Exception):
@@ -88,14 +101,14 @@ class _Streamer:
 
     async def send_frames(
         self,
-        frames: Iterable[NDArray[np.int16]],
+        frames: Frames,
         rate: int,
         speed: float | None,
         receiver: asyncio.Task[None],
     ) -> None:
         result = self.result
         t0 = time.perf_counter_ns()
-        for frame in frames:
+        async for frame in as_async(frames):
             pcm = np.asarray(frame, dtype="<i2").tobytes()
             if speed is not None:
                 deadline = t0 + int(result.samples_sent / rate / speed * 1e9)
@@ -131,7 +144,7 @@ class _Streamer:
 async def run_session(
     url: str,
     start: StartRequest,
-    frames: Iterable[NDArray[np.int16]],
+    frames: Frames,
     *,
     speed: float | None = 1.0,
     log: SessionLogWriter | None = None,
