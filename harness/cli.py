@@ -15,7 +15,10 @@ from rich.table import Table
 from harness import __version__
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
 from harness.pcm import int16_to_float32, level
+from harness.protocol import Speaker, StartRequest, StartRequestError
+from harness.recorder import RecordTake, Source, run_take
 from harness.sessionlog import SessionLogError, read_session
+from harness.sources import AudioSourceError, FileSource, MicSource, input_devices
 from harness.summary import summarise
 from harness.transcript import TranscriptError, read_transcript
 from harness.wavfile import WavError, read_pcm16
@@ -158,6 +161,150 @@ def inspect(session_dir: Path, as_json: bool) -> None:
         console.print(f"[red]error[/]         {line}")
     for line in summary["problems"]:
         console.print(f"[yellow]problem[/]       {line}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the devices as JSON.")
+def devices(as_json: bool) -> None:
+    """List the audio input devices `record --mic DEVICE` can use (name or index).
+
+    Example: symbl-harness devices --json
+    """
+    try:
+        found = input_devices()
+    except AudioSourceError as error:
+        raise UsageProblem(str(error)) from None
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        raise UsageProblem("no audio input devices found")
+    for device in found:
+        mark = "*" if device["default"] else " "
+        click.echo(
+            f"{mark} {device['index']:>3}  {device['name']}  "
+            f"({device['channels']} ch, {device['default_rate']} Hz)"
+        )
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--mic",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[DEVICE]",
+    help="Capture a microphone: the default input, or a DEVICE name or index.",
+)
+@click.option(
+    "--file",
+    "wav",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Stream a WAV/FLAC file as if it were a microphone.",
+)
+@click.option("--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials from env.")
+@click.option(
+    "--mock", "use_mock", is_flag=True, help="Record against the bundled mock, in-process."
+)
+@click.option(
+    "--rate", type=click.IntRange(8000, 48000), help="Sample rate to send [file's; mic 16000]."
+)
+@click.option("--frame-samples", type=click.IntRange(1, 4096), default=1024, show_default=True)
+@click.option(
+    "--insight-types",
+    default="question,action_item,follow_up",
+    show_default=True,
+    help="Comma-separated insight types to ask for.",
+)
+@click.option("--title", help="Meeting title.")
+@click.option("--speaker-name", help="Speaker's name.")
+@click.option("--speaker-id", help="Speaker's user id (an email).")
+@click.option("--connection-id", help="Connection id [OUT_DIR's name].")
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds."
+)
+@click.option(
+    "--realtime/--as-fast-as-possible",
+    default=True,
+    show_default=True,
+    help="Pace a file in real time, or send it as fast as the socket takes it.",
+)
+@click.option(
+    "--stop-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the final events.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout.")
+def record(
+    out_dir: Path,
+    mic: str | None,
+    wav: Path | None,
+    endpoint: str | None,
+    use_mock: bool,
+    rate: int | None,
+    frame_samples: int,
+    insight_types: str,
+    title: str | None,
+    speaker_name: str | None,
+    speaker_id: str | None,
+    connection_id: str | None,
+    duration: float | None,
+    realtime: bool,
+    stop_timeout: float,
+    as_json: bool,
+) -> None:
+    """Record a session from a microphone or a file into OUT_DIR (audio.wav, events.jsonl).
+
+    Ctrl-C stops cleanly (a stop_request, then the final events); a second Ctrl-C aborts.
+    Afterwards the conversation's messages (with sentiment), topics and insights are saved
+    as OUT_DIR/conversation.json.
+
+    \b
+    Examples:
+      symbl-harness record takes/standup --file fixtures/sessions/standup/audio.wav --mock
+      SYMBL_APP_ID=… SYMBL_APP_SECRET=… symbl-harness record takes/live --mic --endpoint wss://host
+    """
+    if (mic is None) == (wav is None):
+        raise click.UsageError("give exactly one of --mic [DEVICE] or --file WAV")
+    if bool(endpoint) == use_mock:
+        raise click.UsageError("give exactly one of --endpoint URL or --mock")
+    try:
+        source = _source(mic, wav, rate, frame_samples)
+        request = StartRequest(
+            sample_rate_hertz=source.rate,
+            meeting_title=title,
+            insight_types=tuple(t for t in insight_types.split(",") if t),
+            sentiment=True,
+            speaker=Speaker(user_id=speaker_id, name=speaker_name)
+            if speaker_id or speaker_name
+            else None,
+        )
+    except (AudioSourceError, StartRequestError) as error:
+        raise UsageProblem(str(error)) from None
+    take = RecordTake(
+        folder=out_dir,
+        source=source,
+        start=request,
+        connection_id=connection_id or out_dir.name,
+        speed=1.0 if (realtime and wav is not None) else None,
+        duration_s=duration,
+        stop_timeout_s=stop_timeout,
+        as_json=as_json or not sys.stdout.isatty(),
+    )
+    code, message = run_take(take, endpoint)
+    if message:
+        click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _source(mic: str | None, wav: Path | None, rate: int | None, frame_samples: int) -> Source:
+    if wav is not None:
+        return FileSource(wav, rate, frame_samples)
+    device: str | int | None = None if not mic else int(mic) if mic.isdigit() else mic
+    return MicSource(device, rate or 16000, frame_samples)
 
 
 def _app_pair(value: str) -> tuple[str, str]:

@@ -10,8 +10,9 @@ everything goes to a `SessionLogWriter` when one is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,11 +30,16 @@ STOP_TIMEOUT_S = 30.0
 Frames = Iterable[NDArray[np.int16]] | AsyncIterable[NDArray[np.int16]]
 
 
-async def as_async(frames: Frames) -> AsyncIterator[NDArray[np.int16]]:
-    """Iterate sync and async frame sources alike."""
+async def as_async(frames: Frames) -> AsyncGenerator[NDArray[np.int16], None]:
+    """Iterate sync and async frame sources alike; an async source is closed at the end."""
     if isinstance(frames, AsyncIterable):
-        async for frame in frames:
-            yield frame
+        try:
+            async for frame in frames:
+                yield frame
+        finally:
+            close = getattr(frames, "aclose", None)
+            if close is not None:
+                await close()
     else:
         for frame in frames:
             yield frame
@@ -108,21 +114,22 @@ class _Streamer:
     ) -> None:
         result = self.result
         t0 = time.perf_counter_ns()
-        async for frame in as_async(frames):
-            pcm = np.asarray(frame, dtype="<i2").tobytes()
-            if speed is not None:
-                deadline = t0 + int(result.samples_sent / rate / speed * 1e9)
-                await wait_until(deadline)
-            at = time.perf_counter_ns()
-            if speed is not None:
-                result.lateness_ns.append(at - deadline)
-            await self.socket.send(pcm)
-            if self.log is not None:
-                self.log.sent_audio(pcm, at=at)
-            result.samples_sent += len(pcm) // 2
-            result.frames_sent += 1
-            if receiver.done():
-                return
+        async with contextlib.aclosing(as_async(frames)) as stream:
+            async for frame in stream:
+                pcm = np.asarray(frame, dtype="<i2").tobytes()
+                if speed is not None:
+                    deadline = t0 + int(result.samples_sent / rate / speed * 1e9)
+                    await wait_until(deadline)
+                at = time.perf_counter_ns()
+                if speed is not None:
+                    result.lateness_ns.append(at - deadline)
+                await self.socket.send(pcm)
+                if self.log is not None:
+                    self.log.sent_audio(pcm, at=at)
+                result.samples_sent += len(pcm) // 2
+                result.frames_sent += 1
+                if receiver.done():
+                    return
 
     def finish(self) -> SessionResult:
         result = self.result

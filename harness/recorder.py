@@ -1,0 +1,134 @@
+"""`symbl-harness record` at run time: endpoint and credentials, display, Ctrl-C, exit codes.
+
+Exit codes: 0 recorded; 1 the endpoint refused, failed or dropped the session; 2 unusable
+input; 130 aborted by a second Ctrl-C. Whatever was captured stays in the folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+
+from harness.auth import AuthError, TokenSource
+from harness.live import JsonEvents, LiveView
+from harness.protocol import Event, StartRequest
+from harness.record import record
+from harness.session import SessionError
+from harness.sessionlog import SessionLogError
+from harness.sources import FileSource, MicSource
+from mock_symbl.app import MockConfig
+from mock_symbl.server import running_mock
+
+Source = FileSource | MicSource
+ABORTED = 130
+
+
+@dataclass(frozen=True)
+class RecordTake:
+    """One recording to make."""
+
+    folder: Path
+    source: Source
+    start: StartRequest
+    connection_id: str
+    speed: float | None
+    duration_s: float | None
+    stop_timeout_s: float
+    as_json: bool
+
+
+def run_take(take: RecordTake, endpoint: str | None) -> tuple[int, str]:
+    """Record against `endpoint`, or an in-process mock when it is None: (exit code, message)."""
+    with contextlib.ExitStack() as stack:
+        environ = None
+        if endpoint is None:
+            mock = stack.enter_context(running_mock(MockConfig()))
+            endpoint = mock.ws_url
+            # The in-process mock accepts any pair; these exist only for this run.
+            environ = {"SYMBL_APP_ID": "symbl-harness", "SYMBL_APP_SECRET": secrets.token_hex(16)}
+        try:
+            tokens = TokenSource(endpoint, environ)
+            token = tokens.token()
+        except AuthError as error:
+            return 1, f"error: {error}"
+        return asyncio.run(_take(take, endpoint, token, tokens.secrets))
+
+
+async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -> tuple[int, str]:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    assert task is not None
+    console = Console(stderr=True)
+
+    def interrupted() -> None:
+        if stop.is_set():
+            task.cancel()
+            return
+        stop.set()
+        console.print("[yellow]stopping: stop_request sent (Ctrl-C again to abort)[/]")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted)
+    view = LiveView(take.source.rate)
+    events = JsonEvents(sys.stdout) if take.as_json else None
+    frames = take.source.frames()
+
+    def on_event(event: Event) -> None:
+        view.event(event)
+        if events is not None:
+            events.event(event)
+
+    live = contextlib.nullcontext() if events else Live(view, refresh_per_second=8)
+    try:
+        with live:
+            recording = await record(
+                take.folder,
+                endpoint=endpoint,
+                connection_id=take.connection_id,
+                token=token,
+                start=take.start,
+                frames=frames,
+                speed=take.speed,
+                stop=stop,
+                secrets=known,
+                duration_s=take.duration_s,
+                stop_timeout_s=take.stop_timeout_s,
+                on_event=on_event,
+                on_frame=view.frame,
+                header={"source": _describe(take.source)},
+            )
+    except asyncio.CancelledError:
+        return ABORTED, f"error: aborted by a second Ctrl-C; what was captured is in {take.folder}"
+    except SessionError as error:
+        return 1, f"error: {error} (the attempt is logged in {take.folder})"
+    except SessionLogError as error:
+        return 2, f"error: {error}"
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    result = recording.result
+    assert result is not None
+    seconds = result.samples_sent / take.source.rate
+    summary = (
+        f"recorded {take.folder}: {seconds:.1f} s of audio, "
+        f"{len(result.final_transcripts)} messages, conversation {result.conversation_id}"
+    )
+    if result.error:
+        return 1, f"error: {result.error}; {summary}"
+    problems = "".join(f"\nwarning: {p}" for p in recording.problems)
+    return 0, summary + problems
+
+
+def _describe(source: Source) -> str:
+    if isinstance(source, FileSource):
+        return f"file {source.frame_samples}-sample frames at {source.rate} Hz"
+    return f"microphone {source.device or 'default'} at {source.rate} Hz"
