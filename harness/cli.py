@@ -233,7 +233,7 @@ def devices(as_json: bool) -> None:
 @click.option(
     "--stop-timeout",
     type=float,
-    default=10.0,
+    default=30.0,
     show_default=True,
     help="Seconds to wait for the final events.",
 )

@@ -74,7 +74,7 @@ async def record(
     stop: asyncio.Event,
     secrets: Sequence[str] = (),
     duration_s: float | None = None,
-    stop_timeout_s: float = 10.0,
+    stop_timeout_s: float = 30.0,
     on_event: Callable[[Event], object] | None = None,
     on_frame: Callable[[NDArray[np.int16]], object] | None = None,
     header: dict[str, Any] | None = None,

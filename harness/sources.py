@@ -1,7 +1,8 @@
 """Audio sources: a WAV/FLAC file or a live microphone, as Int16 frames at a chosen rate.
 
-Both produce mono Float32 first and convert it with `harness.pcm.float_to_int16`, as a
-browser client converts its Float32 capture before sending it.
+The microphone is captured as Float32 and converted with `harness.pcm.float_to_int16`, as
+a browser client converts its capture. A 16-bit mono file is sent as its samples are;
+other files are mixed to mono in Float32 and converted the same way.
 """
 
 from __future__ import annotations
@@ -30,15 +31,20 @@ class FileSource:
 
     def __init__(self, path: Path, rate: int | None, frame_samples: int) -> None:
         try:
-            data, file_rate = sf.read(path, dtype="float32", always_2d=True)
+            info = sf.info(path)
+            if info.subtype == "PCM_16" and info.channels == 1:
+                # Already what a client sends: keep every sample exactly.
+                samples = np.asarray(sf.read(path, dtype="int16")[0], dtype=np.int16)
+            else:
+                data, _ = sf.read(path, dtype="float32", always_2d=True)
+                samples = float_to_int16(data.mean(axis=1, dtype=np.float32))
         except (sf.LibsndfileError, RuntimeError, TypeError) as error:
             raise AudioSourceError(f"{path} is not audio soundfile can read ({error})") from None
         except OSError as error:
             raise AudioSourceError(f"{path}: cannot read ({error.strerror})") from None
-        mono = data.mean(axis=1, dtype=np.float32)
-        self.rate = rate or int(file_rate)
-        self.source_rate = int(file_rate)
-        self.samples = float_to_int16(resample(mono, self.source_rate, self.rate))
+        self.source_rate = int(info.samplerate)
+        self.rate = rate or self.source_rate
+        self.samples = np.asarray(resample(samples, self.source_rate, self.rate), dtype=np.int16)
         self.frame_samples = frame_samples
 
     @property
