@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from harness.sessionlog import read_session
