@@ -17,6 +17,7 @@ from harness.conversion_audit import ConversionAudit, audit_seed_conversion
 from harness.pcm import int16_to_float32, level
 from harness.protocol import Speaker, StartRequest, StartRequestError
 from harness.recorder import RecordTake, Source, run_take
+from harness.serve import RunningServer
 from harness.sessionlog import SessionLogError, read_session
 from harness.sources import AudioSourceError, FileSource, MicSource, input_devices
 from harness.summary import summarise
@@ -24,7 +25,7 @@ from harness.transcript import TranscriptError, read_transcript
 from harness.wavfile import WavError, read_pcm16
 from mock_symbl.app import MockConfig
 from mock_symbl.engines.select import ENGINES
-from mock_symbl.server import RunningMock, serve
+from mock_symbl.server import serve_mock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
@@ -376,12 +377,12 @@ def mock(
             max_streams=max_streams,
         )
 
-        def announce(running: RunningMock) -> None:
+        def announce(running: RunningServer) -> None:
             click.echo(f"REST       {running.base_url}")
             click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
             click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
 
-        stopped_by = serve(config, host, port, announce)
+        stopped_by = serve_mock(config, host, port, announce)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
     except (OSError, ValueError, TranscriptError) as error:
         raise UsageProblem(str(error)) from None

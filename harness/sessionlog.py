@@ -150,12 +150,14 @@ class SessionLogWriter:
         encoding: str = "LINEAR16",
         secrets: Iterable[str] = (),
         clock: Clock = time.perf_counter_ns,
+        started_ns: int | None = None,
         extra_header: Mapping[str, Any] | None = None,
     ) -> None:
         self.folder = folder
         self.redactor = Redactor(secrets)
         self._clock = clock
-        self._t0 = clock()
+        # `t` counts from `started_ns` (the connection's start) when the log begins later.
+        self._t0 = clock() if started_ns is None else started_ns
         if folder.exists() and any(folder.iterdir()):
             raise SessionLogError(f"{folder} is not empty; refusing to overwrite a session")
         try:

@@ -2,111 +2,27 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-import uvicorn
-
+from harness.serve import RunningServer, running, serve
 from mock_symbl.app import MockConfig, create_app
 
-STARTUP_TIMEOUT_S = 30.0
 
-
-@dataclass(frozen=True, slots=True)
-class RunningMock:
-    """Where a running mock answers."""
-
-    host: str
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        """`http://host:port`, the REST base."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        """`ws://host:port`, the streaming base."""
-        return "ws" + self.base_url[4:]
-
-    def streaming_url(self, connection_id: str) -> str:
-        """The streaming endpoint for one connection id."""
-        return f"{self.ws_url}/v1/streaming/{connection_id}"
-
-
-def _config(app_config: MockConfig) -> uvicorn.Config:
-    return uvicorn.Config(
-        create_app(app_config),
-        log_level="warning",
-        ws="websockets-sansio",
-        lifespan="off",
-        ws_max_size=1 << 20,
-        timeout_graceful_shutdown=5,
-    )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def serve(
+def serve_mock(
     config: MockConfig,
     host: str = "127.0.0.1",
     port: int = 8080,
-    announce: Callable[[RunningMock], None] = lambda _: None,
+    announce: Callable[[RunningServer], None] = lambda _: None,
 ) -> str | None:
-    """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM.
-
-    Returns the name of the signal that stopped it.
-    On a signal, uvicorn closes the open sockets; each session then finalises and stores
-    what it recognised before the process exits.
-    """
-    sock = _bind(host, port)
-    announce(RunningMock(host, sock.getsockname()[1]))
-    server = uvicorn.Server(_config(config))
-    received: list[int] = []
-    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; these
-    # handlers take that signal, so a stop by Ctrl-C or SIGTERM is a normal exit.
-    previous = {
-        sig: signal.signal(sig, lambda number, _: received.append(number))
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        server.run(sockets=[sock])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return signal.Signals(received[0]).name if received else None
+    """Serve the mock in the foreground until SIGINT or SIGTERM; returns the signal's name."""
+    return serve(create_app(config), host, port, announce)
 
 
 @contextmanager
 def running_mock(
     config: MockConfig | None = None, host: str = "127.0.0.1"
-) -> Iterator[RunningMock]:
+) -> Iterator[RunningServer]:
     """Start the mock on an ephemeral port in a background thread; stop it on exit."""
-    sock = _bind(host, 0)
-    server = uvicorn.Server(_config(config or MockConfig()))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        waited = 0.0
-        while not server.started and thread.is_alive() and waited < STARTUP_TIMEOUT_S:
-            time.sleep(0.01)
-            waited += 0.01
-        if not server.started:
-            raise RuntimeError("the mock server did not start")
-        yield RunningMock(host, sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT_S)
-        sock.close()
+    with running(create_app(config or MockConfig()), host) as server:
+        yield server

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness.serve import RunningServer
 from mock_symbl.app import MockConfig
-from mock_symbl.server import RunningMock, running_mock
+from mock_symbl.server import running_mock
 
 # `ci` runs every property with 500 examples; `dev` keeps local runs quick.
 settings.register_profile(
@@ -58,7 +59,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
 
 @pytest.fixture(scope="module")
-def mock_server() -> Iterator[RunningMock]:
+def mock_server() -> Iterator[RunningServer]:
     """A mock on an ephemeral loopback port; fixtures' connection ids get their transcript."""
     transcripts = tuple(sorted(p for p in FIXTURES.iterdir() if p.is_dir()))
     with running_mock(MockConfig(transcripts=transcripts, seed=7)) as running:

@@ -22,10 +22,11 @@ import soundfile as sf
 import websockets
 
 from harness.protocol import Dispatcher, ProtocolError
+from harness.serve import RunningServer
 from harness.transcript import read_transcript
 from harness.wavfile import read_pcm16
 from mock_symbl.app import MockConfig
-from mock_symbl.server import RunningMock, running_mock
+from mock_symbl.server import running_mock
 
 from helpers import kind, start_request, stream_session, token
 
@@ -34,7 +35,7 @@ WER_BOUND = {"standup": 0.76, "feedback": 0.74, "hot": 0.8, "support-call": 0.94
 
 
 @pytest.fixture(scope="module")
-def asr_mock() -> Iterator[RunningMock]:
+def asr_mock() -> Iterator[RunningServer]:
     with running_mock(MockConfig(engine="asr")) as running:
         yield running
 
@@ -45,7 +46,7 @@ def normalise(text: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(WER_BOUND))
 def test_asr_recognises_each_fixture_within_its_word_error_bound(
-    asr_mock: RunningMock, name: str
+    asr_mock: RunningServer, name: str
 ) -> None:
     audio = read_pcm16(FIXTURES / name / "audio.wav")
     transcript = read_transcript(FIXTURES / name / "transcript.json")
@@ -65,7 +66,7 @@ def test_asr_recognises_each_fixture_within_its_word_error_bound(
     assert error <= WER_BOUND[name], f"{name}: WER {error:.2f}"
 
 
-def test_partials_stream_before_each_final(asr_mock: RunningMock) -> None:
+def test_partials_stream_before_each_final(asr_mock: RunningServer) -> None:
     audio = read_pcm16(FIXTURES / "standup" / "audio.wav")
     url = f"{asr_mock.ws_url}/v1/streaming/partials?access_token={token(asr_mock.base_url)}"
     messages, _, _ = asyncio.run(
@@ -86,7 +87,7 @@ def test_partials_stream_before_each_final(asr_mock: RunningMock) -> None:
     assert finals == 6
 
 
-def test_mulaw_audio_is_recognised(asr_mock: RunningMock) -> None:
+def test_mulaw_audio_is_recognised(asr_mock: RunningServer) -> None:
     audio = read_pcm16(FIXTURES / "support-call" / "audio.wav")
     encoded = io.BytesIO()
     sf.write(encoded, audio.samples, 8000, format="RAW", subtype="ULAW")
@@ -119,7 +120,7 @@ def test_mulaw_audio_is_recognised(asr_mock: RunningMock) -> None:
     assert jiwer.wer(normalise(transcript.text), normalise(" ".join(finals))) <= 0.94
 
 
-def test_asr_output_passes_the_seed_dispatcher(asr_mock: RunningMock) -> None:
+def test_asr_output_passes_the_seed_dispatcher(asr_mock: RunningServer) -> None:
     audio = read_pcm16(FIXTURES / "hot" / "audio.wav")
     url = f"{asr_mock.ws_url}/v1/streaming/dispatch?access_token={token(asr_mock.base_url)}"
     messages, _, _ = asyncio.run(

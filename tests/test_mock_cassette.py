@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from harness.protocol import Dispatcher, ProtocolError, StartRequest
+from harness.serve import RunningServer
 from harness.session import frames_of, run_session
 from harness.sessionlog import SessionLog, SessionLogWriter, TextFrame, read_session
 from mock_symbl.app import MockConfig
 from mock_symbl.engines.cassette import LIFECYCLE
-from mock_symbl.server import RunningMock, running_mock
+from mock_symbl.server import running_mock
 
 from helpers import token
 
@@ -24,7 +25,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
 
 @pytest.fixture(scope="module")
-def cassette_mock() -> Iterator[RunningMock]:
+def cassette_mock() -> Iterator[RunningServer]:
     cassettes = tuple(sorted(p for p in FIXTURES.iterdir() if p.is_dir()))
     with running_mock(MockConfig(cassettes=cassettes, seed=3)) as running:
         yield running
@@ -67,7 +68,7 @@ def audio_relative(data: dict[str, Any]) -> Any:
     return kind, data
 
 
-def replay(mock: RunningMock, name: str, speed: float | None, folder: Path) -> SessionLog:
+def replay(mock: RunningServer, name: str, speed: float | None, folder: Path) -> SessionLog:
     recorded = read_session(FIXTURES / name)
     sent = [r.data for r in recorded.records if isinstance(r, TextFrame) and r.direction == "send"]
     start = StartRequest.from_json(next(d for d in sent if d.get("type") == "start_request"))
@@ -80,7 +81,7 @@ def replay(mock: RunningMock, name: str, speed: float | None, folder: Path) -> S
 
 @pytest.mark.parametrize("speed", [1.0, None])
 def test_the_same_events_in_the_same_order_relative_to_audio(
-    cassette_mock: RunningMock, tmp_path: Path, speed: float | None
+    cassette_mock: RunningServer, tmp_path: Path, speed: float | None
 ) -> None:
     recorded = content(read_session(FIXTURES / "hot"))
     log = replay(cassette_mock, "hot", speed, tmp_path / "replay")
@@ -101,7 +102,7 @@ def test_the_same_events_in_the_same_order_relative_to_audio(
 
 
 def test_a_long_session_replays_completely_at_max_speed(
-    cassette_mock: RunningMock, tmp_path: Path
+    cassette_mock: RunningServer, tmp_path: Path
 ) -> None:
     recorded = content(read_session(FIXTURES / "support-call"))
     replayed = content(replay(cassette_mock, "support-call", None, tmp_path / "replay"))
@@ -109,7 +110,7 @@ def test_a_long_session_replays_completely_at_max_speed(
 
 
 def test_ids_are_rewritten_consistently_and_times_rebased(
-    cassette_mock: RunningMock, tmp_path: Path
+    cassette_mock: RunningServer, tmp_path: Path
 ) -> None:
     recorded = read_session(FIXTURES / "standup")
     replayed = replay(cassette_mock, "standup", None, tmp_path / "replay")
@@ -141,7 +142,7 @@ def test_ids_are_rewritten_consistently_and_times_rebased(
 
 
 def test_a_replayed_conversation_answers_through_rest(
-    cassette_mock: RunningMock, tmp_path: Path
+    cassette_mock: RunningServer, tmp_path: Path
 ) -> None:
     replayed = replay(cassette_mock, "standup", None, tmp_path / "replay")
     texts = [

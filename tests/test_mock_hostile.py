@@ -17,10 +17,11 @@ import websockets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.serve import RunningServer
 from harness.transcript import read_transcript
 from harness.wavfile import read_pcm16
 from mock_symbl.app import MockConfig
-from mock_symbl.server import RunningMock, running_mock
+from mock_symbl.server import running_mock
 
 from helpers import kind, start_request, stream_session, token
 
@@ -30,7 +31,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 class GoodSessions(threading.Thread):
     """Runs complete sessions of the `hot` fixture, one after another, until stopped."""
 
-    def __init__(self, mock: RunningMock) -> None:
+    def __init__(self, mock: RunningServer) -> None:
         super().__init__(daemon=True)
         self.mock = mock
         self.finished = threading.Event()
@@ -52,7 +53,7 @@ class GoodSessions(threading.Thread):
 
 
 @pytest.fixture(scope="module")
-def busy_mock() -> Iterator[tuple[RunningMock, GoodSessions]]:
+def busy_mock() -> Iterator[tuple[RunningServer, GoodSessions]]:
     with running_mock(MockConfig(transcripts=(FIXTURES / "hot",), seed=5)) as mock:
         good = GoodSessions(mock)
         good.start()
@@ -100,7 +101,7 @@ actions = st.lists(
 
 
 async def hostile(
-    mock: RunningMock, access: str, connection: str, plan: list[Any], ending: str
+    mock: RunningServer, access: str, connection: str, plan: list[Any], ending: str
 ) -> None:
     url = f"{mock.ws_url}/v1/streaming/{connection}"
     if access:
@@ -140,7 +141,7 @@ async def hostile(
     ending=st.sampled_from(["close", "abort", "read"]),
 )
 def test_hostile_clients_leave_the_server_and_other_sessions_intact(
-    busy_mock: tuple[RunningMock, GoodSessions],
+    busy_mock: tuple[RunningServer, GoodSessions],
     plan: list[Any],
     access: str,
     connection: str,
@@ -154,7 +155,7 @@ def test_hostile_clients_leave_the_server_and_other_sessions_intact(
 
 
 def test_the_good_sessions_beside_them_were_complete_and_correct(
-    busy_mock: tuple[RunningMock, GoodSessions],
+    busy_mock: tuple[RunningServer, GoodSessions],
 ) -> None:
     _, good = busy_mock
     good.finished.set()

@@ -17,10 +17,11 @@ import pytest
 import websockets
 
 from harness.protocol import Dispatcher, ProtocolError
+from harness.serve import RunningServer
 from harness.transcript import read_transcript
 from harness.wavfile import read_pcm16
 from mock_symbl.app import MockConfig
-from mock_symbl.server import RunningMock, running_mock
+from mock_symbl.server import running_mock
 
 from helpers import (
     APP_ID,
@@ -36,7 +37,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
 
 def run_fixture(
-    mock: RunningMock, name: str, path: str = "/v1/streaming", **options: Any
+    mock: RunningServer, name: str, path: str = "/v1/streaming", **options: Any
 ) -> tuple[list[dict[str, Any]], int | None, str | None]:
     audio = read_pcm16(FIXTURES / name / "audio.wav")
     url = f"{mock.ws_url}{path}/{name}"
@@ -47,18 +48,18 @@ def run_fixture(
     )
 
 
-def auth(mock: RunningMock, app_id: str = APP_ID, secret: str = APP_SECRET) -> dict[str, str]:
+def auth(mock: RunningServer, app_id: str = APP_ID, secret: str = APP_SECRET) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(mock.base_url, app_id, secret)}"}
 
 
-def test_health_check_names_the_server(mock_server: RunningMock) -> None:
+def test_health_check_names_the_server(mock_server: RunningServer) -> None:
     reply = httpx.get(mock_server.base_url + "/")
     assert reply.status_code == 200
     assert reply.json()["name"] == "mock_symbl"
 
 
 def test_tokens_are_jwts_with_an_expiry_and_are_reused_while_valid(
-    mock_server: RunningMock,
+    mock_server: RunningServer,
 ) -> None:
     first = httpx.post(
         f"{mock_server.base_url}/oauth2/token:generate",
@@ -73,13 +74,13 @@ def test_tokens_are_jwts_with_an_expiry_and_are_reused_while_valid(
 @pytest.mark.parametrize(
     "body", [{"appId": "", "appSecret": "x"}, {"appId": "x"}, {"type": "user", "appId": "a"}]
 )
-def test_bad_credentials_are_refused(mock_server: RunningMock, body: dict[str, str]) -> None:
+def test_bad_credentials_are_refused(mock_server: RunningServer, body: dict[str, str]) -> None:
     reply = httpx.post(f"{mock_server.base_url}/oauth2/token:generate", json=body)
     assert reply.status_code in (400, 401)
     assert "message" in reply.json()
 
 
-def test_the_lifecycle_over_a_real_socket(mock_server: RunningMock) -> None:
+def test_the_lifecycle_over_a_real_socket(mock_server: RunningServer) -> None:
     messages, code, _ = run_fixture(mock_server, "standup")
     kinds = [kind(m) for m in messages]
     assert kinds[:3] == ["conversation_created", "started_listening", "recognition_started"]
@@ -97,7 +98,9 @@ def test_the_lifecycle_over_a_real_socket(mock_server: RunningMock) -> None:
 
 
 @pytest.mark.parametrize("carrier", ["access_token", "accessToken", "x-api-key", "subprotocol"])
-def test_the_token_may_travel_every_documented_way(mock_server: RunningMock, carrier: str) -> None:
+def test_the_token_may_travel_every_documented_way(
+    mock_server: RunningServer, carrier: str
+) -> None:
     access = token(mock_server.base_url)
     audio = read_pcm16(FIXTURES / "hot" / "audio.wav")
     url = f"{mock_server.ws_url}/v1/realtime/insights/hot"
@@ -146,7 +149,7 @@ def test_only_configured_apps_get_tokens() -> None:
         assert wrong.status_code == 401
 
 
-def test_every_conversation_route(mock_server: RunningMock) -> None:
+def test_every_conversation_route(mock_server: RunningServer) -> None:
     messages, _, _ = run_fixture(mock_server, "standup")
     conversation = conversation_id(messages)
     base = f"{mock_server.base_url}/v1/conversations/{conversation}"
@@ -180,7 +183,7 @@ def test_every_conversation_route(mock_server: RunningMock) -> None:
     assert httpx.get(f"{base}/messages", headers=headers).status_code == 404
 
 
-def test_sentiment_labels_on_the_feedback_fixture(mock_server: RunningMock) -> None:
+def test_sentiment_labels_on_the_feedback_fixture(mock_server: RunningServer) -> None:
     messages, _, _ = run_fixture(mock_server, "feedback")
     base = f"{mock_server.base_url}/v1/conversations/{conversation_id(messages)}"
     found = httpx.get(f"{base}/messages?sentiment=true", headers=auth(mock_server)).json()[
@@ -199,7 +202,7 @@ def test_sentiment_labels_on_the_feedback_fixture(mock_server: RunningMock) -> N
         )
 
 
-def test_apps_do_not_see_each_others_conversations(mock_server: RunningMock) -> None:
+def test_apps_do_not_see_each_others_conversations(mock_server: RunningServer) -> None:
     messages, _, _ = run_fixture(mock_server, "hot")
     url = f"{mock_server.base_url}/v1/conversations/{conversation_id(messages)}/messages"
     assert httpx.get(url, headers=auth(mock_server)).status_code == 200
@@ -213,7 +216,7 @@ def test_apps_do_not_see_each_others_conversations(mock_server: RunningMock) -> 
     assert legacy.status_code == 200
 
 
-def test_browsers_get_cors_preflight_answers(mock_server: RunningMock) -> None:
+def test_browsers_get_cors_preflight_answers(mock_server: RunningServer) -> None:
     reply = httpx.options(
         f"{mock_server.base_url}/v1/conversations/1/messages",
         headers={
@@ -226,7 +229,7 @@ def test_browsers_get_cors_preflight_answers(mock_server: RunningMock) -> None:
     assert "authorization" in reply.headers["access-control-allow-headers"].lower()
 
 
-def test_an_openapi_document_lists_the_routes(mock_server: RunningMock) -> None:
+def test_an_openapi_document_lists_the_routes(mock_server: RunningServer) -> None:
     paths = httpx.get(f"{mock_server.base_url}/openapi.json").json()["paths"]
     assert "/v1/conversations/{conversation_id}/messages" in paths
     assert "/oauth2/token:generate" in paths
@@ -277,7 +280,7 @@ def test_processes_sharing_a_database_file_share_tokens_and_conversations(tmp_pa
     assert len(reply.json()["messages"]) == 2
 
 
-def test_the_seed_connection_id_form_is_accepted(mock_server: RunningMock) -> None:
+def test_the_seed_connection_id_form_is_accepted(mock_server: RunningServer) -> None:
     seed_id = base64.b64encode(b"user@example.com").decode()
     audio = read_pcm16(FIXTURES / "hot" / "audio.wav")
     url = f"{mock_server.ws_url}/v1/streaming/{seed_id}?access_token={token(mock_server.base_url)}"
@@ -288,7 +291,9 @@ def test_the_seed_connection_id_form_is_accepted(mock_server: RunningMock) -> No
     assert kind(messages[0]) == "conversation_created"
 
 
-def test_what_was_recognised_before_a_client_vanished_is_readable(mock_server: RunningMock) -> None:
+def test_what_was_recognised_before_a_client_vanished_is_readable(
+    mock_server: RunningServer,
+) -> None:
     audio = read_pcm16(FIXTURES / "standup" / "audio.wav")
     access = token(mock_server.base_url)
     url = f"{mock_server.ws_url}/v1/streaming/standup?access_token={access}"
