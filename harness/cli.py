@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -13,11 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
+from harness.auth import AuthError, http_base
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
 from harness.pcm import int16_to_float32, level
 from harness.protocol import Speaker, StartRequest, StartRequestError
+from harness.proxy import create_proxy
 from harness.recorder import RecordTake, Source, run_take
-from harness.serve import RunningServer
+from harness.serve import RunningServer, serve
 from harness.sessionlog import SessionLogError, read_session
 from harness.sources import AudioSourceError, FileSource, MicSource, input_devices
 from harness.summary import summarise
@@ -25,7 +28,7 @@ from harness.transcript import TranscriptError, read_transcript
 from harness.wavfile import WavError, read_pcm16
 from mock_symbl.app import MockConfig
 from mock_symbl.engines.select import ENGINES
-from mock_symbl.server import serve_mock
+from mock_symbl.server import running_mock, serve_mock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
@@ -299,6 +302,59 @@ def record(
     if message:
         click.echo(message, err=True)
     sys.exit(code)
+
+
+@main.command()
+@click.option("--upstream", help="The endpoint to forward to (ws://, wss://, http(s)://).")
+@click.option("--mock", "use_mock", is_flag=True, help="Forward to the bundled mock, in-process.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8081",
+    show_default=True,
+    help="Address and port the clients connect to.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the recorded sessions (one subfolder per streaming connection).",
+)
+def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
+    """Record any client's sessions: it talks to the proxy as it would to the endpoint.
+
+    Streaming connections are forwarded unchanged in both directions and written to
+    OUT/<connection id>/; REST calls about a recorded conversation go to its rest.jsonl.
+
+    \b
+    Example:
+      symbl-harness proxy --mock --listen 127.0.0.1:8081 --out recordings
+      # then point the client at ws://127.0.0.1:8081 instead of wss://api.symbl.ai
+    """
+    if bool(upstream) == use_mock:
+        raise click.UsageError("give exactly one of --upstream URL or --mock")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, got {listen!r}", param_hint="--listen")
+    with contextlib.ExitStack() as stack:
+        if use_mock:
+            upstream = stack.enter_context(running_mock(MockConfig())).base_url
+        assert upstream is not None
+        try:
+            http_base(upstream)
+        except AuthError as error:
+            raise UsageProblem(str(error)) from None
+        out.mkdir(parents=True, exist_ok=True)
+
+        def announce(running: RunningServer) -> None:
+            click.echo(f"REST       {running.base_url} -> {upstream}")
+            click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
+            click.echo(f"recording  into {out}", err=True)
+
+        try:
+            stopped_by = serve(create_proxy(upstream, out), host.strip("[]"), int(port), announce)
+        except OSError as error:
+            raise UsageProblem(f"cannot listen on {listen}: {error.strerror}") from None
+        click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
 
 
 def _source(mic: str | None, wav: Path | None, rate: int | None, frame_samples: int) -> Source:

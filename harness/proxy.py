@@ -157,7 +157,7 @@ async def _stream(state: ProxyState, socket: WebSocket) -> None:
             ping_interval=None,
         )
     except websockets.InvalidStatus as refused:
-        body = refused.response.body or b""
+        body = bytes(refused.response.body or b"")
         await socket.send_denial_response(
             Response(body, status_code=refused.response.status_code, media_type="application/json")
         )
