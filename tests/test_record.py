@@ -280,17 +280,3 @@ def test_ctrl_c_stops_cleanly_and_twice_aborts(
     assert twice.returncode == 130
     assert err.strip().splitlines()[-1].startswith("error: aborted by a second Ctrl-C")
     assert read_session(tmp_path / "twice").audio.size > 0
-
-
-def test_devices_lists_inputs_or_says_there_are_none() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "devices", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode == 0:
-        assert isinstance(json.loads(done.stdout), list)
-    else:
-        assert done.returncode == 2
-        assert done.stderr.startswith("Error:")

@@ -166,3 +166,15 @@ def test_record_a_live_microphone_against_the_mock(virtual_mic: VirtualMic, tmp_
         return re.sub(r"[^a-z' ]", " ", text.lower())
 
     assert jiwer.wer(words(transcript.text), words(" ".join(finals))) <= 0.8
+
+
+def test_devices_lists_the_virtual_microphone(virtual_mic: VirtualMic) -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "devices", "--json"],
+        env=virtual_mic.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = [device["name"] for device in json.loads(listed.stdout)]
+    assert "pulse" in names
