@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from harness.pcm import int16_to_float32, level
 from harness.protocol import Speaker, StartRequest, StartRequestError
 from harness.proxy import create_proxy
 from harness.recorder import RecordTake, Source, run_take
+from harness.replay import ReplayError, plan_replay
 from harness.serve import RunningServer, serve
-from harness.sessionlog import SessionLogError, read_session
+from harness.sessionlog import TRANSCRIPT_FILE, SessionLogError, read_session
 from harness.sources import AudioSourceError, FileSource, MicSource, input_devices
 from harness.summary import summarise
 from harness.transcript import TranscriptError, read_transcript
@@ -355,6 +357,90 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
         except OSError as error:
             raise UsageProblem(f"cannot listen on {listen}: {error.strerror}") from None
         click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0:
+        raise click.BadParameter(f"expected 1, a factor N > 0, or max; got {value!r}")
+    return speed
+
+
+@main.command()
+@click.argument("session_dir", type=click.Path(path_type=Path))
+@click.option("--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials: env.")
+@click.option("--mock", "use_mock", is_flag=True, help="Replay against the bundled mock.")
+@click.option(
+    "--speed",
+    default="1",
+    show_default=True,
+    help="1 (the recorded pace), N (N times faster) or max (as fast as the socket takes it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the new session [a new temporary folder].",
+)
+@click.option(
+    "--stop-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the final events after the last frame.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout.")
+def replay(
+    session_dir: Path,
+    endpoint: str | None,
+    use_mock: bool,
+    speed: str,
+    out: Path | None,
+    stop_timeout: float,
+    as_json: bool,
+) -> None:
+    """Replay a recorded session: its start request and audio, at its recorded pace.
+
+    The replay is recorded as a new session folder, ready for `symbl-harness compare`.
+    Against `--mock`, a session with a transcript.json is recognised by it.
+
+    \b
+    Examples:
+      symbl-harness replay fixtures/sessions/standup --mock --out /tmp/standup-replay
+      symbl-harness replay takes/live --endpoint wss://host --speed max
+    """
+    if bool(endpoint) == use_mock:
+        raise click.UsageError("give exactly one of --endpoint URL or --mock")
+    pace = _speed(speed)
+    try:
+        plan = plan_replay(session_dir)
+    except ReplayError as error:
+        raise UsageProblem(str(error)) from None
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    folder = out or Path(tempfile.mkdtemp(prefix="symbl-replay-")) / session_dir.name
+    transcript = session_dir / TRANSCRIPT_FILE
+    mock = MockConfig(transcripts=(transcript,) if transcript.is_file() else ())
+    take = RecordTake(
+        folder=folder,
+        source=plan,
+        start=plan.start,
+        connection_id=plan.connection_id,
+        speed=pace,
+        duration_s=None,
+        stop_timeout_s=stop_timeout,
+        as_json=as_json or not sys.stdout.isatty(),
+        schedule=plan.schedule,
+        header={"replay_of": str(session_dir), "speed": "max" if pace is None else pace},
+    )
+    code, message = run_take(take, endpoint, mock)
+    if message:
+        click.echo(message, err=True)
+    sys.exit(code)
 
 
 def _source(mic: str | None, wav: Path | None, rate: int | None, frame_samples: int) -> Source:

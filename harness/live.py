@@ -28,17 +28,23 @@ METER_WIDTH = 30
 FLOOR_DB = -60.0
 
 
+def bar(fraction: float, width: int) -> str:
+    """A text bar filled to `fraction` (0 to 1)."""
+    filled = round(max(0.0, min(fraction, 1.0)) * width)
+    return "█" * filled + "·" * (width - filled)
+
+
 def meter(dbfs: float, width: int = METER_WIDTH) -> str:
     """A level bar from FLOOR_DB to 0 dBFS."""
-    filled = 0 if math.isinf(dbfs) else round((max(dbfs, FLOOR_DB) - FLOOR_DB) / -FLOOR_DB * width)
-    return "█" * filled + "·" * (width - filled)
+    return bar(0.0 if math.isinf(dbfs) else (max(dbfs, FLOOR_DB) - FLOOR_DB) / -FLOOR_DB, width)
 
 
 class LiveView:
     """Captions (partials replaced in place, finals kept), level, elapsed time, insights."""
 
-    def __init__(self, rate: int, keep: int = 8) -> None:
+    def __init__(self, rate: int, keep: int = 8, total_samples: int | None = None) -> None:
         self.rate = rate
+        self.total_samples = total_samples
         self.samples = 0
         self.level_db = -math.inf
         self.conversation_id: str | None = None
@@ -79,6 +85,9 @@ class LiveView:
             f" {self.level_db:6.1f} dBFS" if not math.isinf(self.level_db) else "   silence",
             f"  conversation {self.conversation_id or '…'}",
         )
+        if self.total_samples:
+            done = min(self.samples / self.total_samples, 1.0)
+            status.append(f"  {bar(done, 20)} {done:4.0%}")
         lines: list[RenderableType] = [status, Text()]
         lines += [Text(final) for final in self.finals]
         lines.append(Text(self.partial or "", style="italic cyan"))

@@ -78,6 +78,7 @@ async def record(
     on_event: Callable[[Event], object] | None = None,
     on_frame: Callable[[NDArray[np.int16]], object] | None = None,
     header: dict[str, Any] | None = None,
+    schedule: Sequence[float] | None = None,
 ) -> Recording:
     """Stream until the source ends, `duration_s` passes, `stop` is set or the server closes.
 
@@ -105,6 +106,7 @@ async def record(
             log=log,
             on_event=on_event,
             stop_timeout_s=stop_timeout_s,
+            schedule=schedule,
         )
         recording.result = result
         if result.error:

@@ -11,8 +11,10 @@ import contextlib
 import secrets
 import signal
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -21,13 +23,14 @@ from harness.auth import AuthError, TokenSource
 from harness.live import JsonEvents, LiveView
 from harness.protocol import Event, StartRequest
 from harness.record import record
+from harness.replay import ReplayPlan, lateness_ms
 from harness.session import SessionError
 from harness.sessionlog import SessionLogError
 from harness.sources import FileSource, MicSource
 from mock_symbl.app import MockConfig
 from mock_symbl.server import running_mock
 
-Source = FileSource | MicSource
+Source = FileSource | MicSource | ReplayPlan
 ABORTED = 130
 
 
@@ -43,15 +46,19 @@ class RecordTake:
     duration_s: float | None
     stop_timeout_s: float
     as_json: bool
+    schedule: Sequence[float] | None = None
+    header: dict[str, Any] = field(default_factory=dict)
 
 
-def run_take(take: RecordTake, endpoint: str | None) -> tuple[int, str]:
+def run_take(
+    take: RecordTake, endpoint: str | None, mock: MockConfig | None = None
+) -> tuple[int, str]:
     """Record against `endpoint`, or an in-process mock when it is None: (exit code, message)."""
     with contextlib.ExitStack() as stack:
         environ = None
         if endpoint is None:
-            mock = stack.enter_context(running_mock(MockConfig()))
-            endpoint = mock.ws_url
+            running = stack.enter_context(running_mock(mock or MockConfig()))
+            endpoint = running.ws_url
             # The in-process mock accepts any pair; these exist only for this run.
             environ = {"SYMBL_APP_ID": "symbl-harness", "SYMBL_APP_SECRET": secrets.token_hex(16)}
         try:
@@ -78,7 +85,12 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted)
-    view = LiveView(take.source.rate)
+    total = (
+        round(take.source.seconds * take.source.rate)
+        if isinstance(take.source, ReplayPlan)
+        else None
+    )
+    view = LiveView(take.source.rate, total_samples=total)
     events = JsonEvents(sys.stdout) if take.as_json else None
     frames = take.source.frames()
 
@@ -104,7 +116,8 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
                 stop_timeout_s=take.stop_timeout_s,
                 on_event=on_event,
                 on_frame=view.frame,
-                header={"source": _describe(take.source)},
+                header={"source": _describe(take.source), **take.header},
+                schedule=take.schedule,
             )
     except asyncio.CancelledError:
         return ABORTED, f"error: aborted by a second Ctrl-C; what was captured is in {take.folder}"
@@ -118,10 +131,17 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
     result = recording.result
     assert result is not None
     seconds = result.samples_sent / take.source.rate
+    verb = "replayed into" if isinstance(take.source, ReplayPlan) else "recorded"
     summary = (
-        f"recorded {take.folder}: {seconds:.1f} s of audio, "
+        f"{verb} {take.folder}: {seconds:.1f} s of audio, "
         f"{len(result.final_transcripts)} messages, conversation {result.conversation_id}"
     )
+    pacing = lateness_ms(result.lateness_ns)
+    if pacing:
+        summary += (
+            f"; pacing lateness p50 {pacing['p50']:.3f} ms, p99 {pacing['p99']:.3f} ms, "
+            f"max {pacing['max']:.3f} ms"
+        )
     if result.error:
         return 1, f"error: {result.error}; {summary}"
     problems = "".join(f"\nwarning: {p}" for p in recording.problems)
@@ -129,6 +149,8 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
 
 
 def _describe(source: Source) -> str:
+    if isinstance(source, ReplayPlan):
+        return f"replay of {source.folder}"
     if isinstance(source, FileSource):
         return f"file {source.frame_samples}-sample frames at {source.rate} Hz"
     return f"microphone {source.device or 'default'} at {source.rate} Hz"

@@ -111,6 +111,7 @@ class _Streamer:
         rate: int,
         speed: float | None,
         receiver: asyncio.Task[None],
+        schedule: Sequence[float] | None,
     ) -> None:
         result = self.result
         t0 = time.perf_counter_ns()
@@ -118,7 +119,12 @@ class _Streamer:
             async for frame in stream:
                 pcm = np.asarray(frame, dtype="<i2").tobytes()
                 if speed is not None:
-                    deadline = t0 + int(result.samples_sent / rate / speed * 1e9)
+                    due = (
+                        schedule[result.frames_sent]
+                        if schedule is not None
+                        else result.samples_sent / rate
+                    )
+                    deadline = t0 + int(due / speed * 1e9)
                     await wait_until(deadline)
                 at = time.perf_counter_ns()
                 if speed is not None:
@@ -159,11 +165,14 @@ async def run_session(
     subprotocols: Sequence[str] = (),
     on_event: Callable[[Event], object] | None = None,
     stop_timeout_s: float = STOP_TIMEOUT_S,
+    schedule: Sequence[float] | None = None,
 ) -> SessionResult:
     """Stream `frames` (Int16 at the start request's rate) and collect what comes back.
 
-    `speed` 1.0 paces in real time, N paces N times faster, None sends as fast as the
-    socket takes frames. Raises SessionError if the connection cannot be made.
+    Frame k is due at `schedule[k]` seconds after the first (a recorded session's send
+    times), or by default when the samples before it would have been spoken. `speed` 1.0
+    keeps that pace, N goes N times faster, None sends as fast as the socket takes frames.
+    Raises SessionError if the connection cannot be made.
     """
     try:
         socket = await websockets.connect(
@@ -183,7 +192,8 @@ async def run_session(
     receiver = asyncio.create_task(streamer.receive())
     try:
         await streamer.send_text(start.encode())
-        await streamer.send_frames(frames, start.sample_rate_hertz or 16000, speed, receiver)
+        rate = start.sample_rate_hertz or 16000
+        await streamer.send_frames(frames, rate, speed, receiver, schedule)
         if not receiver.done():
             await streamer.send_text(encode(stop_request()))
         await asyncio.wait_for(asyncio.shield(receiver), stop_timeout_s)
