@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from rich.table import Table
 
 from harness import __version__
 from harness.auth import AuthError, http_base
+from harness.compare import Comparison, Tolerances
+from harness.compare import compare as compare_sessions
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
 from harness.pcm import int16_to_float32, level
 from harness.protocol import Speaker, StartRequest, StartRequestError
@@ -357,6 +360,65 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
         except OSError as error:
             raise UsageProblem(f"cannot listen on {listen}: {error.strerror}") from None
         click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
+
+
+@main.command()
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("candidate", type=click.Path(path_type=Path))
+@click.option(
+    "--tolerance",
+    "tolerances",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Loosen or tighten one tolerance: "
+    + ", ".join(f"{f.name} [{f.default}]" for f in fields(Tolerances)),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(baseline: Path, candidate: Path, tolerances: tuple[str, ...], as_json: bool) -> None:
+    """Compare two sessions by meaning: exit 0 within tolerances, 1 if not, 2 on bad input.
+
+    \b
+    Example:
+      symbl-harness compare fixtures/sessions/standup /tmp/standup-replay --tolerance wer=0.1
+    """
+    try:
+        limits = Tolerances.parse(list(tolerances))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--tolerance") from None
+    try:
+        outcome = compare_sessions(read_session(baseline), read_session(candidate), limits)
+    except SessionLogError as error:
+        raise UsageProblem(str(error)) from None
+    if as_json:
+        _print_json(outcome.to_json())
+    else:
+        _show_comparison(outcome, baseline, candidate)
+    sys.exit(0 if outcome.matches else 1)
+
+
+def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> None:
+    console = Console()
+    verdict = "[green]matches[/]" if outcome.matches else "[red]differs from[/]"
+    console.print(f"{candidate} {verdict} {baseline}")
+    figures = outcome.figures
+    console.print(
+        f"word error rate {figures['wer']:.3f}; messages {figures['messages']['baseline']} -> "
+        f"{figures['messages']['candidate']}; insights {figures['insights']['baseline']} -> "
+        f"{figures['insights']['candidate']}; topics {figures['topics']['baseline']} -> "
+        f"{figures['topics']['candidate']}; sentiment flips {figures['sentiment_flips']}"
+    )
+    if "timing_ms" in figures:
+        timing = figures["timing_ms"]
+        console.print(
+            f"message timing vs baseline: mean {timing['mean']:+.0f} ms, "
+            f"from {timing['earliest']:+.0f} to {timing['latest']:+.0f} ms"
+        )
+    for difference in outcome.differences:
+        style = "yellow" if difference.within else "red"
+        within = " (within tolerance)" if difference.within else ""
+        console.print(f"[{style}]{difference.aspect:<10}[/] {difference.detail}{within}")
+    for note in outcome.notes:
+        console.print(f"[dim]note: {note}[/]")
 
 
 def _speed(value: str) -> float | None:
