@@ -20,6 +20,7 @@ from harness.auth import AuthError, http_base
 from harness.compare import Comparison, Tolerances
 from harness.compare import compare as compare_sessions
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
+from harness.latency import finalisation_latency_ms, percentiles
 from harness.pcm import int16_to_float32, level
 from harness.protocol import Speaker, StartRequest, StartRequestError
 from harness.proxy import create_proxy
@@ -54,7 +55,7 @@ def main() -> None:
     """Record, replay, compare and benchmark Symbl streaming sessions, offline."""
 
 
-@main.command()
+@main.command("seed-audit")
 @click.option(
     "--fixture",
     default="feedback",
@@ -76,19 +77,15 @@ def main() -> None:
     help="Samples per frame, as the browser's ScriptProcessorNode delivers them.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def demo(fixture: str, gain_db: float, frame_samples: int, as_json: bool) -> None:
+def seed_audit(fixture: str, gain_db: float, frame_samples: int, as_json: bool) -> None:
     """Show, measured on a bundled recording, what the seed tutorial's audio loop does.
 
     The tutorial converts each Float32 frame to Int16 with a loop that never writes
     sample 0 and does not clamp below -1, so loud negative peaks wrap to positive.
 
-    Example: symbl-harness demo --fixture standup --gain-db 9
+    Example: symbl-harness seed-audit --fixture standup --gain-db 9
     """
-    folder = Path(fixture) if Path(fixture).is_dir() else FIXTURES / fixture
-    if not folder.is_dir():
-        known = ", ".join(sorted(p.name for p in FIXTURES.iterdir())) if FIXTURES.is_dir() else ""
-        hint = f"bundled: {known}" if known else "install from a source checkout: pip install -e ."
-        raise UsageProblem(f"no fixture or folder named {fixture!r} ({hint})")
+    folder = _fixture(fixture)
     try:
         audio = read_pcm16(folder / "audio.wav")
         transcript = read_transcript(folder / "transcript.json")
@@ -134,6 +131,80 @@ def _show_audit(figures: dict[str, Any], audit: ConversionAudit, text: str) -> N
     table.add_row("signal-to-error, seed loop", _db(audit.seed_snr_db))
     table.add_row("signal-to-error, correct conversion", _db(audit.correct_snr_db))
     console.print(table)
+
+
+@main.command()
+@click.option(
+    "--fixture",
+    default="standup",
+    show_default=True,
+    help="Bundled reference session to replay (a name under fixtures/sessions), or a folder.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the new session [a new temporary folder].",
+)
+@click.option("--speed", default="1", show_default=True, help="1, a factor N, or max.")
+def demo(fixture: str, out: Path | None, speed: str) -> None:
+    """Replay a bundled session through the bundled mock and check it against its baseline.
+
+    Shows live captions, insights and each message's sentiment as the mock answers, writes
+    the new session folder, compares it with the fixture's, and sums up with latency
+    figures. Needs no network.
+
+    Example: symbl-harness demo --fixture feedback
+    """
+    folder = _fixture(fixture)
+    pace = _speed(speed)
+    try:
+        plan = plan_replay(folder)
+        transcript = read_transcript(folder / TRANSCRIPT_FILE)
+    except (ReplayError, TranscriptError) as error:
+        raise UsageProblem(str(error)) from None
+    target = out or Path(tempfile.mkdtemp(prefix="symbl-demo-")) / folder.name
+    take = RecordTake(
+        folder=target,
+        source=plan,
+        start=plan.start,
+        connection_id=plan.connection_id,
+        speed=pace,
+        duration_s=None,
+        stop_timeout_s=30.0,
+        display="live" if sys.stdout.isatty() else "quiet",
+        schedule=plan.schedule,
+        header={"replay_of": str(folder), "speed": "max" if pace is None else pace},
+    )
+    click.echo(
+        f"Replaying {folder.name} ({plan.seconds:.1f} s of speech, {transcript.about}) "
+        "through the bundled mock…",
+        err=True,
+    )
+    outcome = run_take(take, None, MockConfig(transcripts=(folder / TRANSCRIPT_FILE,)))
+    click.echo(outcome.message, err=True)
+    if outcome.code != 0:
+        sys.exit(outcome.code)
+    replayed = read_session(target)
+    comparison = compare_sessions(read_session(folder), replayed, Tolerances())
+    _show_comparison(comparison, folder, target)
+    latency = percentiles(finalisation_latency_ms(replayed, transcript))
+    if latency and pace is not None:
+        click.echo(
+            f"finalisation latency (message after the phrase's last word was sent): "
+            f"p50 {latency['p50']:.0f} ms, max {latency['max']:.0f} ms over {latency['n']:.0f} "
+            "messages; the mock ends a phrase after 600 ms of silence"
+        )
+    sys.exit(0 if comparison.matches else 1)
+
+
+def _fixture(name: str) -> Path:
+    """A bundled fixture by name, or any folder."""
+    folder = Path(name) if Path(name).is_dir() else FIXTURES / name
+    if not folder.is_dir():
+        known = ", ".join(sorted(p.name for p in FIXTURES.iterdir())) if FIXTURES.is_dir() else ""
+        hint = f"bundled: {known}" if known else "install from a source checkout: pip install -e ."
+        raise UsageProblem(f"no fixture or folder named {name!r} ({hint})")
+    return folder
 
 
 @main.command()
@@ -301,12 +372,11 @@ def record(
         speed=1.0 if (realtime and wav is not None) else None,
         duration_s=duration,
         stop_timeout_s=stop_timeout,
-        as_json=as_json or not sys.stdout.isatty(),
+        display=_display(as_json),
     )
-    code, message = run_take(take, endpoint)
-    if message:
-        click.echo(message, err=True)
-    sys.exit(code)
+    outcome = run_take(take, endpoint)
+    click.echo(outcome.message, err=True)
+    sys.exit(outcome.code)
 
 
 @main.command()
@@ -421,6 +491,11 @@ def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> No
         console.print(f"[dim]note: {note}[/]")
 
 
+def _display(as_json: bool) -> str:
+    """JSON lines when asked or when stdout is not a terminal; the live view otherwise."""
+    return "json" if as_json or not sys.stdout.isatty() else "live"
+
+
 def _speed(value: str) -> float | None:
     if value == "max":
         return None
@@ -495,14 +570,13 @@ def replay(
         speed=pace,
         duration_s=None,
         stop_timeout_s=stop_timeout,
-        as_json=as_json or not sys.stdout.isatty(),
+        display=_display(as_json),
         schedule=plan.schedule,
         header={"replay_of": str(session_dir), "speed": "max" if pace is None else pace},
     )
-    code, message = run_take(take, endpoint, mock)
-    if message:
-        click.echo(message, err=True)
-    sys.exit(code)
+    outcome = run_take(take, endpoint, mock)
+    click.echo(outcome.message, err=True)
+    sys.exit(outcome.code)
 
 
 def _source(mic: str | None, wav: Path | None, rate: int | None, frame_samples: int) -> Source:

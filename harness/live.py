@@ -65,7 +65,11 @@ class LiveView:
         if isinstance(event, RecognitionResult):
             self.partial = event.punctuated or event.transcript
         elif isinstance(event, MessageResponse):
-            self.finals.extend(m.text for m in event.messages)
+            raw = event.raw.get("messages") or []
+            for message, body in zip(event.messages, raw, strict=False):
+                sentiment = body.get("sentiment") if isinstance(body, dict) else None
+                label = sentiment.get("suggested") if isinstance(sentiment, dict) else None
+                self.finals.append(f"[{label}] {message.text}" if label else message.text)
             self.partial = ""
         elif isinstance(event, InsightResponse):
             self.insights.extend(f"{i.type}: {i.text}" for i in event.insights)

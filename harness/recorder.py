@@ -22,7 +22,7 @@ from rich.live import Live
 from harness.auth import AuthError, TokenSource
 from harness.live import JsonEvents, LiveView
 from harness.protocol import Event, StartRequest
-from harness.record import record
+from harness.record import Recording, record
 from harness.replay import ReplayPlan, lateness_ms
 from harness.session import SessionError
 from harness.sessionlog import SessionLogError
@@ -45,15 +45,22 @@ class RecordTake:
     speed: float | None
     duration_s: float | None
     stop_timeout_s: float
-    as_json: bool
+    display: str  # "live" (a terminal), "json" (one object per event) or "quiet"
     schedule: Sequence[float] | None = None
     header: dict[str, Any] = field(default_factory=dict)
 
 
-def run_take(
-    take: RecordTake, endpoint: str | None, mock: MockConfig | None = None
-) -> tuple[int, str]:
-    """Record against `endpoint`, or an in-process mock when it is None: (exit code, message)."""
+@dataclass
+class TakeOutcome:
+    """How a take ended: its exit code, a message for the user, and the recording."""
+
+    code: int
+    message: str
+    recording: Recording | None = None
+
+
+def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = None) -> TakeOutcome:
+    """Record against `endpoint`, or an in-process mock when it is None."""
     with contextlib.ExitStack() as stack:
         environ = None
         if endpoint is None:
@@ -65,11 +72,11 @@ def run_take(
             tokens = TokenSource(endpoint, environ)
             token = tokens.token()
         except AuthError as error:
-            return 1, f"error: {error}"
+            return TakeOutcome(1, f"error: {error}")
         return asyncio.run(_take(take, endpoint, token, tokens.secrets))
 
 
-async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -> tuple[int, str]:
+async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -> TakeOutcome:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
@@ -91,7 +98,7 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
         else None
     )
     view = LiveView(take.source.rate, total_samples=total)
-    events = JsonEvents(sys.stdout) if take.as_json else None
+    events = JsonEvents(sys.stdout) if take.display == "json" else None
     frames = take.source.frames()
 
     def on_event(event: Event) -> None:
@@ -99,7 +106,7 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
         if events is not None:
             events.event(event)
 
-    live = contextlib.nullcontext() if events else Live(view, refresh_per_second=8)
+    live = Live(view, refresh_per_second=8) if take.display == "live" else contextlib.nullcontext()
     try:
         with live:
             recording = await record(
@@ -120,11 +127,12 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
                 schedule=take.schedule,
             )
     except asyncio.CancelledError:
-        return ABORTED, f"error: aborted by a second Ctrl-C; what was captured is in {take.folder}"
+        said = f"error: aborted by a second Ctrl-C; what was captured is in {take.folder}"
+        return TakeOutcome(ABORTED, said)
     except SessionError as error:
-        return 1, f"error: {error} (the attempt is logged in {take.folder})"
+        return TakeOutcome(1, f"error: {error} (the attempt is logged in {take.folder})")
     except SessionLogError as error:
-        return 2, f"error: {error}"
+        return TakeOutcome(2, f"error: {error}")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -143,9 +151,9 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
             f"max {pacing['max']:.3f} ms"
         )
     if result.error:
-        return 1, f"error: {result.error}; {summary}"
+        return TakeOutcome(1, f"error: {result.error}; {summary}", recording)
     problems = "".join(f"\nwarning: {p}" for p in recording.problems)
-    return 0, summary + problems
+    return TakeOutcome(0, summary + problems, recording)
 
 
 def _describe(source: Source) -> str:

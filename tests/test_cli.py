@@ -25,27 +25,41 @@ def test_the_installed_command_lists_its_commands() -> None:
     command = shutil.which("symbl-harness")
     assert command is not None, "pip install -e . installs the symbl-harness command"
     out = subprocess.run([command, "--help"], capture_output=True, text=True, check=True).stdout
-    assert "demo" in out
-    assert "inspect" in out
+    for command in ("demo", "inspect", "mock", "record", "replay", "compare", "proxy"):
+        assert command in out
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_demo_measures_every_fixture(name: str) -> None:
-    code, out, _ = run("demo", "--fixture", name, "--json")
+def test_seed_audit_measures_every_fixture(name: str) -> None:
+    code, out, _ = run("seed-audit", "--fixture", name, "--json")
     assert code == 0
     figures = json.loads(out)
     assert figures["frames"] == -(-round(figures["seconds"] * figures["sample_rate"]) // 1024)
     assert figures["correct_snr_db"] > figures["seed_snr_db"]
 
 
-def test_demo_default_shows_wrapped_peaks_on_a_hot_signal() -> None:
-    code, out, _ = run("demo")
+def test_seed_audit_default_shows_wrapped_peaks_on_a_hot_signal() -> None:
+    code, out, _ = run("seed-audit")
     assert code == 0
     assert "negative samples wrapped to positive" in out
-    figures = json.loads(run("demo", "--json")[1])
+    figures = json.loads(run("seed-audit", "--json")[1])
     assert figures["fixture"] == "feedback"
     assert figures["wrapped_samples"] > 0
     assert figures["correct_snr_db"] - figures["seed_snr_db"] > 40
+
+
+def test_demo_replays_a_fixture_and_matches_its_baseline(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["symbl-harness", "demo", "--fixture", "hot", "--out", str(tmp_path / "hot")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{tmp_path / 'hot'} matches" in done.stdout
+    assert "finalisation latency" in done.stdout
+    assert "pacing lateness p50" in done.stderr
+    assert (tmp_path / "hot" / "conversation.json").exists()
 
 
 def test_demo_with_an_unknown_fixture_fails_in_one_line() -> None:
