@@ -14,6 +14,8 @@ from harness.serve import RunningServer
 from mock_symbl.app import MockConfig
 from mock_symbl.server import running_mock
 
+pytest_plugins = ["pytester"]
+
 # `ci` runs every property with 500 examples; `dev` keeps local runs quick.
 settings.register_profile(
     "ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -42,6 +42,15 @@ class EngineChoice:
             for path in transcripts
         }
 
+    def learn(self, folder: Path) -> None:
+        """Answer connections named after `folder`: by its transcript.json if it has one,
+        otherwise by replaying it as a cassette."""
+        transcript = folder / "transcript.json"
+        if transcript.is_file():
+            self.transcripts[folder.name] = read_transcript(transcript)
+        else:
+            self.cassettes[folder.name] = folder
+
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
         if self.engine == "asr":
