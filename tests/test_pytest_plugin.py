@@ -80,13 +80,23 @@ def test_a_failing_comparison_shows_the_semantic_diff(project: pytest.Pytester) 
 def test_every_xdist_worker_gets_its_own_mock(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_workers="""
+import os
+from pathlib import Path
+
 import pytest
 
 @pytest.mark.parametrize("n", range(4))
 def test_port(symbl_mock, symbl_replay, n):
     assert symbl_replay("sessions/hot").matches_baseline()
-    print("MOCK", symbl_mock.port)
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    (Path("ports") / f"{worker}-{n}").write_text(f"{worker} {symbl_mock.port}")
 """
     )
-    result = run(project, "-n", "2", "-s")
+    (project.path / "ports").mkdir()
+    result = run(project, "-n", "2")
     result.assert_outcomes(passed=5)
+    seen = {tuple(p.read_text().split()) for p in (project.path / "ports").iterdir()}
+    workers = {worker for worker, _ in seen}
+    ports = {port for _, port in seen}
+    assert len(workers) == 2
+    assert len(ports) == 2
