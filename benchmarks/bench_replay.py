@@ -24,7 +24,8 @@ import httpx
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-from harness.replay import ReplayPlan, lateness_ms, plan_replay
+from harness.latency import lateness_ms
+from harness.replay import ReplayPlan, plan_replay
 from harness.serve import running
 from harness.session import run_session
 from harness.sessionlog import SessionLogWriter

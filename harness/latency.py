@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from harness.sessionlog import SessionLog
@@ -29,15 +31,16 @@ def finalisation_latency_ms(log: SessionLog, transcript: Transcript) -> list[flo
     return latencies
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p90, p99 and max of some figures, rounded to 0.1."""
+def percentiles(values: Sequence[float], digits: int = 1) -> dict[str, float]:
+    """p50, p90, p99, max and n of some figures, rounded to `digits` decimals."""
     if not values:
         return {}
     array = np.asarray(values, dtype=np.float64)
-    return {
-        "p50": round(float(np.percentile(array, 50)), 1),
-        "p90": round(float(np.percentile(array, 90)), 1),
-        "p99": round(float(np.percentile(array, 99)), 1),
-        "max": round(float(array.max()), 1),
-        "n": float(array.size),
-    }
+    figures = {f"p{q}": float(np.percentile(array, q)) for q in (50, 90, 99)}
+    figures["max"] = float(array.max())
+    return {**{k: round(v, digits) for k, v in figures.items()}, "n": float(array.size)}
+
+
+def lateness_ms(lateness_ns: Sequence[int]) -> dict[str, float]:
+    """Percentiles of pacing lateness (nanoseconds in), in milliseconds to 0.1 µs."""
+    return percentiles([value / 1e6 for value in lateness_ns], digits=4)

@@ -20,10 +20,11 @@ from rich.console import Console
 from rich.live import Live
 
 from harness.auth import AuthError, TokenSource
+from harness.latency import lateness_ms
 from harness.live import JsonEvents, LiveView
 from harness.protocol import Event, StartRequest
 from harness.record import Recording, record
-from harness.replay import ReplayPlan, lateness_ms
+from harness.replay import ReplayPlan
 from harness.session import SessionError
 from harness.sessionlog import SessionLogError
 from harness.sources import FileSource, MicSource

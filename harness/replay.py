@@ -86,17 +86,3 @@ def plan_from(log: SessionLog) -> ReplayPlan:
         warnings=[problem for problem in log.problems if "no footer" not in problem]
         + (["the recording was interrupted; replaying what it has"] if not log.complete else []),
     )
-
-
-def lateness_ms(lateness_ns: list[int]) -> dict[str, float]:
-    """Percentiles of the pacing lateness, in milliseconds."""
-    if not lateness_ns:
-        return {}
-    values = np.asarray(lateness_ns, dtype=np.float64) / 1e6
-    return {
-        "p50": round(float(np.percentile(values, 50)), 4),
-        "p90": round(float(np.percentile(values, 90)), 4),
-        "p99": round(float(np.percentile(values, 99)), 4),
-        "max": round(float(values.max()), 4),
-        "n": float(values.size),
-    }
