@@ -17,6 +17,8 @@ from rich.table import Table
 
 from harness import __version__
 from harness.auth import AuthError, http_base
+from harness.bench import METRICS, run_benchmark
+from harness.bench_plots import latency_cdfs, timeline
 from harness.compare import Comparison, Tolerances
 from harness.compare import compare as compare_sessions
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
@@ -489,6 +491,103 @@ def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> No
         console.print(f"[{style}]{difference.aspect:<10}[/] {difference.detail}{within}")
     for note in outcome.notes:
         console.print(f"[dim]note: {note}[/]")
+
+
+@main.command()
+@click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials: env.")
+@click.option("--mock", "use_mock", is_flag=True, help="Benchmark the bundled mock.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Sessions at once; levels 1 and N are both run, to show how latency grows.",
+)
+@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option("--speed", default="1", show_default=True, help="1 (real time), N, or max.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the replays, bench.json and the plots [a new temporary folder].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print bench.json to stdout.")
+def bench(
+    sessions: tuple[Path, ...],
+    endpoint: str | None,
+    use_mock: bool,
+    concurrency: int,
+    repeat: int,
+    speed: str,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Measure streaming latency by replaying sessions: first partial, word emission,
+    finalisation, insight and topic latency, stability, set-up; with the machine's floor.
+
+    \b
+    Example:
+      symbl-harness bench fixtures/sessions/standup --mock --concurrency 4
+    """
+    if bool(endpoint) == use_mock:
+        raise click.UsageError("give exactly one of --endpoint URL or --mock")
+    pace = _speed(speed)
+    folder = out or Path(tempfile.mkdtemp(prefix="symbl-bench-"))
+    levels = sorted({1, concurrency})
+    try:
+        for session in sessions:
+            plan_replay(session)
+        report = run_benchmark(
+            list(sessions),
+            endpoint=endpoint,
+            out=folder,
+            levels=levels,
+            repeat=repeat,
+            speed=pace,
+        )
+    except (ReplayError, AuthError) as error:
+        raise UsageProblem(str(error)) from None
+    summary = report.to_json()
+    (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
+    plots = [latency_cdfs(report, folder / "latency-cdf.png")]
+    first = next((r for r in report.runs if r.metrics is not None), None)
+    if first is not None:
+        transcript = read_transcript(first.source / TRANSCRIPT_FILE)
+        plots.append(timeline(first.folder, transcript, folder / "timeline.png"))
+    if as_json:
+        _print_json(summary)
+    else:
+        _show_bench(summary)
+    click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
+    failed = [error for level in summary["levels"].values() for error in level["errors"]]
+    sys.exit(1 if failed else 0)
+
+
+def _show_bench(summary: dict[str, Any]) -> None:
+    console = Console()
+    floor = summary["floor"]
+    rtt = floor["loopback_round_trip_ms"]
+    pacing = floor.get("pacing_lateness_ms") or {}
+    console.print(
+        f"floor: loopback round trip p50 {rtt['p50']:.3f} ms, p99 {rtt['p99']:.3f} ms; "
+        f"pacing lateness p99 {pacing.get('p99', 0):.3f} ms"
+    )
+    if summary["label"]:
+        console.print(f"[yellow]{summary['label']}[/]")
+    table = Table(title="latency (ms)", title_justify="left")
+    for column in ("metric", "at once", "n", "p50", "p90", "p99", "max"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for at_once, figures in summary["levels"].items():
+        for name in METRICS:
+            f = figures[name]
+            if f:
+                table.add_row(
+                    name.removesuffix("_ms"),
+                    at_once,
+                    f"{f['n']:.0f}",
+                    *(f"{f[q]:.1f}" for q in ("p50", "p90", "p99", "max")),
+                )
+    console.print(table)
 
 
 def _display(as_json: bool) -> str:

@@ -36,7 +36,8 @@ def lateness_ms(lateness_ns: Sequence[int]) -> dict[str, float]:
     return percentiles([value / 1e6 for value in lateness_ns], digits=4)
 
 
-def _kind(data: Any) -> str:
+def event_kind(data: Any) -> str:
+    """A decoded server message's type: the inner one for `message`-wrapped messages."""
     if not isinstance(data, dict):
         return ""
     inner = data.get("message")
@@ -49,7 +50,8 @@ def _norm(word: str) -> str:
     return re.sub(r"[^\w']", "", word.lower())
 
 
-def _partial_words(data: dict[str, Any]) -> list[str]:
+def partial_words(data: dict[str, Any]) -> list[str]:
+    """The normalised words of a `recognition_result`."""
     alternatives = data["message"].get("payload", {}).get("raw", {}).get("alternatives") or [{}]
     transcript = str(alternatives[0].get("transcript") or "")
     return [w for w in (_norm(word) for word in transcript.split()) if w]
@@ -64,11 +66,13 @@ class _Clock:
         self.times = [f.t for f in frames]
         self.rate = log.sample_rate
 
-    def sent(self, seconds: float) -> float | None:
-        """`t_send` of the frame holding the sample at `seconds`."""
+    def sent(self, seconds: float, *, end: bool = False) -> float | None:
+        """`t_send` of the frame holding the sample at `seconds`; with `end`, of the frame
+        holding the last sample before it (where something that ends at `seconds` ends)."""
         if not self.times:
             return None
-        index = int(np.searchsorted(self.starts, round(seconds * self.rate), side="right")) - 1
+        sample = round(seconds * self.rate) - (1 if end else 0)
+        index = int(np.searchsorted(self.starts, max(sample, 0), side="right")) - 1
         return self.times[max(index, 0)]
 
 
@@ -102,8 +106,8 @@ def _groups(log: SessionLog) -> tuple[list[list[TextFrame]], list[TextFrame]]:
     groups: list[list[TextFrame]] = [[]]
     finals: list[TextFrame] = []
     for frame in log.received():
-        kind = _kind(frame.data)
-        if kind == "recognition_result" and _partial_words(frame.data):
+        kind = event_kind(frame.data)
+        if kind == "recognition_result" and partial_words(frame.data):
             groups[-1].append(frame)
         elif kind == "message_response":
             finals.append(frame)
@@ -114,7 +118,7 @@ def _groups(log: SessionLog) -> tuple[list[list[TextFrame]], list[TextFrame]]:
 def _stability(groups: list[list[TextFrame]], result: SessionLatency) -> None:
     revisions = changed = emitted = 0
     for partials in groups:
-        history = [_partial_words(p.data) for p in partials]
+        history = [partial_words(p.data) for p in partials]
         ever_changed: set[int] = set()
         for before, after in itertools.pairwise(history):
             for position, word in enumerate(before[: len(after)]):
@@ -137,9 +141,9 @@ def _words(
         for word in phrase.words:
             text = _norm(word.word)
             seen[text] += 1
-            sent = clock.sent(word.end)
+            sent = clock.sent(word.end, end=True)
             for partial in partials:
-                if Counter(_partial_words(partial.data))[text] >= seen[text] and sent is not None:
+                if Counter(partial_words(partial.data))[text] >= seen[text] and sent is not None:
                     result.word_emission_ms.append((partial.t - sent) * 1000)
                     counted += 1
                     break
@@ -151,7 +155,7 @@ def _message_ends(log: SessionLog) -> dict[str, float]:
     """Audio end (seconds) of every finalised message, by id."""
     ends: dict[str, float] = {}
     for frame in log.received():
-        if _kind(frame.data) != "message_response":
+        if event_kind(frame.data) != "message_response":
             continue
         for message in frame.data.get("messages") or []:
             duration = message.get("duration") or {}
@@ -165,7 +169,7 @@ def _message_ends(log: SessionLog) -> dict[str, float]:
 def _references(log: SessionLog, clock: _Clock, result: SessionLatency) -> None:
     ends = _message_ends(log)
     for frame in log.received():
-        kind = _kind(frame.data)
+        kind = event_kind(frame.data)
         if kind == "insight_response":
             refs = [i.get("messageReference", {}).get("id") for i in frame.data["insights"]]
             target = result.insight_ms
@@ -177,7 +181,7 @@ def _references(log: SessionLog, clock: _Clock, result: SessionLatency) -> None:
         else:
             continue
         known = [ends[str(ref)] for ref in refs if str(ref) in ends]
-        sent = clock.sent(max(known)) if known else None
+        sent = clock.sent(max(known), end=True) if known else None
         if sent is not None:
             target.append((frame.t - sent) * 1000)
 
@@ -188,7 +192,7 @@ def _lifecycle(log: SessionLog, result: SessionLatency) -> None:
         for r in log.records
         if isinstance(r, TextFrame) and r.direction == "send" and isinstance(r.data, dict)
     }
-    received = {_kind(r.data): r.t for r in reversed(log.received())}
+    received = {event_kind(r.data): r.t for r in reversed(log.received())}
     opened = next((r.t for r in log.records if type(r).__name__ == "Opened"), None)
     closed = next((r.t for r in log.records if type(r).__name__ == "Closed"), None)
     result.handshake_ms = round(opened * 1000, 3) if opened is not None else None
@@ -206,7 +210,7 @@ def session_latency(log: SessionLog, transcript: Transcript) -> SessionLatency:
     groups, finals = _groups(log)
     for phrase, partials, final in zip(transcript.phrases, groups, finals, strict=False):
         first_word_start = clock.sent(phrase.words[0].start)
-        last_word_end = clock.sent(phrase.end)
+        last_word_end = clock.sent(phrase.end, end=True)
         if partials and first_word_start is not None:
             result.first_partial_ms.append((partials[0].t - first_word_start) * 1000)
         if last_word_end is not None:

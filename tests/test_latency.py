@@ -109,15 +109,15 @@ def test_every_metric_measures_the_known_delay(tmp_path: Path) -> None:
     metrics = session_latency(read_session(session(tmp_path / "s", EVENTS)), TRANSCRIPT)
     # First word starts at 0.2 s: frame 2, sent at 0.2001; first partial at 0.55.
     assert metrics.first_partial_ms == pytest.approx([349.9])
-    # "hello" ends at 0.5 s (frame 5, sent 0.5001), first heard at 0.65; "world" ends at
-    # 0.9 s (frame 9, sent 0.9001), first heard at 1.05.
-    assert metrics.word_emission_ms == pytest.approx([149.9, 149.9])
+    # A word ending at 0.5 s ends in frame 4 (0.4-0.5 s, sent at 0.4001): "hello" is first
+    # heard at 0.65; "world" ends at 0.9 s, in frame 8 (sent 0.8001), first heard at 1.05.
+    assert metrics.word_emission_ms == pytest.approx([249.9, 249.9])
     assert metrics.coverage == 1.0
-    # The phrase ends at 0.9 s: frame 9 at 0.9001; the message at 1.6.
-    assert metrics.finalisation_ms == pytest.approx([699.9])
-    # Message m1 ends at 0.2 + 0.7 = 0.9 s: the insight at 1.7, the topic at 1.8.
-    assert metrics.insight_ms == pytest.approx([799.9])
-    assert metrics.topic_ms == pytest.approx([899.9])
+    # The phrase ends at 0.9 s, in frame 8 (sent 0.8001); the message came at 1.6.
+    assert metrics.finalisation_ms == pytest.approx([799.9])
+    # Message m1 ends at 0.2 + 0.7 = 0.9 s, also frame 8: the insight at 1.7, the topic at 1.8.
+    assert metrics.insight_ms == pytest.approx([899.9])
+    assert metrics.topic_ms == pytest.approx([999.9])
     # "hallo" became "hello": one revision of one of the two final words.
     assert metrics.flicker == 1
     assert metrics.revisions_per_word == 0.5
@@ -131,7 +131,7 @@ def test_words_never_heard_lower_the_coverage(tmp_path: Path) -> None:
     events = [e for e in EVENTS if "world" not in json.dumps(e[1]) or e[0] == 1.6]
     metrics = session_latency(read_session(session(tmp_path / "s", events)), TRANSCRIPT)
     assert metrics.coverage == 0.5
-    assert metrics.word_emission_ms == pytest.approx([149.9])
+    assert metrics.word_emission_ms == pytest.approx([249.9])
 
 
 def test_percentiles() -> None:

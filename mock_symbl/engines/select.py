@@ -42,14 +42,19 @@ class EngineChoice:
             for path in transcripts
         }
 
-    def learn(self, folder: Path) -> None:
-        """Answer connections named after `folder`: by its transcript.json if it has one,
-        otherwise by replaying it as a cassette."""
+    def learn(self, folder: Path, connection_id: str | None = None) -> None:
+        """Answer connections named `connection_id` (by default the folder's name): by the
+        folder's transcript.json if it has one, otherwise by replaying it as a cassette."""
+        name = connection_id or folder.name
         transcript = folder / "transcript.json"
         if transcript.is_file():
-            self.transcripts[folder.name] = read_transcript(transcript)
+            self.transcripts[name] = read_transcript(transcript)
         else:
-            self.cassettes[folder.name] = folder
+            self.cassettes[name] = folder
+
+    def learn_as(self, connection_id: str, folder: Path) -> None:
+        """`learn(folder, connection_id)`, in the order a benchmark's hook passes them."""
+        self.learn(folder, connection_id)
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""

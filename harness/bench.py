@@ -1,0 +1,239 @@
+"""Benchmark an endpoint's streaming latency by replaying reference sessions.
+
+Each level of concurrency runs that many replays at once (cycling through the sessions),
+`repeat` times; every replay is a session folder whose latency metrics are computed with
+`harness.latency`. The machine's own floor is measured in the same run: the round trip of
+a text frame over a loopback WebSocket, and the pacing lateness of the replays themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+from websockets.asyncio.server import ServerConnection, serve
+
+from harness.auth import TokenSource
+from harness.latency import SessionLatency, lateness_ms, percentiles, session_latency
+from harness.record import record
+from harness.replay import ReplayPlan, plan_replay
+from harness.serve import running
+from harness.sessionlog import TRANSCRIPT_FILE, read_session
+from harness.transcript import Transcript, read_transcript
+from mock_symbl.app import MockConfig, create_app
+
+METRICS = (
+    "first_partial_ms",
+    "word_emission_ms",
+    "finalisation_ms",
+    "insight_ms",
+    "topic_ms",
+)
+
+
+@dataclass
+class BenchRun:
+    """One replay: where it was written, its metrics, its pacing, what went wrong."""
+
+    source: Path
+    concurrency: int
+    folder: Path
+    metrics: SessionLatency | None = None
+    lateness_ns: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class BenchReport:
+    """Every run, grouped by concurrency level, with the floor measured beside them."""
+
+    speed: float | None
+    runs: list[BenchRun] = field(default_factory=list)
+    floor: dict[str, Any] = field(default_factory=dict)
+
+    def levels(self) -> list[int]:
+        """The concurrency levels run."""
+        return sorted({run.concurrency for run in self.runs})
+
+    def metric(self, name: str, level: int) -> list[float]:
+        """Every figure of one metric at one level."""
+        values: list[float] = []
+        for run in self.runs:
+            if run.concurrency == level and run.metrics is not None:
+                values.extend(getattr(run.metrics, name))
+        return values
+
+    def to_json(self) -> dict[str, Any]:
+        """Percentiles per metric and level, the floor, the settings and the errors."""
+        return {
+            "speed": "max" if self.speed is None else self.speed,
+            "label": "max speed (latencies are not real-time figures)"
+            if self.speed is None
+            else "",
+            "floor": self.floor,
+            "levels": {
+                str(level): {
+                    "sessions": sum(1 for r in self.runs if r.concurrency == level),
+                    "errors": [r.error for r in self.runs if r.concurrency == level and r.error],
+                    **{name: percentiles(self.metric(name, level)) for name in METRICS},
+                    "pacing_lateness_ms": lateness_ms(
+                        [ns for r in self.runs if r.concurrency == level for ns in r.lateness_ns]
+                    ),
+                }
+                for level in self.levels()
+            },
+        }
+
+
+async def _echo(connection: ServerConnection) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for message in connection:
+            await connection.send(message)
+
+
+async def loopback_floor(round_trips: int = 1000) -> dict[str, float]:
+    """Round trip of a small text frame over a loopback WebSocket, in milliseconds."""
+    async with serve(_echo, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with websockets.connect(f"ws://127.0.0.1:{port}") as socket:
+            times = []
+            for _ in range(round_trips):
+                sent = time.perf_counter_ns()
+                await socket.send("ping")
+                await socket.recv()
+                times.append((time.perf_counter_ns() - sent) / 1e6)
+    return percentiles(times, digits=4)
+
+
+async def _replay(
+    plan: ReplayPlan,
+    *,
+    transcript: Transcript | None,
+    endpoint: str,
+    token: str,
+    folder: Path,
+    speed: float | None,
+    level: int,
+    connection_id: str,
+) -> BenchRun:
+    run = BenchRun(plan.folder, level, folder)
+    try:
+        recording = await record(
+            folder,
+            endpoint=endpoint,
+            connection_id=connection_id,
+            token=token,
+            start=plan.start,
+            frames=plan.frames(),
+            speed=speed,
+            stop=asyncio.Event(),
+            schedule=plan.schedule,
+            header={"replay_of": str(plan.folder), "speed": "max" if speed is None else speed},
+        )
+    except Exception as error:
+        run.error = f"{type(error).__name__}: {error}"
+        return run
+    result = recording.result
+    if result is not None:
+        run.lateness_ns = result.lateness_ns
+        run.error = result.error
+    if transcript is not None and run.error is None:
+        run.metrics = session_latency(read_session(folder), transcript)
+    return run
+
+
+async def run_bench(
+    sessions: Sequence[Path],
+    *,
+    endpoint: str,
+    token: str,
+    out: Path,
+    levels: Sequence[int],
+    repeat: int,
+    speed: float | None,
+    prepare: Callable[[str, Path], object] | None = None,
+) -> BenchReport:
+    """Replay `sessions` at each concurrency level, `repeat` rounds each.
+
+    `prepare(connection_id, session_folder)` runs before each replay (the bundled mock
+    uses it to learn which transcript answers that connection)."""
+    plans = [plan_replay(folder) for folder in sessions]
+    transcripts = {
+        plan.folder.name: read_transcript(plan.folder / TRANSCRIPT_FILE)
+        if (plan.folder / TRANSCRIPT_FILE).is_file()
+        else None
+        for plan in plans
+    }
+    report = BenchReport(speed=speed)
+    report.floor["loopback_round_trip_ms"] = await loopback_floor()
+    for level in levels:
+        # Every session at least once per round; `level` replays run at a time.
+        slots = max(level, len(plans))
+        for round_number in range(repeat):
+            for first in range(0, slots, level):
+                batch = []
+                for slot in range(first, min(first + level, slots)):
+                    plan = plans[slot % len(plans)]
+                    name = f"{plan.folder.name}-n{level}-r{round_number}-{slot}"
+                    # Sessions running at once must not share a connection id: the server
+                    # would join them into one conversation.
+                    connection_id = f"{plan.connection_id}-{name}"
+                    if prepare is not None:
+                        prepare(connection_id, plan.folder)
+                    batch.append(
+                        _replay(
+                            plan,
+                            transcript=transcripts[plan.folder.name],
+                            endpoint=endpoint,
+                            token=token,
+                            folder=out / name,
+                            speed=speed,
+                            level=level,
+                            connection_id=connection_id,
+                        )
+                    )
+                report.runs.extend(await asyncio.gather(*batch))
+    report.floor["pacing_lateness_ms"] = lateness_ms(
+        [ns for run in report.runs for ns in run.lateness_ns]
+    )
+    return report
+
+
+def run_benchmark(
+    sessions: Sequence[Path],
+    *,
+    endpoint: str | None,
+    out: Path,
+    levels: Sequence[int],
+    repeat: int,
+    speed: float | None,
+) -> BenchReport:
+    """Run a benchmark against `endpoint`, or an in-process mock when it is None."""
+    with contextlib.ExitStack() as stack:
+        prepare: Callable[[str, Path], object] | None = None
+        environ = None
+        if endpoint is None:
+            app = create_app(MockConfig())
+            server = stack.enter_context(running(app))
+            endpoint = server.ws_url
+            prepare = app.state.streaming.engines.learn_as
+            environ = {"SYMBL_APP_ID": "symbl-harness-bench", "SYMBL_APP_SECRET": "offline"}
+        tokens = TokenSource(endpoint, environ)
+        return asyncio.run(
+            run_bench(
+                sessions,
+                endpoint=endpoint,
+                token=tokens.token(),
+                out=out,
+                levels=levels,
+                repeat=repeat,
+                speed=speed,
+                prepare=prepare,
+            )
+        )
