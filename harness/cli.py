@@ -725,6 +725,11 @@ def _app_pair(value: str) -> tuple[str, str]:
     help="REST requests per minute per app; more get 429 with Retry-After.",
 )
 @click.option("--max-streams", type=click.IntRange(1), help="Concurrent streams per app.")
+@click.option(
+    "--stamp-send-times",
+    is_flag=True,
+    help="Add x_mock_sent_ns (monotonic send time) to every JSON frame, to measure measurers.",
+)
 def mock(
     host: str,
     port: int,
@@ -736,6 +741,7 @@ def mock(
     seed: int | None,
     rate_limit: int | None,
     max_streams: int | None,
+    stamp_send_times: bool,
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
 
@@ -752,6 +758,7 @@ def mock(
             seed=seed,
             requests_per_minute=rate_limit,
             max_streams=max_streams,
+            stamp_send_times=stamp_send_times,
         )
 
         def announce(running: RunningServer) -> None:

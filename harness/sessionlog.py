@@ -174,7 +174,8 @@ class SessionLogWriter:
             sample_rate=sample_rate,
             encoding=encoding,
             created=_now_iso(),
-            extra=self.redactor.json(dict(extra_header or {})),
+            # The monotonic clock's reading at t = 0, to align stamps taken elsewhere.
+            extra={"clock_origin_ns": self._t0, **self.redactor.json(dict(extra_header or {}))},
         )
         self._write(header.to_json())
 

@@ -37,6 +37,8 @@ class MockConfig:
     send_timeout_s: float = 10.0
     # A conversation with no audio for this long ends (the hosted service: 30 minutes).
     silence_timeout_s: float = 1800.0
+    # An extension for measuring the measurer: every JSON frame carries `x_mock_sent_ns`.
+    stamp_send_times: bool = False
 
 
 def create_app(config: MockConfig | None = None) -> FastAPI:
@@ -52,6 +54,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         StreamCounter(config.max_streams),
         send_timeout_s=config.send_timeout_s,
         silence_timeout_s=config.silence_timeout_s,
+        stamp_send_times=config.stamp_send_times,
     )
     app = FastAPI(title="mock_symbl", version=__version__)
     app.state.store = store

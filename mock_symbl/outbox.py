@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from fastapi import WebSocket
@@ -20,13 +21,31 @@ log = logging.getLogger("mock_symbl")
 NOT_READING = "client is not reading"
 
 
+SENT_STAMP = "x_mock_sent_ns"
+
+
+def stamped(text: str) -> str:
+    """A JSON object frame with the server's send time added (`time.perf_counter_ns()`,
+    the machine's monotonic clock, comparable with a client's on the same machine)."""
+    if not text.endswith("}"):
+        return text
+    return f'{text[:-1]},"{SENT_STAMP}":{time.perf_counter_ns()}}}'
+
+
 class Outbox:
     """The outgoing frames of one WebSocket."""
 
     def __init__(
-        self, socket: WebSocket, *, limit: int, timeout_s: float, on_stall: Callable[[], object]
+        self,
+        socket: WebSocket,
+        *,
+        limit: int,
+        timeout_s: float,
+        on_stall: Callable[[], object],
+        stamp: bool = False,
     ) -> None:
         self._socket = socket
+        self._stamp = stamp
         self._limit = limit
         self._timeout_s = timeout_s
         self._on_stall = on_stall
@@ -71,7 +90,8 @@ class Outbox:
                 if isinstance(item, tuple):
                     await asyncio.wait_for(self._socket.close(*item), self._timeout_s)
                 else:
-                    await asyncio.wait_for(self._socket.send_text(item), self._timeout_s)
+                    text = stamped(item) if self._stamp else item
+                    await asyncio.wait_for(self._socket.send_text(text), self._timeout_s)
             except TimeoutError:
                 self._stall(f"a write waited {self._timeout_s:g} s")
                 return

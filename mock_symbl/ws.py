@@ -80,7 +80,9 @@ class StreamingEndpoint:
         *,
         send_timeout_s: float = SEND_TIMEOUT_S,
         silence_timeout_s: float = SILENCE_TIMEOUT_S,
+        stamp_send_times: bool = False,
     ) -> None:
+        self.stamp_send_times = stamp_send_times
         self.streams = streams
         self.send_timeout_s = send_timeout_s
         self.silence_timeout_s = silence_timeout_s
@@ -155,7 +157,11 @@ class StreamingEndpoint:
         task = asyncio.current_task()
         assert task is not None
         outbox = Outbox(
-            socket, limit=OUTBOX_LIMIT, timeout_s=self.send_timeout_s, on_stall=task.cancel
+            socket,
+            limit=OUTBOX_LIMIT,
+            timeout_s=self.send_timeout_s,
+            on_stall=task.cancel,
+            stamp=self.stamp_send_times,
         )
         self.outboxes.setdefault(key, set()).add(outbox)
         try:
