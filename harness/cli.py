@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ class UsageProblem(click.ClickException):
     """Unusable input: a one-line error on stderr and exit status 2."""
 
     exit_code = 2
+
+
+def _endpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--endpoint URL` or `--mock`, for the commands that stream to one of them."""
+    command = click.option(
+        "--mock", "use_mock", is_flag=True, help="Use the bundled mock, in-process."
+    )(command)
+    return click.option(
+        "--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials from env."
+    )(command)
+
+
+def _one_endpoint(endpoint: str | None, use_mock: bool) -> None:
+    if bool(endpoint) == use_mock:
+        raise click.UsageError("give exactly one of --endpoint URL or --mock")
 
 
 def _print_json(value: Any) -> None:
@@ -285,10 +301,7 @@ def devices(as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Stream a WAV/FLAC file as if it were a microphone.",
 )
-@click.option("--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials from env.")
-@click.option(
-    "--mock", "use_mock", is_flag=True, help="Record against the bundled mock, in-process."
-)
+@_endpoint_options
 @click.option(
     "--rate", type=click.IntRange(8000, 48000), help="Sample rate to send [file's; mic 16000]."
 )
@@ -351,8 +364,7 @@ def record(
     """
     if (mic is None) == (wav is None):
         raise click.UsageError("give exactly one of --mic [DEVICE] or --file WAV")
-    if bool(endpoint) == use_mock:
-        raise click.UsageError("give exactly one of --endpoint URL or --mock")
+    _one_endpoint(endpoint, use_mock)
     try:
         source = _source(mic, wav, rate, frame_samples)
         request = StartRequest(
@@ -495,8 +507,7 @@ def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> No
 
 @main.command()
 @click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials: env.")
-@click.option("--mock", "use_mock", is_flag=True, help="Benchmark the bundled mock.")
+@_endpoint_options
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1000),
@@ -529,8 +540,7 @@ def bench(
     Example:
       symbl-harness bench fixtures/sessions/standup --mock --concurrency 4
     """
-    if bool(endpoint) == use_mock:
-        raise click.UsageError("give exactly one of --endpoint URL or --mock")
+    _one_endpoint(endpoint, use_mock)
     pace = _speed(speed)
     folder = out or Path(tempfile.mkdtemp(prefix="symbl-bench-"))
     levels = sorted({1, concurrency})
@@ -609,8 +619,7 @@ def _speed(value: str) -> float | None:
 
 @main.command()
 @click.argument("session_dir", type=click.Path(path_type=Path))
-@click.option("--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials: env.")
-@click.option("--mock", "use_mock", is_flag=True, help="Replay against the bundled mock.")
+@_endpoint_options
 @click.option(
     "--speed",
     default="1",
@@ -649,8 +658,7 @@ def replay(
       symbl-harness replay fixtures/sessions/standup --mock --out /tmp/standup-replay
       symbl-harness replay takes/live --endpoint wss://host --speed max
     """
-    if bool(endpoint) == use_mock:
-        raise click.UsageError("give exactly one of --endpoint URL or --mock")
+    _one_endpoint(endpoint, use_mock)
     pace = _speed(speed)
     try:
         plan = plan_replay(session_dir)

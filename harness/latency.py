@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.sessionlog import SessionLog, TextFrame
+from harness.protocol import message_type
+from harness.sessionlog import Closed, Opened, SessionLog, TextFrame
 from harness.transcript import Transcript
 
 
@@ -37,13 +38,8 @@ def lateness_ms(lateness_ns: Sequence[int]) -> dict[str, float]:
 
 
 def event_kind(data: Any) -> str:
-    """A decoded server message's type: the inner one for `message`-wrapped messages."""
-    if not isinstance(data, dict):
-        return ""
-    inner = data.get("message")
-    if data.get("type") == "message" and isinstance(inner, dict):
-        return str(inner.get("type"))
-    return str(data.get("type"))
+    """A recorded frame's message type ("" for a frame that is not a JSON object)."""
+    return message_type(data) if isinstance(data, dict) else ""
 
 
 def _norm(word: str) -> str:
@@ -193,8 +189,8 @@ def _lifecycle(log: SessionLog, result: SessionLatency) -> None:
         if isinstance(r, TextFrame) and r.direction == "send" and isinstance(r.data, dict)
     }
     received = {event_kind(r.data): r.t for r in reversed(log.received())}
-    opened = next((r.t for r in log.records if type(r).__name__ == "Opened"), None)
-    closed = next((r.t for r in log.records if type(r).__name__ == "Closed"), None)
+    opened = next((r.t for r in log.records if isinstance(r, Opened)), None)
+    closed = next((r.t for r in log.records if isinstance(r, Closed)), None)
     result.handshake_ms = round(opened * 1000, 3) if opened is not None else None
     if "start_request" in sent and "recognition_started" in received:
         delta = received["recognition_started"] - sent["start_request"]

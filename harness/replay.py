@@ -7,6 +7,7 @@ assumed: every frame's lateness against its deadline is in the result.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +71,7 @@ def plan_from(log: SessionLog) -> ReplayPlan:
     except StartRequestError as error:
         raise ReplayError(f"{log.folder}: its start_request is invalid ({error})") from None
     if start.sample_rate_hertz is None:
-        fields = {name: getattr(start, name) for name in start.__dataclass_fields__}
-        start = StartRequest(**{**fields, "sample_rate_hertz": log.sample_rate})
+        start = dataclasses.replace(start, sample_rate_hertz=log.sample_rate)
     audio = log.audio_frames()
     if not audio:
         raise ReplayError(f"{log.folder} sent no audio: nothing to replay")

@@ -9,6 +9,7 @@ layer carries them out. Several sockets with the same connection id share one
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import json
 import threading
@@ -358,8 +359,7 @@ class StreamingSession:
             check_sample_rate(encoding, rate, "speechRecognition.sampleRateHertz")
         except StartRequestError as error:
             return [self._error("Invalid modify_request", str(error))]
-        fields = {f: getattr(self.request, f) for f in self.request.__dataclass_fields__}
-        self.request = StartRequest(**{**fields, "encoding": encoding, "sample_rate_hertz": rate})
+        self.request = dataclasses.replace(self.request, encoding=encoding, sample_rate_hertz=rate)
         self._carry = b""
         self._decode_error_sent = False
         return []

@@ -28,6 +28,7 @@ from harness.protocol.events import (
     UnknownEvent,
     UnknownMessage,
     Word,
+    message_type,
     parse_event,
     parse_message,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "UnknownMessage",
     "Word",
     "encode",
+    "message_type",
     "modify_request",
     "parse_event",
     "parse_message",

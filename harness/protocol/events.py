@@ -18,6 +18,14 @@ PONG = "__PONG__"
 PING = "__PING__"
 
 
+def message_type(decoded: Mapping[str, Any]) -> str:
+    """A decoded server message's type: the inner one for `message`-wrapped messages."""
+    inner = decoded.get("message")
+    if decoded.get("type") == "message" and isinstance(inner, Mapping):
+        return str(inner.get("type"))
+    return str(decoded.get("type", ""))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """A server message. `conversation_id` is set when it carries `data.conversationId`."""
@@ -28,10 +36,7 @@ class Event:
     @property
     def type(self) -> str:
         """The message type: the inner type for `message`-wrapped ones."""
-        inner = self.raw.get("message")
-        if self.raw.get("type") == "message" and isinstance(inner, Mapping):
-            return str(inner.get("type"))
-        return str(self.raw.get("type", ""))
+        return message_type(self.raw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.protocol import message_type
+
 # A phrase ends after this much silence (PROTOCOL.md: about 600 ms).
 PHRASE_END_SILENCE_S = 0.6
 # While a phrase is open, a partial at least this often (seconds of audio).
@@ -48,10 +50,7 @@ class Replayed:
     @property
     def kind(self) -> str:
         """The message type (the inner one for `message`-wrapped messages)."""
-        inner = self.message.get("message")
-        if self.message.get("type") == "message" and isinstance(inner, dict):
-            return str(inner.get("type"))
-        return str(self.message.get("type"))
+        return message_type(self.message)
 
 
 Recognised = Hypothesis | Replayed

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.protocol import message_type
 from harness.sessionlog import SessionLog, TextFrame
 from mock_symbl.engines.base import Replayed
 
@@ -33,10 +34,6 @@ LIFECYCLE = frozenset(
 )
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
-
-
-def _kind(data: dict[str, Any]) -> str:
-    return Replayed(data).kind
 
 
 def _parse_iso(text: str) -> datetime:
@@ -94,7 +91,7 @@ class CassetteRecognizer:
                 continue
             if not isinstance(record.data, dict):
                 continue
-            kind = _kind(record.data)
+            kind = message_type(record.data)
             if kind in LIFECYCLE:
                 data = record.data.get("message", {}).get("data") or {}
                 self.recorded_conversation_id = self.recorded_conversation_id or str(
