@@ -131,7 +131,7 @@ def _db(value: float) -> str:
 
 
 def _show_audit(figures: dict[str, Any], audit: ConversionAudit, text: str) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(
         f"[bold]{figures['fixture']}[/]: {figures['sample_rate']} Hz, {figures['seconds']} s, "
         f"{figures['words']} words, "
@@ -241,7 +241,7 @@ def inspect(session_dir: Path, as_json: bool) -> None:
     if as_json:
         _print_json(summary)
         return
-    console = Console()
+    console = Console(soft_wrap=True)
     state = "complete" if summary["complete"] else "[yellow]interrupted[/]"
     console.print(f"[bold]{summary['folder']}[/] ({state}), recorded {summary['created']}")
     console.print(f"endpoint      {summary['endpoint']}")
@@ -481,7 +481,7 @@ def compare(baseline: Path, candidate: Path, tolerances: tuple[str, ...], as_jso
 
 
 def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     verdict = "[green]matches[/]" if outcome.matches else "[red]differs from[/]"
     console.print(f"{candidate} {verdict} {baseline}")
     figures = outcome.figures
@@ -574,7 +574,7 @@ def bench(
 
 
 def _show_bench(summary: dict[str, Any]) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     floor = summary["floor"]
     rtt = floor["loopback_round_trip_ms"]
     pacing = floor.get("pacing_lateness_ms") or {}

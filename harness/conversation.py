@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+# A 429 or 5xx answer is retried this many times: after its Retry-After (capped), or
+# after a backoff that doubles from RETRY_BACKOFF_S.
+RETRIES = 4
+RETRY_AFTER_CAP_S = 30.0
+RETRY_BACKOFF_S = 0.25
 
 # Route -> the key of the list it answers with.
 SNAPSHOT = {
@@ -27,9 +35,15 @@ class ConversationClient:
         self,
         base_url: str,
         token: str,
+        *,
         transport: httpx.BaseTransport | None = None,
         timeout_s: float = 15.0,
+        retries: int = RETRIES,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
+        self._retries = retries
+        self._sleep = sleep
+        self.retried: list[int] = []
         self._client = httpx.Client(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
@@ -46,10 +60,17 @@ class ConversationClient:
     def get(self, conversation_id: str, route: str = "") -> Any:
         """GET /v1/conversations/{id}[/route] and return the decoded JSON."""
         path = f"/v1/conversations/{conversation_id}" + (f"/{route}" if route else "")
-        try:
-            reply = self._client.get(path)
-        except httpx.HTTPError as error:
-            raise ConversationApiError(f"GET {path}: {error}") from None
+        for attempt in range(self._retries + 1):
+            try:
+                reply = self._client.get(path)
+            except httpx.HTTPError as error:
+                raise ConversationApiError(f"GET {path}: {error}") from None
+            if attempt == self._retries or not (
+                reply.status_code == 429 or reply.status_code >= 500
+            ):
+                break
+            self.retried.append(reply.status_code)
+            self._sleep(self._wait(reply, attempt))
         if reply.status_code != 200:
             try:
                 said = reply.json().get("message", "")
@@ -60,6 +81,14 @@ class ConversationClient:
             return reply.json()
         except ValueError:
             raise ConversationApiError(f"GET {path}: the answer is not JSON") from None
+
+    @staticmethod
+    def _wait(reply: httpx.Response, attempt: int) -> float:
+        """Seconds before retrying: the server's Retry-After, else an exponential backoff."""
+        try:
+            return min(float(reply.headers["retry-after"]), RETRY_AFTER_CAP_S)
+        except (KeyError, ValueError):
+            return float(RETRY_BACKOFF_S * 2**attempt)
 
     def snapshot(self, conversation_id: str) -> dict[str, Any]:
         """The conversation, its messages with sentiment, topics, questions and action items."""

@@ -183,9 +183,10 @@ async def run_session(
             ping_interval=None,
         )
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
+        said = _refusal(error)
         if log is not None:
-            log.error(f"connect failed: {error}")
-        raise SessionError(f"cannot connect to {_without_query(url)}: {error}") from None
+            log.error(f"connect failed: {said}")
+        raise SessionError(f"cannot connect to {_without_query(url)}: {said}") from None
     if log is not None:
         log.opened(url, headers=list((headers or {}).items()))
     streamer = _Streamer(socket, log, on_event)
@@ -198,7 +199,9 @@ async def run_session(
             await streamer.send_text(encode(stop_request()))
         await asyncio.wait_for(asyncio.shield(receiver), stop_timeout_s)
     except websockets.ConnectionClosed:
-        pass
+        # The socket is gone, but what arrived before the close may still wait to be read.
+        with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(receiver), stop_timeout_s)
     except TimeoutError:
         streamer.result.error = f"no close within {stop_timeout_s:.0f} s of the stop request"
     finally:
@@ -207,6 +210,15 @@ async def run_session(
         await socket.close()
         await asyncio.gather(receiver, return_exceptions=True)
     return streamer.finish()
+
+
+def _refusal(error: Exception) -> str:
+    """The error, with the body of a refused handshake's answer (where servers say why)."""
+    if isinstance(error, websockets.InvalidStatus):
+        body = error.response.body.decode("utf-8", "replace").strip()
+        if body:
+            return f"{error}: {body[:500]}"
+    return str(error)
 
 
 def _without_query(url: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,9 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from harness import __version__
 from mock_symbl.auth import Authority
+from mock_symbl.control import control
 from mock_symbl.engines.select import EngineChoice
+from mock_symbl.faults import FaultBoard, Faults
 from mock_symbl.ids import IdSource
 from mock_symbl.limits import RateLimiter, StreamCounter
+from mock_symbl.outbox import ExposeTransport
 from mock_symbl.rest import ApiError, api, api_error_response
 from mock_symbl.store import Store
 from mock_symbl.ws import StreamingEndpoint
@@ -39,6 +42,8 @@ class MockConfig:
     silence_timeout_s: float = 1800.0
     # An extension for measuring the measurer: every JSON frame carries `x_mock_sent_ns`.
     stamp_send_times: bool = False
+    # Faults every session gets (the control route can change them while it runs).
+    faults: Faults = field(default_factory=Faults)
 
 
 def create_app(config: MockConfig | None = None) -> FastAPI:
@@ -46,6 +51,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     config = config or MockConfig()
     store = Store(config.db)
     authority = Authority(store, config.apps, config.token_lifetime_s)
+    faults = FaultBoard(config.faults)
     streaming = StreamingEndpoint(
         store,
         authority,
@@ -55,6 +61,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         send_timeout_s=config.send_timeout_s,
         silence_timeout_s=config.silence_timeout_s,
         stamp_send_times=config.stamp_send_times,
+        faults=faults,
     )
     app = FastAPI(title="mock_symbl", version=__version__)
     app.state.store = store
@@ -63,6 +70,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         RateLimiter(config.requests_per_minute) if config.requests_per_minute else None
     )
     app.state.streaming = streaming
+    app.state.faults = faults
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -70,8 +78,10 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Retry-After"],
     )
+    app.add_middleware(ExposeTransport)
     app.add_exception_handler(ApiError, api_error_response)
     app.include_router(api)
+    app.include_router(control)
 
     @app.get("/")
     def health() -> dict[str, str]:

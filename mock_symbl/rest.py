@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from mock_symbl.auth import App, AuthError, Authority
+from mock_symbl.faults import INJECTED, FaultBoard
 from mock_symbl.insights import sentiment_json
 from mock_symbl.limits import RateLimiter
 from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
@@ -114,6 +115,15 @@ def owned(
     conversation_id: str, request: Request, app: Annotated[App, Depends(current_app)]
 ) -> Conversation:
     """The conversation named in the path, if the caller's app owns it."""
+    faults: FaultBoard = request.app.state.faults
+    status = faults.rest_status()
+    if status == 429:
+        wait = str(faults.default.retry_after_s)
+        raise ApiError(
+            429, f"{INJECTED}: too many requests.", {"Retry-After": wait, "X-Mock-Fault": "429"}
+        )
+    if status is not None:
+        raise ApiError(status, f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
     conversation = _store(request).conversation(conversation_id, app.key)
     if conversation is None:
         raise ApiError(404, NOT_FOUND)

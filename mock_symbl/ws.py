@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,11 +12,23 @@ from datetime import UTC, datetime
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 
+from mock_symbl import messages
 from mock_symbl.auth import INVALID_TOKEN, App, AuthError, Authority
 from mock_symbl.engines.select import EngineChoice
+from mock_symbl.faults import (
+    FAULT_MESSAGE,
+    INJECTED,
+    REFUSED,
+    EventDelays,
+    FaultBoard,
+    FaultError,
+    Faults,
+    FrameTriggers,
+    fired,
+)
 from mock_symbl.ids import IdSource
 from mock_symbl.limits import StreamCounter
-from mock_symbl.outbox import Outbox
+from mock_symbl.outbox import DROP_GRACE_S, Outbox
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.streaming import (
     Close,
@@ -67,6 +80,43 @@ def token_of(socket: WebSocket) -> str | None:
     )
 
 
+def end_by_fault(outbox: Outbox, faults: Faults, where: dict[str, float]) -> None:
+    """End the connection as the plan says: a close frame with its code, or a TCP drop."""
+    if faults.close_code is None:
+        outbox.send(fired("drop", **where))
+        outbox.drop()
+    else:
+        outbox.send(fired("close", code=faults.close_code, **where))
+        outbox.close(faults.close_code, "Injected fault")
+
+
+async def inject(outbox: Outbox, faults: Faults, triggers: FrameTriggers) -> bool:
+    """Fire the faults due after one more audio frame; True once the connection is ending."""
+    frames = triggers.frames + 1
+    for fault in triggers.frame():
+        if fault == "error":
+            outbox.send(fired("error", frames=frames))
+            error = messages.error(INJECTED, f"An error injected after {frames} frames.")
+            outbox.send(json.dumps(error, separators=(",", ":")))
+        elif fault == "stall":
+            outbox.send(fired("stall", frames=frames, seconds=faults.stall_s))
+            await asyncio.sleep(faults.stall_s)
+        else:
+            end_by_fault(outbox, faults, {"frames": frames})
+            return True
+    return False
+
+
+async def discard_until_closed(socket: WebSocket) -> None:
+    """Read and drop whatever the client still sends until it closes (or a grace passes):
+    closing a socket with unread data would reset it, and the client would lose what it
+    had not read yet."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DROP_GRACE_S):
+            while (await socket.receive())["type"] != "websocket.disconnect":
+                pass
+
+
 class StreamingEndpoint:
     """Serves `/v1/streaming/{id}` and `/v1/realtime/insights/{id}`."""
 
@@ -81,7 +131,9 @@ class StreamingEndpoint:
         send_timeout_s: float = SEND_TIMEOUT_S,
         silence_timeout_s: float = SILENCE_TIMEOUT_S,
         stamp_send_times: bool = False,
+        faults: FaultBoard | None = None,
     ) -> None:
+        self.faults = faults or FaultBoard()
         self.stamp_send_times = stamp_send_times
         self.streams = streams
         self.send_timeout_s = send_timeout_s
@@ -98,6 +150,20 @@ class StreamingEndpoint:
         app = await self._authenticate(socket)
         if app is None:
             return
+        try:
+            faults = self.faults.for_connection(
+                connection_id,
+                socket.query_params,
+                self.engines.recorded_faults(connection_id),
+            )
+        except FaultError as error:
+            await self._refuse(socket, 400, f"Invalid fault: {error}")
+            return
+        if faults.refuse_status is not None:
+            await self._refuse(
+                socket, faults.refuse_status, REFUSED, {FAULT_MESSAGE: faults.to_json()}
+            )
+            return
         if not self.streams.acquire(app.key):
             await self._refuse(socket, 429, TOO_MANY_STREAMS)
             return
@@ -112,9 +178,9 @@ class StreamingEndpoint:
                 ids=self.ids,
                 now=lambda: datetime.now(UTC),
             )
-            async with self._attached(socket, key) as outbox:
+            async with self._attached(socket, key, faults) as outbox:
                 try:
-                    await self._serve(socket, key, session, outbox)
+                    await self._serve(socket, key, session, outbox, faults)
                 finally:
                     self._carry_out(session.connection_lost())
             if session.errors:
@@ -148,7 +214,9 @@ class StreamingEndpoint:
         await socket.accept(subprotocol=offered[0] if offered else None)
 
     @contextlib.asynccontextmanager
-    async def _attached(self, socket: WebSocket, key: Key) -> AsyncIterator[Outbox]:
+    async def _attached(
+        self, socket: WebSocket, key: Key, faults: Faults | None = None
+    ) -> AsyncIterator[Outbox]:
         """An outbox for the socket, in its conversation's group for the block's duration.
 
         If the client stops reading, the outbox cancels the handler; that ends this
@@ -162,7 +230,12 @@ class StreamingEndpoint:
             timeout_s=self.send_timeout_s,
             on_stall=task.cancel,
             stamp=self.stamp_send_times,
+            delays=EventDelays(faults)
+            if faults and (faults.delay_ms or faults.jitter_ms)
+            else None,
         )
+        if faults is not None and faults.streaming:
+            outbox.send(faults.announcement())
         self.outboxes.setdefault(key, set()).add(outbox)
         try:
             yield outbox
@@ -177,18 +250,31 @@ class StreamingEndpoint:
                 self.outboxes.pop(key, None)
             await outbox.finish()
 
-    async def _refuse(self, socket: WebSocket, status: int, message: str) -> None:
+    async def _refuse(
+        self, socket: WebSocket, status: int, message: str, extra: dict[str, object] | None = None
+    ) -> None:
         if "websocket.http.response" in socket.scope.get("extensions", {}):
             await socket.send_denial_response(
-                JSONResponse({"message": message}, status_code=status)
+                JSONResponse({"message": message, **(extra or {})}, status_code=status)
             )
         else:
             await socket.close(code=1008, reason=message)
 
     async def _serve(
-        self, socket: WebSocket, key: Key, session: StreamingSession, outbox: Outbox
+        self,
+        socket: WebSocket,
+        key: Key,
+        session: StreamingSession,
+        outbox: Outbox,
+        faults: Faults,
     ) -> None:
         loop = asyncio.get_running_loop()
+        triggers = FrameTriggers(faults)
+        timer = None
+        if faults.drop_after_s is not None:
+            timer = loop.call_later(
+                faults.drop_after_s, end_by_fault, outbox, faults, {"seconds": faults.drop_after_s}
+            )
         try:
             async with asyncio.timeout(self.silence_timeout_s) as silence:
                 while True:
@@ -204,8 +290,14 @@ class StreamingEndpoint:
                         continue
                     if self._deliver(key, outbox, outputs):
                         return
+                    if message.get("bytes") is not None and await inject(outbox, faults, triggers):
+                        await discard_until_closed(socket)
+                        return
         except TimeoutError:
             self._deliver(key, outbox, session.end_for_silence(self.silence_timeout_s))
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     @staticmethod
     async def _audio(session: StreamingSession, data: bytes) -> list[Output]:

@@ -12,6 +12,7 @@ from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.cassette import CassetteRecognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
+from mock_symbl.faults import Faults, plan_of_recording
 
 ENGINES = ("auto", "asr", "transcript", "cassette")
 
@@ -41,6 +42,7 @@ class EngineChoice:
             _transcript_path(path).parent.name: read_transcript(_transcript_path(path))
             for path in transcripts
         }
+        self._read: dict[tuple[Path, int, int], SessionLog] = {}
 
     def learn(self, folder: Path, connection_id: str | None = None) -> None:
         """Answer connections named `connection_id` (by default the folder's name): by the
@@ -55,6 +57,19 @@ class EngineChoice:
     def learn_as(self, connection_id: str, folder: Path) -> None:
         """`learn(folder, connection_id)`, in the order a benchmark's hook passes them."""
         self.learn(folder, connection_id)
+
+    def recorded_faults(self, connection_id: str) -> Faults | None:
+        """The faults the cassette for `connection_id` was recorded under, if any."""
+        if self.engine in ("asr", "transcript") or connection_id in self.transcripts:
+            return None
+        if connection_id not in self.cassettes and not (
+            self.engine == "cassette" and len(self.cassettes) == 1
+        ):
+            return None
+        try:
+            return plan_of_recording(self._cassette(connection_id).records)
+        except EngineUnavailableError:
+            return None
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
@@ -79,8 +94,13 @@ class EngineChoice:
                 f"no cassette for connection {connection_id!r} (cassettes: {names})"
             )
         try:
-            return read_session(folder)
-        except SessionLogError as error:
+            stat = (folder / "events.jsonl").stat()
+            key = (folder, stat.st_mtime_ns, stat.st_size)
+            if key not in self._read:
+                # Many connections replay one cassette (a benchmark); read it once.
+                self._read[key] = read_session(folder)
+            return self._read[key]
+        except (OSError, SessionLogError) as error:
             raise EngineUnavailableError(f"cassette {folder.name}: {error}") from None
 
     def _transcript(self, connection_id: str) -> Transcript:
