@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,13 @@ import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from harness.auth import TokenSource
-from harness.latency import SessionLatency, lateness_ms, percentiles, session_latency
+from harness.latency import (
+    QUANTILES,
+    SessionLatency,
+    lateness_ms,
+    percentiles,
+    session_latency,
+)
 from harness.record import record
 from harness.replay import ReplayPlan, plan_replay
 from harness.serve import running
@@ -49,6 +55,64 @@ class BenchRun:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A limit a ramp must stay within: a metric's percentile, in milliseconds."""
+
+    metric: str
+    quantile: str
+    limit_ms: float
+
+    @classmethod
+    def parse(cls, text: str) -> Bound:
+        """`word_emission_ms:p99=1000` (the `_ms` may be left out)."""
+        name, _, limit = text.partition("=")
+        metric, _, quantile = name.partition(":")
+        metric = metric if metric.endswith("_ms") else f"{metric}_ms"
+        if metric not in METRICS or quantile not in QUANTILES:
+            raise ValueError(
+                f"a bound is METRIC:QUANTILE=MS with METRIC one of "
+                f"{', '.join(m.removesuffix('_ms') for m in METRICS)} and QUANTILE one of "
+                f"{', '.join(QUANTILES)}; got {text!r}"
+            )
+        try:
+            return cls(metric, quantile, float(limit))
+        except ValueError:
+            raise ValueError(f"the limit of {text!r} is not a number of milliseconds") from None
+
+    def broken_by(self, level: Mapping[str, Any]) -> str | None:
+        """Why a level's figures break the bound, or None if they keep it."""
+        figure = (level.get(self.metric) or {}).get(self.quantile)
+        if figure is not None and figure > self.limit_ms:
+            return f"{self.metric} {self.quantile} {figure:.1f} ms > {self.limit_ms:g} ms"
+        return None
+
+
+DEFAULT_BOUND = Bound("word_emission_ms", "p99", 1000.0)
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Step concurrency up from `start`, doubling, until a bound or an error breaks."""
+
+    start: int = 1
+    limit: int = 1024
+    bounds: tuple[Bound, ...] = (DEFAULT_BOUND,)
+
+    def levels(self) -> Iterator[int]:
+        """The levels to try, in order."""
+        level = self.start
+        while level <= self.limit:
+            yield level
+            level *= 2
+
+    def broken_by(self, level: Mapping[str, Any]) -> str | None:
+        """Why a level breaks the ramp (an error, or a bound), or None."""
+        if level["errors"]:
+            return f"{len(level['errors'])} sessions failed: {level['errors'][0]}"
+        return next((why for b in self.bounds if (why := b.broken_by(level))), None)
+
+
 @dataclass
 class BenchReport:
     """Every run, grouped by concurrency level, with the floor measured beside them."""
@@ -56,6 +120,7 @@ class BenchReport:
     speed: float | None
     runs: list[BenchRun] = field(default_factory=list)
     floor: dict[str, Any] = field(default_factory=dict)
+    capacity: dict[str, Any] | None = None
 
     def levels(self) -> list[int]:
         """The concurrency levels run."""
@@ -69,26 +134,30 @@ class BenchReport:
                 values.extend(getattr(run.metrics, name))
         return values
 
-    def to_json(self) -> dict[str, Any]:
-        """Percentiles per metric and level, the floor, the settings and the errors."""
+    def level_json(self, level: int) -> dict[str, Any]:
+        """Percentiles per metric at one level, with its sessions and errors."""
         return {
+            "sessions": sum(1 for r in self.runs if r.concurrency == level),
+            "errors": [r.error for r in self.runs if r.concurrency == level and r.error],
+            **{name: percentiles(self.metric(name, level)) for name in METRICS},
+            "pacing_lateness_ms": lateness_ms(
+                [ns for r in self.runs if r.concurrency == level for ns in r.lateness_ns]
+            ),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Percentiles per metric and level, the floor, the settings, errors and capacity."""
+        out = {
             "speed": "max" if self.speed is None else self.speed,
             "label": "max speed (latencies are not real-time figures)"
             if self.speed is None
             else "",
             "floor": self.floor,
-            "levels": {
-                str(level): {
-                    "sessions": sum(1 for r in self.runs if r.concurrency == level),
-                    "errors": [r.error for r in self.runs if r.concurrency == level and r.error],
-                    **{name: percentiles(self.metric(name, level)) for name in METRICS},
-                    "pacing_lateness_ms": lateness_ms(
-                        [ns for r in self.runs if r.concurrency == level for ns in r.lateness_ns]
-                    ),
-                }
-                for level in self.levels()
-            },
+            "levels": {str(level): self.level_json(level) for level in self.levels()},
         }
+        if self.capacity is not None:
+            out["capacity"] = self.capacity
+        return out
 
 
 async def _echo(connection: ServerConnection) -> None:
@@ -154,12 +223,13 @@ async def run_bench(
     endpoint: str,
     token: str,
     out: Path,
-    levels: Sequence[int],
+    levels: Sequence[int] | Ramp,
     repeat: int,
     speed: float | None,
     prepare: Callable[[str, Path], object] | None = None,
 ) -> BenchReport:
-    """Replay `sessions` at each concurrency level, `repeat` rounds each.
+    """Replay `sessions` at each concurrency level, `repeat` rounds each; with a `Ramp`,
+    at rising levels until one breaks, and report the capacity (the last that held).
 
     `prepare(connection_id, session_folder)` runs before each replay (the bundled mock
     uses it to learn which transcript answers that connection)."""
@@ -172,7 +242,9 @@ async def run_bench(
     }
     report = BenchReport(speed=speed)
     report.floor["loopback_round_trip_ms"] = await loopback_floor()
-    for level in levels:
+    ramp = levels if isinstance(levels, Ramp) else None
+    steps: Iterable[int] = levels.levels() if isinstance(levels, Ramp) else levels
+    for level in steps:
         # Every session at least once per round; `level` replays run at a time.
         slots = max(level, len(plans))
         for round_number in range(repeat):
@@ -199,6 +271,13 @@ async def run_bench(
                         )
                     )
                 report.runs.extend(await asyncio.gather(*batch))
+        if ramp is not None:
+            why = ramp.broken_by(report.level_json(level))
+            held = report.capacity["held"] if report.capacity else None
+            report.capacity = {"held": level if why is None else held, "broke_at": None}
+            if why is not None:
+                report.capacity.update({"broke_at": level, "why": why})
+                break
     report.floor["pacing_lateness_ms"] = lateness_ms(
         [ns for run in report.runs for ns in run.lateness_ns]
     )
@@ -210,16 +289,18 @@ def run_benchmark(
     *,
     endpoint: str | None,
     out: Path,
-    levels: Sequence[int],
+    levels: Sequence[int] | Ramp,
     repeat: int,
     speed: float | None,
+    mock: MockConfig | None = None,
 ) -> BenchReport:
-    """Run a benchmark against `endpoint`, or an in-process mock when it is None."""
+    """Run a benchmark against `endpoint`, or an in-process mock (`mock`'s settings) when
+    it is None."""
     with contextlib.ExitStack() as stack:
         prepare: Callable[[str, Path], object] | None = None
         environ = None
         if endpoint is None:
-            app = create_app(MockConfig())
+            app = create_app(mock or MockConfig())
             server = stack.enter_context(running(app))
             endpoint = server.ws_url
             prepare = app.state.streaming.engines.learn_as

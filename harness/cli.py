@@ -18,7 +18,7 @@ from rich.table import Table
 
 from harness import __version__
 from harness.auth import AuthError, http_base
-from harness.bench import METRICS, run_benchmark
+from harness.bench import DEFAULT_BOUND, METRICS, Bound, Ramp, run_benchmark
 from harness.bench_plots import latency_cdfs, timeline
 from harness.compare import Comparison, Tolerances
 from harness.compare import compare as compare_sessions
@@ -37,6 +37,7 @@ from harness.transcript import TranscriptError, read_transcript
 from harness.wavfile import WavError, read_pcm16
 from mock_symbl.app import MockConfig
 from mock_symbl.engines.select import ENGINES
+from mock_symbl.faults import FaultError, Faults
 from mock_symbl.server import running_mock, serve_mock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
@@ -56,6 +57,31 @@ def _endpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials from env."
     )(command)
+
+
+def _fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`NAME KEY=VALUE`, repeatable: a fault plan (the keys of POST /v1/mock/faults)."""
+
+    def plan(_: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Faults:
+        pairs = {}
+        for value in values:
+            key, sep, setting = value.partition("=")
+            if not sep:
+                raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param=param)
+            pairs[key] = setting
+        try:
+            return Faults.from_json(pairs)
+        except FaultError as error:
+            raise click.BadParameter(str(error), param=param) from None
+
+    return click.option(
+        name,
+        "faults",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=plan,
+        help=f"{what.capitalize()}, e.g. delay_ms=200 or drop_after_frames=50; repeatable.",
+    )
 
 
 def _one_endpoint(endpoint: str | None, use_mock: bool) -> None:
@@ -522,6 +548,23 @@ def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> No
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the replays, bench.json and the plots [a new temporary folder].",
 )
+@click.option(
+    "--ramp",
+    is_flag=True,
+    help="Double the concurrency from --concurrency until a --bound or an error breaks; "
+    "report the capacity.",
+)
+@click.option(
+    "--ramp-max", type=click.IntRange(1), default=1024, show_default=True, help="Stop there."
+)
+@click.option(
+    "--bound",
+    "bounds",
+    multiple=True,
+    metavar="METRIC:Q=MS",
+    help="A ramp's latency bound [word_emission:p99=1000]; repeatable.",
+)
+@_fault_option("--mock-fault", "with --mock: inject this fault in every session")
 @click.option("--json", "as_json", is_flag=True, help="Print bench.json to stdout.")
 def bench(
     sessions: tuple[Path, ...],
@@ -530,6 +573,10 @@ def bench(
     concurrency: int,
     repeat: int,
     speed: str,
+    ramp: bool,
+    ramp_max: int,
+    bounds: tuple[str, ...],
+    faults: Faults,
     out: Path | None,
     as_json: bool,
 ) -> None:
@@ -539,11 +586,22 @@ def bench(
     \b
     Example:
       symbl-harness bench fixtures/sessions/standup --mock --concurrency 4
+      symbl-harness bench fixtures/sessions/hot --mock --ramp --bound finalisation:p99=900
+      symbl-harness bench fixtures/sessions/hot --mock --mock-fault delay_ms=200
     """
     _one_endpoint(endpoint, use_mock)
+    if faults.active and not use_mock:
+        raise click.UsageError("--mock-fault needs --mock (an endpoint chooses its own faults)")
     pace = _speed(speed)
+    try:
+        levels: list[int] | Ramp = (
+            Ramp(concurrency, ramp_max, tuple(Bound.parse(b) for b in bounds) or (DEFAULT_BOUND,))
+            if ramp
+            else sorted({1, concurrency})
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--bound") from None
     folder = out or Path(tempfile.mkdtemp(prefix="symbl-bench-"))
-    levels = sorted({1, concurrency})
     try:
         for session in sessions:
             plan_replay(session)
@@ -554,6 +612,7 @@ def bench(
             levels=levels,
             repeat=repeat,
             speed=pace,
+            mock=MockConfig(faults=faults),
         )
     except (ReplayError, AuthError) as error:
         raise UsageProblem(str(error)) from None
@@ -570,7 +629,8 @@ def bench(
         _show_bench(summary)
     click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
     failed = [error for level in summary["levels"].values() for error in level["errors"]]
-    sys.exit(1 if failed else 0)
+    # A ramp is meant to break: its errors are its finding, not a failure of the run.
+    sys.exit(1 if failed and not ramp else 0)
 
 
 def _show_bench(summary: dict[str, Any]) -> None:
@@ -598,6 +658,17 @@ def _show_bench(summary: dict[str, Any]) -> None:
                     *(f"{f[q]:.1f}" for q in ("p50", "p90", "p99", "max")),
                 )
     console.print(table)
+    capacity = summary.get("capacity")
+    if capacity is not None:
+        held = capacity["held"]
+        said = (
+            f"capacity: {held} sessions at once" if held else "capacity: not even the first level"
+        )
+        if capacity["broke_at"]:
+            said += f"; {capacity['broke_at']} broke it ({capacity['why']})"
+        else:
+            said += " (no level broke a bound; raise --ramp-max)"
+        console.print(said)
 
 
 def _display(as_json: bool) -> str:
@@ -738,6 +809,7 @@ def _app_pair(value: str) -> tuple[str, str]:
     is_flag=True,
     help="Add x_mock_sent_ns (monotonic send time) to every JSON frame, to measure measurers.",
 )
+@_fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
     host: str,
     port: int,
@@ -750,6 +822,7 @@ def mock(
     rate_limit: int | None,
     max_streams: int | None,
     stamp_send_times: bool,
+    faults: Faults,
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
 
@@ -767,6 +840,7 @@ def mock(
             requests_per_minute=rate_limit,
             max_streams=max_streams,
             stamp_send_times=stamp_send_times,
+            faults=faults,
         )
 
         def announce(running: RunningServer) -> None:

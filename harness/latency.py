@@ -21,13 +21,15 @@ from harness.protocol import message_type
 from harness.sessionlog import Closed, Opened, SessionLog, TextFrame
 from harness.transcript import Transcript
 
+QUANTILES = ("p50", "p90", "p99", "max")
+
 
 def percentiles(values: Sequence[float], digits: int = 1) -> dict[str, float]:
     """p50, p90, p99, max and n of some figures, rounded to `digits` decimals."""
     if not values:
         return {}
     array = np.asarray(values, dtype=np.float64)
-    figures = {f"p{q}": float(np.percentile(array, q)) for q in (50, 90, 99)}
+    figures = {q: float(np.percentile(array, int(q[1:]))) for q in QUANTILES if q != "max"}
     figures["max"] = float(array.max())
     return {**{k: round(v, digits) for k, v in figures.items()}, "n": float(array.size)}
 

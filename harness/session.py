@@ -10,20 +10,25 @@ everything goes to a `SessionLogWriter` when one is given.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import websockets
 from numpy.typing import NDArray
 from websockets.asyncio.client import ClientConnection
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
 
 from harness.protocol import Dispatcher, Event, StartRequest, encode, stop_request
 from harness.sessionlog import SessionLogWriter
 
 SPIN_NS = 1_500_000
+MESSAGE_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 STOP_TIMEOUT_S = 30.0
 
 
@@ -43,6 +48,32 @@ async def as_async(frames: Frames) -> AsyncGenerator[NDArray[np.int16], None]:
     else:
         for frame in frames:
             yield frame
+
+
+class StampedConnection(ClientConnection):
+    """A client connection that notes when each message's last bytes came off the socket.
+
+    `data_received` runs as soon as the event loop reads the socket, before any frame is
+    parsed or any task wakes; `arrivals` holds one stamp per message, in order.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: collections.deque[int] = collections.deque()
+        self._read_at = 0
+
+    def data_received(self, data: bytes) -> None:
+        self._read_at = time.perf_counter_ns()
+        super().data_received(data)
+
+    def process_event(self, event: Request | Response | Frame) -> None:
+        if isinstance(event, Frame) and event.fin and event.opcode in MESSAGE_OPCODES:
+            self.arrivals.append(self._read_at)
+        super().process_event(event)
+
+    def arrival(self) -> int:
+        """The socket-side stamp of the message just taken from the connection."""
+        return self.arrivals.popleft() if self.arrivals else time.perf_counter_ns()
 
 
 class SessionError(Exception):
@@ -78,7 +109,7 @@ class _Streamer:
 
     def __init__(
         self,
-        socket: ClientConnection,
+        socket: StampedConnection,
         log: SessionLogWriter | None,
         on_event: Callable[[Event], object] | None,
     ) -> None:
@@ -90,7 +121,7 @@ class _Streamer:
 
     async def receive(self) -> None:
         async for message in self.socket:
-            at = time.perf_counter_ns()
+            at = self.socket.arrival()
             text = message if isinstance(message, str) else message.decode("utf-8", "replace")
             if self.log is not None:
                 self.log.received_text(text, at=at)
@@ -181,12 +212,14 @@ async def run_session(
             subprotocols=[websockets.Subprotocol(p) for p in subprotocols] or None,
             max_size=None,
             ping_interval=None,
+            create_connection=StampedConnection,
         )
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
         said = _refusal(error)
         if log is not None:
             log.error(f"connect failed: {said}")
         raise SessionError(f"cannot connect to {_without_query(url)}: {said}") from None
+    assert isinstance(socket, StampedConnection)
     if log is not None:
         log.opened(url, headers=list((headers or {}).items()))
     streamer = _Streamer(socket, log, on_event)

@@ -60,3 +60,37 @@ def test_bench_needs_sessions_it_can_replay(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "has no events.jsonl" in done.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_bench_ramp_prints_the_capacity(tmp_path: Path) -> None:
+    done = run_cli(
+        "bench", str(FIXTURES / "hot"), "--mock", "--speed", "max", "--ramp", "--ramp-max", "2",
+        "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    capacity = json.loads(done.stdout)["capacity"]
+    assert capacity == {"held": 2, "broke_at": None}
+    assert set(json.loads(done.stdout)["levels"]) == {"1", "2"}
+
+
+def test_bench_mock_faults_need_the_mock_and_a_known_fault(tmp_path: Path) -> None:
+    hot = str(FIXTURES / "hot")
+    done = run_cli("bench", hot, "--endpoint", "ws://127.0.0.1:9", "--mock-fault", "delay_ms=5")
+    assert done.returncode == 2
+    assert "--mock-fault needs --mock" in done.stderr
+    done = run_cli("bench", hot, "--mock", "--mock-fault", "delay=5")
+    assert done.returncode == 2
+    assert "unknown fault 'delay'" in done.stderr
+    done = run_cli("bench", hot, "--mock", "--ramp", "--bound", "words:p99=5")
+    assert done.returncode == 2
+    assert "a bound is METRIC:QUANTILE=MS" in done.stderr
