@@ -20,6 +20,7 @@ from harness import __version__
 from harness.auth import AuthError, http_base
 from harness.bench import DEFAULT_BOUND, METRICS, Bound, Ramp, run_benchmark
 from harness.bench_plots import latency_cdfs, timeline
+from harness.check import check_log
 from harness.compare import Comparison, Tolerances
 from harness.compare import compare as compare_sessions
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
@@ -285,6 +286,43 @@ def inspect(session_dir: Path, as_json: bool) -> None:
         console.print(f"[red]error[/]         {line}")
     for line in summary["problems"]:
         console.print(f"[yellow]problem[/]       {line}")
+
+
+@main.command()
+@click.argument("session_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(session_dir: Path, as_json: bool) -> None:
+    """Report what the client of a recorded session does wrong: protocol, sample rate,
+    Float32-to-Int16 conversion, level, timing. Exit 1 if anything was found.
+
+    Example: symbl-harness check recordings/browser-session
+    """
+    try:
+        report = check_log(read_session(session_dir))
+    except SessionLogError as error:
+        raise UsageProblem(str(error)) from None
+    if as_json:
+        _print_json(report)
+    else:
+        show_conformance(Console(soft_wrap=True), report)
+    sys.exit(1 if report["findings"] else 0)
+
+
+def show_conformance(console: Console, report: dict[str, Any]) -> None:
+    """A conformance report for people: one line per finding, then its evidence."""
+    declared = report.get("declared") or {}
+    console.print(
+        f"{report['frames']} frames, {report['audio_seconds']} s of audio over "
+        f"{report['wall_seconds']} s; declared {declared.get('encoding', '?')} "
+        f"{declared.get('sample_rate', '?')} Hz; arrival rate {report['arrival_rate_hz']} Hz; "
+        f"level {report['level_dbfs']} dBFS"
+    )
+    if not report["findings"]:
+        console.print("[green]no findings[/]")
+    for finding in report["findings"]:
+        console.print(f"[red]{finding['code']}[/]: {finding['explanation']}")
+        evidence = ", ".join(f"{k}={v}" for k, v in finding["evidence"].items())
+        console.print(f"  [dim]{evidence}[/]")
 
 
 @main.command()

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection
 
 from harness.auth import http_base
+from harness.check import write_conformance
 from harness.protocol import StartRequest, StartRequestError
 from harness.redact import Redactor
 from harness.sessionlog import SessionLogWriter
@@ -123,6 +124,7 @@ class _PendingLog:
             self._open(DEFAULT_RATE)
         assert self.writer is not None
         self.writer.close()
+        write_conformance(self.folder)
 
 
 @dataclass

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.auth import http_base
+from harness.check import write_conformance
 from harness.conversation import ConversationApiError, ConversationClient
 from harness.protocol import Event, StartRequest
 from harness.session import Frames, SessionResult, as_async, run_session
@@ -124,6 +125,7 @@ async def record(
                 redacted = log.redactor.json(snapshot)
                 path.write_text(json.dumps(redacted, indent=1, ensure_ascii=False) + "\n")
                 recording.conversation_file = path
+    write_conformance(folder)
     return recording
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from mock_symbl.faults import FaultBoard, FaultError, Faults
 from mock_symbl.rest import ApiError
+from mock_symbl.ws import StreamingEndpoint
 
 control = APIRouter(prefix="/v1/mock")
 
@@ -46,3 +47,13 @@ async def set_faults(request: Request) -> dict[str, Any]:
 def clear_faults(request: Request) -> dict[str, Any]:
     _board(request).clear()
     return _board(request).to_json()
+
+
+@control.get("/sessions/{connection_id}/conformance")
+def get_conformance(connection_id: str, request: Request) -> dict[str, Any]:
+    """What the latest client streaming under this connection id does wrong."""
+    streaming: StreamingEndpoint = request.app.state.streaming
+    report = streaming.conformance.report(connection_id)
+    if report is None:
+        raise ApiError(404, f"No streaming session with connection id {connection_id!r} was seen.")
+    return report

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from harness.serve import RunningServer, running, serve
 from mock_symbl.app import MockConfig, create_app
+
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def serve_mock(
@@ -16,7 +19,13 @@ def serve_mock(
     announce: Callable[[RunningServer], None] = lambda _: None,
 ) -> str | None:
     """Serve the mock in the foreground until SIGINT or SIGTERM; returns the signal's name."""
-    return serve(create_app(config), host, port, announce)
+    app = create_app(config)
+    # Full collections over everything the sessions hold paused the event loop 80 ms with
+    # 100 sessions open (measured): keep what start-up made out of them, and collect rarely.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    return serve(app, host, port, announce)
 
 
 @contextmanager

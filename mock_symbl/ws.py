@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from mock_symbl import messages
 from mock_symbl.auth import INVALID_TOKEN, App, AuthError, Authority
+from mock_symbl.conformance import ConformanceMonitor, ConformanceReports
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.faults import (
     FAULT_MESSAGE,
@@ -134,6 +136,7 @@ class StreamingEndpoint:
         faults: FaultBoard | None = None,
     ) -> None:
         self.faults = faults or FaultBoard()
+        self.conformance = ConformanceReports()
         self.stamp_send_times = stamp_send_times
         self.streams = streams
         self.send_timeout_s = send_timeout_s
@@ -178,10 +181,13 @@ class StreamingEndpoint:
                 ids=self.ids,
                 now=lambda: datetime.now(UTC),
             )
+            monitor = self.conformance.watch(connection_id)
             async with self._attached(socket, key, faults) as outbox:
                 try:
-                    await self._serve(socket, key, session, outbox, faults)
+                    await self._serve(socket, key, session, outbox, faults=faults, monitor=monitor)
                 finally:
+                    if not monitor.closed:
+                        monitor.close(time.perf_counter_ns(), None)
                     self._carry_out(session.connection_lost())
             if session.errors:
                 said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
@@ -266,7 +272,9 @@ class StreamingEndpoint:
         key: Key,
         session: StreamingSession,
         outbox: Outbox,
+        *,
         faults: Faults,
+        monitor: ConformanceMonitor,
     ) -> None:
         loop = asyncio.get_running_loop()
         triggers = FrameTriggers(faults)
@@ -279,11 +287,15 @@ class StreamingEndpoint:
             async with asyncio.timeout(self.silence_timeout_s) as silence:
                 while True:
                     message = await socket.receive()
+                    at = time.perf_counter_ns()
                     if message["type"] == "websocket.disconnect":
+                        monitor.close(at, message.get("code"))
                         return
                     if message.get("text") is not None:
+                        monitor.text(at, message["text"])
                         outputs = session.receive_text(message["text"])
                     elif message.get("bytes") is not None:
+                        monitor.audio(at, message["bytes"])
                         silence.reschedule(loop.time() + self.silence_timeout_s)
                         outputs = await self._audio(session, message["bytes"])
                     else:
