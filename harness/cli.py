@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -17,9 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
-from harness.auth import AuthError, http_base
+from harness.auth import AuthError, TokenSource, http_base
 from harness.bench import DEFAULT_BOUND, METRICS, Bound, Ramp, run_benchmark
 from harness.bench_plots import latency_cdfs, timeline
+from harness.browser import (
+    DEVICE_RATE,
+    OPEN_TIMEOUT_S,
+    BrowserError,
+    find_chromium,
+    run_browser,
+)
 from harness.check import check_log
 from harness.compare import Comparison, Tolerances
 from harness.compare import compare as compare_sessions
@@ -323,6 +331,118 @@ def show_conformance(console: Console, report: dict[str, Any]) -> None:
         console.print(f"[red]{finding['code']}[/]: {finding['explanation']}")
         evidence = ", ".join(f"{k}={v}" for k, v in finding["evidence"].items())
         console.print(f"  [dim]{evidence}[/]")
+
+
+@main.command()
+@click.argument("page", type=click.Path(path_type=Path))
+@click.option(
+    "--audio",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A WAV the page hears as its microphone.",
+)
+@_endpoint_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the session, console.log and browser.json [a new temporary folder].",
+)
+@click.option(
+    "--device-rate",
+    default=str(DEVICE_RATE),
+    show_default=True,
+    help="The audio device's rate, which AudioContexts take; 'native' for Chromium's own.",
+)
+@click.option(
+    "--no-stop",
+    is_flag=True,
+    help="Do not send the page's stop_request when the audio ends (the tutorial's manual step).",
+)
+@click.option("--chromium", help="The Chromium executable [chromium on PATH].")
+@click.option(
+    "--open-timeout",
+    type=click.FloatRange(1, 600),
+    default=OPEN_TIMEOUT_S,
+    show_default=True,
+    help="Seconds the page has to open its WebSocket.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print browser.json to stdout.")
+def browser(
+    page: Path,
+    audio: Path,
+    endpoint: str | None,
+    use_mock: bool,
+    out: Path | None,
+    device_rate: str,
+    no_stop: bool,
+    chromium: str | None,
+    open_timeout: float,
+    as_json: bool,
+) -> None:
+    """Run a web client in headless Chromium with a WAV as its microphone, record its
+    session through the proxy, and report what it does wrong. Exit 1 on any finding.
+
+    \b
+    Example:
+      symbl-harness browser fixtures/browser/tutorial.html \\
+        --audio fixtures/sessions/hot/audio.wav --mock
+    """
+    _one_endpoint(endpoint, use_mock)
+    rate = None if device_rate == "native" else _device_rate(device_rate)
+    folder = out or Path(tempfile.mkdtemp(prefix="symbl-browser-"))
+    try:
+        path = find_chromium(chromium)
+        with contextlib.ExitStack() as stack:
+            if use_mock:
+                transcript = audio.parent / TRANSCRIPT_FILE
+                config = (
+                    MockConfig(engine="transcript", transcripts=(transcript,))
+                    if transcript.is_file()
+                    else MockConfig()
+                )
+                upstream = stack.enter_context(running_mock(config)).base_url
+                environ = {"SYMBL_APP_ID": "symbl-harness-browser", "SYMBL_APP_SECRET": "offline"}
+            else:
+                assert endpoint is not None
+                upstream, environ = http_base(endpoint), None
+            token = TokenSource(upstream, environ).token()
+            run = asyncio.run(
+                run_browser(
+                    page,
+                    audio,
+                    upstream=upstream,
+                    token=token,
+                    out=folder,
+                    chromium=path,
+                    device_rate=rate,
+                    stop=not no_stop,
+                    open_timeout_s=open_timeout,
+                )
+            )
+    except (BrowserError, AuthError) as error:
+        raise UsageProblem(str(error)) from None
+    if as_json:
+        _print_json(run.to_json())
+    else:
+        console = Console(soft_wrap=True)
+        console.print(f"{len(run.console)} console lines; session {run.session}")
+        for line in run.page_errors:
+            console.print(f"[red]page error[/] {line}")
+        if run.conformance is not None:
+            show_conformance(console, run.conformance)
+    click.echo(f"session, console.log and browser.json in {folder}", err=True)
+    findings = run.conformance["findings"] if run.conformance else ["no report"]
+    sys.exit(1 if findings or run.page_errors else 0)
+
+
+def _device_rate(value: str) -> int:
+    try:
+        rate = int(value)
+    except ValueError:
+        rate = 0
+    if not 8000 <= rate <= 192000:
+        raise click.BadParameter(f"expected a rate in Hz (8000-192000) or native; got {value!r}")
+    return rate
 
 
 @main.command()
