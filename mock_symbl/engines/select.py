@@ -14,6 +14,7 @@ from mock_symbl.engines.cassette import CassetteRecognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
 from mock_symbl.faults import Faults, plan_of_recording
 
+SUFFIX = "--"
 ENGINES = ("auto", "asr", "transcript", "cassette")
 
 
@@ -29,7 +30,8 @@ class EngineChoice:
     """Builds a recogniser per connection.
 
     `auto`: a cassette whose folder name is the connection id, else a transcript whose
-    folder name is the connection id, else `asr`. `transcript`: the transcript named by the
+    folder name is the connection id, else `asr`. A connection id `NAME--anything` is
+    answered as `NAME` is. `transcript`: the transcript named by the
     connection id, or the only one loaded.
     """
 
@@ -58,8 +60,17 @@ class EngineChoice:
         """`learn(folder, connection_id)`, in the order a benchmark's hook passes them."""
         self.learn(folder, connection_id)
 
+    def _named(self, connection_id: str) -> str:
+        """The session a connection id names: itself, or NAME in `NAME--anything` (so
+        concurrent load on one session need not share a connection id)."""
+        if connection_id in self.transcripts or connection_id in self.cassettes:
+            return connection_id
+        name = connection_id.split(SUFFIX, 1)[0]
+        return name if name in self.transcripts or name in self.cassettes else connection_id
+
     def recorded_faults(self, connection_id: str) -> Faults | None:
         """The faults the cassette for `connection_id` was recorded under, if any."""
+        connection_id = self._named(connection_id)
         if self.engine in ("asr", "transcript") or connection_id in self.transcripts:
             return None
         if connection_id not in self.cassettes and not (
@@ -73,6 +84,7 @@ class EngineChoice:
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
+        connection_id = self._named(connection_id)
         if self.engine == "asr":
             return AsrRecognizer()
         if self.engine == "transcript" or (
