@@ -77,7 +77,7 @@ class _Audio:
     samples: int = 0
     sum: float = 0.0
     sum_squares: float = 0.0
-    voiced_frames: int = 0
+    telling_frames: int = 0
     zero_first: int = 0
     zero_first_at: list[int] = field(default_factory=list)
     wraps: int = 0
@@ -114,12 +114,20 @@ class _Audio:
         self.frames += len(frames)
         self.sum += float(wide.sum())
         self.sum_squares += float((wide * wide).sum())
-        # A frame has sound when a sample after its first is louder than -54 dBFS.
-        loud = np.abs(wide) > 64
-        loud[firsts] = False
-        voiced = np.add.reduceat(loud, firsts) > 0
-        zero = voiced & (wide[firsts] == 0)
-        self.voiced_frames += int(voiced.sum())
+        # Where a frame's first sample should be, from its neighbours: halfway between the
+        # previous frame's last sample and its own second (a zero there is not a zero
+        # crossing), or extrapolated from its second and third for the very first frame.
+        seconds = wide[np.minimum(firsts + 1, wide.size - 1)]
+        before = wide[np.maximum(firsts - 1, 0)].copy()
+        if self.previous is not None:
+            before[0] = self.previous
+        else:
+            # So that halfway to the second sample lands on 2 * second - third.
+            before[0] = 3 * seconds[0] - 2 * wide[min(2, wide.size - 1)]
+        expected = (before + seconds) / 2
+        telling = np.abs(expected) > 64
+        zero = telling & (wide[firsts] == 0)
+        self.telling_frames += int(telling.sum())
         self.zero_first += int(zero.sum())
         self._note(self.zero_first_at, start + firsts[zero])
         self._wraps(wide, start)
@@ -410,15 +418,16 @@ class ConformanceMonitor:
         out: list[Finding] = []
         if not audio.samples:
             return out
-        if audio.voiced_frames >= 10 and audio.zero_first / audio.voiced_frames >= 0.5:
+        if audio.telling_frames >= 10 and audio.zero_first / audio.telling_frames >= 0.5:
             out.append(
                 Finding(
                     "first_sample_zero",
-                    f"the first sample of {audio.zero_first} of {audio.voiced_frames} frames with "
-                    "sound is exactly 0 (a conversion loop that skips index 0)",
+                    f"the first sample of {audio.zero_first} of {audio.telling_frames} frames is "
+                    "exactly 0 where its neighbours say it is not (a conversion loop that skips "
+                    "index 0)",
                     {
                         "frames": audio.zero_first,
-                        "of": audio.voiced_frames,
+                        "of": audio.telling_frames,
                         "first_positions": audio.zero_first_at,
                     },
                 )
