@@ -247,7 +247,8 @@ def main() -> None:
             if bare.poll() is not None:
                 raise RuntimeError(f"the baseline server ended with {bare.returncode}")
             time.sleep(0.05)
-        bare_held = ramp(f"ws://127.0.0.1:{port_file.read_text()}/", cassette, args.max, "bare")
+        bare_url = f"ws://127.0.0.1:{port_file.read_text()}/{{id}}"
+        bare_held = ramp(bare_url, cassette, args.max, "bare", bare.pid)
         token = httpx.post(
             f"{base}/oauth2/token:generate",
             json={"type": "application", "appId": "bench", "appSecret": "capacity"},
