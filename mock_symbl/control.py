@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from mock_symbl.faults import FaultBoard, FaultError, Faults
-from mock_symbl.rest import ApiError
+from mock_symbl.rest import ApiError, json_object
 from mock_symbl.ws import StreamingEndpoint
 
 control = APIRouter(prefix="/v1/mock")
@@ -26,12 +26,7 @@ def get_faults(request: Request) -> dict[str, Any]:
 @control.post("/faults")
 async def set_faults(request: Request) -> dict[str, Any]:
     """Put a plan in force: `{"connectionId": …}` for one connection id, else for every session."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "The request body must be JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object of faults.")
+    body = await json_object(request)
     connection_id = body.pop("connectionId", None)
     if connection_id is not None and not isinstance(connection_id, str):
         raise ApiError(400, "connectionId must be a string.")

@@ -135,14 +135,20 @@ StoreDep = Annotated[Store, Depends(_store)]
 api = APIRouter()
 
 
-@api.post("/oauth2/token:generate")
-async def generate_token(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's body, which must be a JSON object (400 otherwise)."""
     try:
         body = await request.json()
     except ValueError:
         raise ApiError(400, "The request body must be JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
+    return body
+
+
+@api.post("/oauth2/token:generate")
+async def generate_token(request: Request) -> dict[str, Any]:
+    body = await json_object(request)
     if body.get("type", "application") != "application":
         raise ApiError(400, f"Unsupported type {body.get('type')!r}; use 'application'.")
     try:
