@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 # A wrapped negative peak: a sample near full scale beside a strongly negative one.
 WRAP_HIGH = 30000
-WRAP_LOW = -8000
+WRAP_LOW = -20000
 CLIP_LEVEL = 32767
 CLIP_RUN = 3
 # The spectrum is estimated from this much audio at most.

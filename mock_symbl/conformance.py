@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.protocol import StartRequest, StartRequestError
-from mock_symbl.audio_figures import CLIP_RUN, EVIDENCE_POSITIONS, AudioFigures
+from mock_symbl.audio_figures import CLIP_RUN, EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
 
 MAX_FRAME_BYTES = 8192
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -34,6 +34,12 @@ GAP_S = 1.0
 BURST_SHARE = 0.2
 BEHIND_S = 2.0
 KEEP_REPORTS = 1000
+# Audio with sound whose band (99.9 % of its energy, over at least MIN_BAND_SECONDS) ends
+# below SPEECH_BAND_HZ at the declared rate is faster than declared. Measured on the
+# fixtures: 3.7-9.9 kHz at their true rates; 1.2-3.3 kHz when 48 kHz audio is declared 16 kHz.
+SPEECH_BAND_HZ = 3000.0
+MIN_BAND_SECONDS = 2.0
+BAND_LEVEL_DBFS = -50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +158,9 @@ class ConformanceMonitor:
     def report(self) -> dict[str, Any]:
         """The findings so far, with the figures they rest on."""
         self._audio.flush()
-        findings = self._protocol() + self._rate() + self._conversion() + self._timing()
+        findings = (
+            self._protocol() + self._rate() + self._band() + self._conversion() + self._timing()
+        )
         audio = self._audio
         return {
             "declared": {"encoding": self.encoding, "sample_rate": self.rate}
@@ -272,6 +280,30 @@ class ConformanceMonitor:
                 f"declared {declared} Hz, audio arrives at ~{likely} Hz "
                 f"(pitch and timing off by {abs(likely / declared - 1):.1%})",
                 evidence,
+            )
+        ]
+
+    def _band(self) -> list[Finding]:
+        """Speech carries energy to 3 kHz and beyond (telephone speech to 3.4 kHz); at the
+        declared rate, a band that ends far below says the samples come faster than declared."""
+        audio = self._audio
+        edge = audio.band_edge()
+        seconds = audio.spectrum_blocks * SPECTRUM_BLOCK / self.rate
+        if edge is None or seconds < MIN_BAND_SECONDS or dbfs(audio.rms) < BAND_LEVEL_DBFS:
+            return []
+        if edge >= SPEECH_BAND_HZ:
+            return []
+        return [
+            Finding(
+                "band_too_narrow",
+                f"at the declared {self.rate} Hz, 99.9 % of the energy lies below {edge:.0f} Hz, "
+                f"where speech reaches {SPEECH_BAND_HZ:g} Hz and more: the samples are likely "
+                f"at {SPEECH_BAND_HZ / edge:.1f}x the declared rate or more",
+                {
+                    "declared_hz": self.rate,
+                    "band_edge_hz": round(edge),
+                    "seconds": round(seconds, 1),
+                },
             )
         ]
 

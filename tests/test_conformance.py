@@ -238,3 +238,25 @@ def test_every_fixture_has_only_the_findings_it_was_made_with() -> None:
         "hot": ["clipping"],
     }.items():
         assert report_codes(check_log(read_session(FIXTURES / name))) == expected, name
+
+
+@pytest.mark.parametrize("fixture", ["standup", "feedback", "support-call"])
+def test_audio_far_faster_than_declared_shows_in_its_spectrum_even_at_full_speed(
+    fixture: str,
+) -> None:
+    audio = read_pcm16(FIXTURES / fixture / "audio.wav")
+    at_48k = float_to_int16(resample(int16_to_float32(audio.samples), audio.sample_rate, 48000))
+    # A replay at full speed: the wall clock says nothing; the spectrum does.
+    monitor = stream(framed(at_48k), declared=16000, seconds_per_frame=0.0001)
+    (finding,) = monitor.report()["findings"]
+    assert finding["code"] == "band_too_narrow"
+    assert finding["evidence"]["band_edge_hz"] < 3000
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("fixture", ["standup", "feedback", "support-call"])
+def test_speech_declared_at_its_true_rate_has_a_speech_band(fixture: str, rate: int) -> None:
+    audio = read_pcm16(FIXTURES / fixture / "audio.wav")
+    resampled = float_to_int16(resample(int16_to_float32(audio.samples), audio.sample_rate, rate))
+    monitor = stream(framed(resampled), declared=rate, seconds_per_frame=0.0001)
+    assert "band_too_narrow" not in monitor.findings()
