@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import math
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -18,17 +15,18 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
-from harness.auth import AuthError, TokenSource, http_base
-from harness.bench import DEFAULT_BOUND, METRICS, Bound, Ramp, run_benchmark
-from harness.bench_plots import latency_cdfs, timeline
-from harness.browser import (
-    DEVICE_RATE,
-    OPEN_TIMEOUT_S,
-    BrowserError,
-    find_chromium,
-    run_browser,
+from harness.auth import AuthError, http_base
+from harness.cli_bench import bench
+from harness.cli_clients import browser, check
+from harness.cli_options import (
+    UsageProblem,
+    display,
+    endpoint_options,
+    fault_option,
+    one_endpoint,
+    print_json,
+    speed_option_value,
 )
-from harness.check import check_log
 from harness.compare import Comparison, Tolerances
 from harness.compare import compare as compare_sessions
 from harness.conversion_audit import ConversionAudit, audit_seed_conversion
@@ -46,60 +44,10 @@ from harness.transcript import TranscriptError, read_transcript
 from harness.wavfile import WavError, read_pcm16
 from mock_symbl.app import MockConfig
 from mock_symbl.engines.select import ENGINES
-from mock_symbl.faults import FaultError, Faults
+from mock_symbl.faults import Faults
 from mock_symbl.server import running_mock, serve_mock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
-
-
-class UsageProblem(click.ClickException):
-    """Unusable input: a one-line error on stderr and exit status 2."""
-
-    exit_code = 2
-
-
-def _endpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`--endpoint URL` or `--mock`, for the commands that stream to one of them."""
-    command = click.option(
-        "--mock", "use_mock", is_flag=True, help="Use the bundled mock, in-process."
-    )(command)
-    return click.option(
-        "--endpoint", help="Symbl-compatible base URL (ws://, wss://); credentials from env."
-    )(command)
-
-
-def _fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """`NAME KEY=VALUE`, repeatable: a fault plan (the keys of POST /v1/mock/faults)."""
-
-    def plan(_: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Faults:
-        pairs = {}
-        for value in values:
-            key, sep, setting = value.partition("=")
-            if not sep:
-                raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param=param)
-            pairs[key] = setting
-        try:
-            return Faults.from_json(pairs)
-        except FaultError as error:
-            raise click.BadParameter(str(error), param=param) from None
-
-    return click.option(
-        name,
-        "faults",
-        multiple=True,
-        metavar="KEY=VALUE",
-        callback=plan,
-        help=f"{what.capitalize()}, e.g. delay_ms=200 or drop_after_frames=50; repeatable.",
-    )
-
-
-def _one_endpoint(endpoint: str | None, use_mock: bool) -> None:
-    if bool(endpoint) == use_mock:
-        raise click.UsageError("give exactly one of --endpoint URL or --mock")
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,7 +104,7 @@ def seed_audit(fixture: str, gain_db: float, frame_samples: int, as_json: bool) 
         **audit.to_json(),
     }
     if as_json:
-        _print_json(figures)
+        print_json(figures)
         return
     _show_audit(figures, audit, transcript.text)
 
@@ -209,7 +157,7 @@ def demo(fixture: str, out: Path | None, speed: str) -> None:
     Example: symbl-harness demo --fixture feedback
     """
     folder = _fixture(fixture)
-    pace = _speed(speed)
+    pace = speed_option_value(speed)
     try:
         plan = plan_replay(folder)
         transcript = read_transcript(folder / TRANSCRIPT_FILE)
@@ -274,7 +222,7 @@ def inspect(session_dir: Path, as_json: bool) -> None:
         raise UsageProblem(str(error)) from None
     summary = summarise(log)
     if as_json:
-        _print_json(summary)
+        print_json(summary)
         return
     console = Console(soft_wrap=True)
     state = "complete" if summary["complete"] else "[yellow]interrupted[/]"
@@ -297,155 +245,6 @@ def inspect(session_dir: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("session_dir", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def check(session_dir: Path, as_json: bool) -> None:
-    """Report what the client of a recorded session does wrong: protocol, sample rate,
-    Float32-to-Int16 conversion, level, timing. Exit 1 if anything was found.
-
-    Example: symbl-harness check recordings/browser-session
-    """
-    try:
-        report = check_log(read_session(session_dir))
-    except SessionLogError as error:
-        raise UsageProblem(str(error)) from None
-    if as_json:
-        _print_json(report)
-    else:
-        show_conformance(Console(soft_wrap=True), report)
-    sys.exit(1 if report["findings"] else 0)
-
-
-def show_conformance(console: Console, report: dict[str, Any]) -> None:
-    """A conformance report for people: one line per finding, then its evidence."""
-    declared = report.get("declared") or {}
-    console.print(
-        f"{report['frames']} frames, {report['audio_seconds']} s of audio over "
-        f"{report['wall_seconds']} s; declared {declared.get('encoding', '?')} "
-        f"{declared.get('sample_rate', '?')} Hz; arrival rate {report['arrival_rate_hz']} Hz; "
-        f"level {report['level_dbfs']} dBFS"
-    )
-    if not report["findings"]:
-        console.print("[green]no findings[/]")
-    for finding in report["findings"]:
-        console.print(f"[red]{finding['code']}[/]: {finding['explanation']}")
-        evidence = ", ".join(f"{k}={v}" for k, v in finding["evidence"].items())
-        console.print(f"  [dim]{evidence}[/]")
-
-
-@main.command()
-@click.argument("page", type=click.Path(path_type=Path))
-@click.option(
-    "--audio",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A WAV the page hears as its microphone.",
-)
-@_endpoint_options
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the session, console.log and browser.json [a new temporary folder].",
-)
-@click.option(
-    "--device-rate",
-    default=str(DEVICE_RATE),
-    show_default=True,
-    help="The audio device's rate, which AudioContexts take; 'native' for Chromium's own.",
-)
-@click.option(
-    "--no-stop",
-    is_flag=True,
-    help="Do not send the page's stop_request when the audio ends (the tutorial's manual step).",
-)
-@click.option("--chromium", help="The Chromium executable [chromium on PATH].")
-@click.option(
-    "--open-timeout",
-    type=click.FloatRange(1, 600),
-    default=OPEN_TIMEOUT_S,
-    show_default=True,
-    help="Seconds the page has to open its WebSocket.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print browser.json to stdout.")
-def browser(
-    page: Path,
-    audio: Path,
-    endpoint: str | None,
-    use_mock: bool,
-    out: Path | None,
-    device_rate: str,
-    no_stop: bool,
-    chromium: str | None,
-    open_timeout: float,
-    as_json: bool,
-) -> None:
-    """Run a web client in headless Chromium with a WAV as its microphone, record its
-    session through the proxy, and report what it does wrong. Exit 1 on any finding.
-
-    \b
-    Example:
-      symbl-harness browser fixtures/browser/tutorial.html \\
-        --audio fixtures/sessions/hot/audio.wav --mock
-    """
-    _one_endpoint(endpoint, use_mock)
-    rate = None if device_rate == "native" else _device_rate(device_rate)
-    folder = out or Path(tempfile.mkdtemp(prefix="symbl-browser-"))
-    try:
-        path = find_chromium(chromium)
-        with contextlib.ExitStack() as stack:
-            if use_mock:
-                transcript = audio.parent / TRANSCRIPT_FILE
-                config = (
-                    MockConfig(engine="transcript", transcripts=(transcript,))
-                    if transcript.is_file()
-                    else MockConfig()
-                )
-                upstream = stack.enter_context(running_mock(config)).base_url
-                environ = {"SYMBL_APP_ID": "symbl-harness-browser", "SYMBL_APP_SECRET": "offline"}
-            else:
-                assert endpoint is not None
-                upstream, environ = http_base(endpoint), None
-            token = TokenSource(upstream, environ).token()
-            run = asyncio.run(
-                run_browser(
-                    page,
-                    audio,
-                    upstream=upstream,
-                    token=token,
-                    out=folder,
-                    chromium=path,
-                    device_rate=rate,
-                    stop=not no_stop,
-                    open_timeout_s=open_timeout,
-                )
-            )
-    except (BrowserError, AuthError) as error:
-        raise UsageProblem(str(error)) from None
-    if as_json:
-        _print_json(run.to_json())
-    else:
-        console = Console(soft_wrap=True)
-        console.print(f"{len(run.console)} console lines; session {run.session}")
-        for line in run.page_errors:
-            console.print(f"[red]page error[/] {line}")
-        if run.conformance is not None:
-            show_conformance(console, run.conformance)
-    click.echo(f"session, console.log and browser.json in {folder}", err=True)
-    findings = run.conformance["findings"] if run.conformance else ["no report"]
-    sys.exit(1 if findings or run.page_errors else 0)
-
-
-def _device_rate(value: str) -> int:
-    try:
-        rate = int(value)
-    except ValueError:
-        rate = 0
-    if not 8000 <= rate <= 192000:
-        raise click.BadParameter(f"expected a rate in Hz (8000-192000) or native; got {value!r}")
-    return rate
-
-
-@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the devices as JSON.")
 def devices(as_json: bool) -> None:
     """List the audio input devices `record --mic DEVICE` can use (name or index).
@@ -457,7 +256,7 @@ def devices(as_json: bool) -> None:
     except AudioSourceError as error:
         raise UsageProblem(str(error)) from None
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     if not found:
         raise UsageProblem("no audio input devices found")
@@ -485,7 +284,7 @@ def devices(as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Stream a WAV/FLAC file as if it were a microphone.",
 )
-@_endpoint_options
+@endpoint_options
 @click.option(
     "--rate", type=click.IntRange(8000, 48000), help="Sample rate to send [file's; mic 16000]."
 )
@@ -548,7 +347,7 @@ def record(
     """
     if (mic is None) == (wav is None):
         raise click.UsageError("give exactly one of --mic [DEVICE] or --file WAV")
-    _one_endpoint(endpoint, use_mock)
+    one_endpoint(endpoint, use_mock)
     try:
         source = _source(mic, wav, rate, frame_samples)
         request = StartRequest(
@@ -570,7 +369,7 @@ def record(
         speed=1.0 if (realtime and wav is not None) else None,
         duration_s=duration,
         stop_timeout_s=stop_timeout,
-        display=_display(as_json),
+        display=display(as_json),
     )
     outcome = run_take(take, endpoint)
     click.echo(outcome.message, err=True)
@@ -658,7 +457,7 @@ def compare(baseline: Path, candidate: Path, tolerances: tuple[str, ...], as_jso
     except SessionLogError as error:
         raise UsageProblem(str(error)) from None
     if as_json:
-        _print_json(outcome.to_json())
+        print_json(outcome.to_json())
     else:
         _show_comparison(outcome, baseline, candidate)
     sys.exit(0 if outcome.matches else 1)
@@ -690,165 +489,8 @@ def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> No
 
 
 @main.command()
-@click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_endpoint_options
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 1000),
-    default=1,
-    show_default=True,
-    help="Sessions at once; levels 1 and N are both run, to show how latency grows.",
-)
-@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True)
-@click.option("--speed", default="1", show_default=True, help="1 (real time), N, or max.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the replays, bench.json and the plots [a new temporary folder].",
-)
-@click.option(
-    "--ramp",
-    is_flag=True,
-    help="Double the concurrency from --concurrency until a --bound or an error breaks; "
-    "report the capacity.",
-)
-@click.option(
-    "--ramp-max", type=click.IntRange(1), default=1024, show_default=True, help="Stop there."
-)
-@click.option(
-    "--bound",
-    "bounds",
-    multiple=True,
-    metavar="METRIC:Q=MS",
-    help="A ramp's latency bound [word_emission:p99=1000]; repeatable.",
-)
-@_fault_option("--mock-fault", "with --mock: inject this fault in every session")
-@click.option("--json", "as_json", is_flag=True, help="Print bench.json to stdout.")
-def bench(
-    sessions: tuple[Path, ...],
-    endpoint: str | None,
-    use_mock: bool,
-    concurrency: int,
-    repeat: int,
-    speed: str,
-    ramp: bool,
-    ramp_max: int,
-    bounds: tuple[str, ...],
-    faults: Faults,
-    out: Path | None,
-    as_json: bool,
-) -> None:
-    """Measure streaming latency by replaying sessions: first partial, word emission,
-    finalisation, insight and topic latency, stability, set-up; with the machine's floor.
-
-    \b
-    Example:
-      symbl-harness bench fixtures/sessions/standup --mock --concurrency 4
-      symbl-harness bench fixtures/sessions/hot --mock --ramp --bound finalisation:p99=900
-      symbl-harness bench fixtures/sessions/hot --mock --mock-fault delay_ms=200
-    """
-    _one_endpoint(endpoint, use_mock)
-    if faults.active and not use_mock:
-        raise click.UsageError("--mock-fault needs --mock (an endpoint chooses its own faults)")
-    pace = _speed(speed)
-    try:
-        levels: list[int] | Ramp = (
-            Ramp(concurrency, ramp_max, tuple(Bound.parse(b) for b in bounds) or (DEFAULT_BOUND,))
-            if ramp
-            else sorted({1, concurrency})
-        )
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--bound") from None
-    folder = out or Path(tempfile.mkdtemp(prefix="symbl-bench-"))
-    try:
-        for session in sessions:
-            plan_replay(session)
-        report = run_benchmark(
-            list(sessions),
-            endpoint=endpoint,
-            out=folder,
-            levels=levels,
-            repeat=repeat,
-            speed=pace,
-            mock=MockConfig(faults=faults),
-        )
-    except (ReplayError, AuthError) as error:
-        raise UsageProblem(str(error)) from None
-    summary = report.to_json()
-    (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plots = [latency_cdfs(report, folder / "latency-cdf.png")]
-    first = next((r for r in report.runs if r.metrics is not None), None)
-    if first is not None:
-        transcript = read_transcript(first.source / TRANSCRIPT_FILE)
-        plots.append(timeline(first.folder, transcript, folder / "timeline.png"))
-    if as_json:
-        _print_json(summary)
-    else:
-        _show_bench(summary)
-    click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
-    failed = [error for level in summary["levels"].values() for error in level["errors"]]
-    # A ramp is meant to break: its errors are its finding, not a failure of the run.
-    sys.exit(1 if failed and not ramp else 0)
-
-
-def _show_bench(summary: dict[str, Any]) -> None:
-    console = Console(soft_wrap=True)
-    floor = summary["floor"]
-    rtt = floor["loopback_round_trip_ms"]
-    pacing = floor.get("pacing_lateness_ms") or {}
-    console.print(
-        f"floor: loopback round trip p50 {rtt['p50']:.3f} ms, p99 {rtt['p99']:.3f} ms; "
-        f"pacing lateness p99 {pacing.get('p99', 0):.3f} ms"
-    )
-    if summary["label"]:
-        console.print(f"[yellow]{summary['label']}[/]")
-    table = Table(title="latency (ms)", title_justify="left")
-    for column in ("metric", "at once", "n", "p50", "p90", "p99", "max"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for at_once, figures in summary["levels"].items():
-        for name in METRICS:
-            f = figures[name]
-            if f:
-                table.add_row(
-                    name.removesuffix("_ms"),
-                    at_once,
-                    f"{f['n']:.0f}",
-                    *(f"{f[q]:.1f}" for q in ("p50", "p90", "p99", "max")),
-                )
-    console.print(table)
-    capacity = summary.get("capacity")
-    if capacity is not None:
-        held = capacity["held"]
-        said = (
-            f"capacity: {held} sessions at once" if held else "capacity: not even the first level"
-        )
-        if capacity["broke_at"]:
-            said += f"; {capacity['broke_at']} broke it ({capacity['why']})"
-        else:
-            said += " (no level broke a bound; raise --ramp-max)"
-        console.print(said)
-
-
-def _display(as_json: bool) -> str:
-    """JSON lines when asked or when stdout is not a terminal; the live view otherwise."""
-    return "json" if as_json or not sys.stdout.isatty() else "live"
-
-
-def _speed(value: str) -> float | None:
-    if value == "max":
-        return None
-    try:
-        speed = float(value)
-    except ValueError:
-        speed = 0.0
-    if not speed > 0:
-        raise click.BadParameter(f"expected 1, a factor N > 0, or max; got {value!r}")
-    return speed
-
-
-@main.command()
 @click.argument("session_dir", type=click.Path(path_type=Path))
-@_endpoint_options
+@endpoint_options
 @click.option(
     "--speed",
     default="1",
@@ -887,8 +529,8 @@ def replay(
       symbl-harness replay fixtures/sessions/standup --mock --out /tmp/standup-replay
       symbl-harness replay takes/live --endpoint wss://host --speed max
     """
-    _one_endpoint(endpoint, use_mock)
-    pace = _speed(speed)
+    one_endpoint(endpoint, use_mock)
+    pace = speed_option_value(speed)
     try:
         plan = plan_replay(session_dir)
     except ReplayError as error:
@@ -906,7 +548,7 @@ def replay(
         speed=pace,
         duration_s=None,
         stop_timeout_s=stop_timeout,
-        display=_display(as_json),
+        display=display(as_json),
         schedule=plan.schedule,
         header={"replay_of": str(session_dir), "speed": "max" if pace is None else pace},
     )
@@ -967,7 +609,7 @@ def _app_pair(value: str) -> tuple[str, str]:
     is_flag=True,
     help="Add x_mock_sent_ns (monotonic send time) to every JSON frame, to measure measurers.",
 )
-@_fault_option("--fault", "inject this fault in every session (the control route can change it)")
+@fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
     host: str,
     port: int,
@@ -1010,6 +652,11 @@ def mock(
         click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
     except (OSError, ValueError, TranscriptError) as error:
         raise UsageProblem(str(error)) from None
+
+
+main.add_command(check)
+main.add_command(browser)
+main.add_command(bench)
 
 
 if __name__ == "__main__":

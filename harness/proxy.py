@@ -67,9 +67,12 @@ class _PendingLog:
         self.secrets = secrets
         self.started_ns = time.perf_counter_ns()
         self.writer: SessionLogWriter | None = None
+        self.closed = False
         self._pending: list[tuple[str, Any, int]] = []
 
     def add(self, kind: str, value: Any) -> None:
+        if self.closed:
+            return
         at = time.perf_counter_ns()
         if self.writer is None and kind == "send_text":
             self._rate_from(value)
@@ -120,6 +123,7 @@ class _PendingLog:
             writer.error(value, at=at)
 
     def close(self) -> None:
+        self.closed = True
         if self.writer is None:
             self._open(DEFAULT_RATE)
         assert self.writer is not None
@@ -207,7 +211,15 @@ async def _pump(
             await socket.send_text(text) if isinstance(message, str) else await socket.send_bytes(
                 message
             )
+        # The folder is complete before the client hears the close: whoever waits on the
+        # client finds the whole session on disk.
+        finish()
         await socket.close(upstream.close_code or 1000, upstream.close_reason or "")
+
+    def finish() -> None:
+        if not log.closed:
+            log.add("close", (upstream.close_code, upstream.close_reason or ""))
+            log.close()
 
     tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
     try:
@@ -226,8 +238,7 @@ async def _pump(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await upstream.close()
-        log.add("close", (upstream.close_code, upstream.close_reason or ""))
-        log.close()
+        finish()
 
 
 def _learn_conversation(state: ProxyState, text: str, folder: Path) -> None:
