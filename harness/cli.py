@@ -24,6 +24,7 @@ from harness.cli_options import (
     endpoint_options,
     fault_option,
     one_endpoint,
+    out_option,
     print_json,
     speed_option_value,
 )
@@ -141,11 +142,7 @@ def _show_audit(figures: dict[str, Any], audit: ConversionAudit, text: str) -> N
     show_default=True,
     help="Bundled reference session to replay (a name under fixtures/sessions), or a folder.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the new session [a new temporary folder].",
-)
+@out_option("the new session")
 @click.option("--speed", default="1", show_default=True, help="1, a factor N, or max.")
 def demo(fixture: str, out: Path | None, speed: str) -> None:
     """Replay a bundled session through the bundled mock and check it against its baseline.
@@ -497,11 +494,7 @@ def _show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> No
     show_default=True,
     help="1 (the recorded pace), N (N times faster) or max (as fast as the socket takes it).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the new session [a new temporary folder].",
-)
+@out_option("the new session")
 @click.option(
     "--stop-timeout",
     type=float,

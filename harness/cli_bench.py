@@ -20,6 +20,7 @@ from harness.cli_options import (
     endpoint_options,
     fault_option,
     one_endpoint,
+    out_option,
     print_json,
     speed_option_value,
 )
@@ -42,11 +43,7 @@ from mock_symbl.faults import Faults
 )
 @click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--speed", default="1", show_default=True, help="1 (real time), N, or max.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the replays, bench.json and the plots [a new temporary folder].",
-)
+@out_option("the replays, bench.json and the plots")
 @click.option(
     "--ramp",
     is_flag=True,

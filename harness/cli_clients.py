@@ -15,7 +15,13 @@ from rich.console import Console
 from harness.auth import AuthError, TokenSource, http_base
 from harness.browser import DEVICE_RATE, OPEN_TIMEOUT_S, BrowserError, find_chromium, run_browser
 from harness.check import check_log
-from harness.cli_options import UsageProblem, endpoint_options, one_endpoint, print_json
+from harness.cli_options import (
+    UsageProblem,
+    endpoint_options,
+    one_endpoint,
+    out_option,
+    print_json,
+)
 from harness.sessionlog import TRANSCRIPT_FILE, SessionLogError, read_session
 from mock_symbl.app import MockConfig
 from mock_symbl.server import running_mock
@@ -67,11 +73,7 @@ def show_conformance(console: Console, report: dict[str, Any]) -> None:
     help="A WAV the page hears as its microphone.",
 )
 @endpoint_options
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the session, console.log and browser.json [a new temporary folder].",
-)
+@out_option("the session, console.log and browser.json")
 @click.option(
     "--device-rate",
     default=str(DEVICE_RATE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -50,6 +51,15 @@ def fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callabl
         metavar="KEY=VALUE",
         callback=plan,
         help=f"{what.capitalize()}, e.g. delay_ms=200 or drop_after_frames=50; repeatable.",
+    )
+
+
+def out_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--out DIR`: where the command writes `what`, a new temporary folder by default."""
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Folder for {what} [a new temporary folder].",
     )
 
 

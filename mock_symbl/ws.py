@@ -277,7 +277,8 @@ class StreamingEndpoint:
         monitor: ConformanceMonitor,
     ) -> None:
         loop = asyncio.get_running_loop()
-        triggers = FrameTriggers(faults)
+        # Without faults, no per-frame fault bookkeeping at all.
+        triggers = FrameTriggers(faults) if faults.streaming else None
         timer = None
         if faults.drop_after_s is not None:
             timer = loop.call_later(
@@ -302,7 +303,11 @@ class StreamingEndpoint:
                         continue
                     if self._deliver(key, outbox, outputs):
                         return
-                    if message.get("bytes") is not None and await inject(outbox, faults, triggers):
+                    if (
+                        triggers is not None
+                        and message.get("bytes") is not None
+                        and await inject(outbox, faults, triggers)
+                    ):
                         await discard_until_closed(socket)
                         return
         except TimeoutError:

@@ -42,7 +42,7 @@ def _require(component: str, available: bool, install: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def require() -> Require:
     """`require(component, available, how_to_install)`: skip locally, fail in CI."""
     return _require

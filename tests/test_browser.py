@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,10 @@ def run_browser(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
+def chromium(require: Callable[[str, bool, str], None]) -> str:
     path = shutil.which("chromium")
-    if path is None:
-        message = "Chromium is not available (install: apt-get install chromium)"
-        if os.environ.get("CI") == "true" or os.environ.get("SYMBL_HARNESS_REQUIRE_COMPONENTS"):
-            pytest.fail(f"{message}; CI requires every component")
-        pytest.skip(message)
+    require("Chromium", path is not None, "apt-get install chromium")
+    assert path is not None
     return path
 
 
