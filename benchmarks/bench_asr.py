@@ -16,8 +16,8 @@ from pathlib import Path
 
 import jiwer
 
-from harness.transcript import read_transcript
-from harness.wavfile import read_pcm16
+from harness.session_folder.transcript import read_transcript
+from harness.session_folder.wavfile import read_pcm16
 from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.base import Hypothesis, Recognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer

@@ -36,10 +36,10 @@ import numpy as np
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-from harness.latency import event_kind
+from harness.client.session import StampedConnection
 from harness.protocol import StartRequest
-from harness.session import StampedConnection
-from harness.sessionlog import read_session
+from harness.session_folder.log import read_session
+from harness.tools.latency import event_kind
 from mock_symbl.engines.cassette import LIFECYCLE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"

@@ -3,7 +3,7 @@
     python benchmarks/bench_measurement.py [--fixture standup] [--speed 1]
 
 The mock runs with `stamp_send_times`: each frame carries the monotonic time it was written
-(`x_mock_sent_ns`). A replay through `harness.session` logs when each frame was received;
+(`x_mock_sent_ns`). A replay through `harness.client.session` logs when each frame was received;
 the difference is what the measurement itself adds (loopback transport, the event loop,
 parsing deferred until after the stamp). Baseline in the same run: half a loopback
 WebSocket round trip, the transport alone. Target (a goal): error p99 <= 0.5 ms.
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from harness.bench import loopback_floor
-from harness.latency import percentiles
-from harness.replay import plan_replay
-from harness.session import run_session
-from harness.sessionlog import SessionLogWriter, read_session
-from mock_symbl.app import MockConfig
-from mock_symbl.outbox import SENT_STAMP
-from mock_symbl.server import running_mock
+from harness.client.session import run_session
+from harness.session_folder.log import SessionLogWriter, read_session
+from harness.tools.bench import loopback_floor
+from harness.tools.latency import percentiles
+from harness.tools.replay import plan_replay
+from mock_symbl.web.app import MockConfig
+from mock_symbl.web.outbox import SENT_STAMP
+from mock_symbl.web.server import running_mock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 

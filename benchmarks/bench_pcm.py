@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.pcm import float_to_int16, seed_float_to_int16
+from harness.audio.pcm import float_to_int16, seed_float_to_int16
 
 
 def best_seconds(work: Callable[[], object], repeat: int) -> float:

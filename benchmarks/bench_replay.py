@@ -2,7 +2,7 @@
 
     python benchmarks/bench_replay.py [--fixture support-call] [--repeat 3]
 
-1. Max-speed replay (harness.session with a session log, as `replay --speed max` runs)
+1. Max-speed replay (harness.client.session with a session log, as `replay --speed max` runs)
    against a raw loopback WebSocket send of the same frames with no log, both to the
    same local server that discards audio: audio seconds per wall second, and the ratio.
    Also the replay against the bundled mock, for reference (its recognition costs CPU).
@@ -24,12 +24,12 @@ import httpx
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-from harness.latency import lateness_ms
-from harness.replay import ReplayPlan, plan_replay
+from harness.client.session import run_session
 from harness.serve import running
-from harness.session import run_session
-from harness.sessionlog import SessionLogWriter
-from mock_symbl.app import MockConfig, create_app
+from harness.session_folder.log import SessionLogWriter
+from harness.tools.latency import lateness_ms
+from harness.tools.replay import ReplayPlan, plan_replay
+from mock_symbl.web.app import MockConfig, create_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
@@ -60,7 +60,7 @@ async def raw_send(url: str, plan: ReplayPlan) -> float:
 async def harness_replay(
     url: str, plan: ReplayPlan, speed: float | None
 ) -> tuple[float, list[int]]:
-    """Seconds for a logged replay through harness.session, and its pacing lateness."""
+    """Seconds for a logged replay through harness.client.session, and its pacing lateness."""
     with tempfile.TemporaryDirectory() as tmp:
         log = SessionLogWriter(Path(tmp) / "s", endpoint=url, sample_rate=plan.rate)
         with log:

@@ -25,15 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.auth import TokenSource
-from harness.compare import Comparison, Tolerances, compare
-from harness.record import record
-from harness.replay import plan_replay
+from harness.client.auth import TokenSource
+from harness.client.record import record
+from harness.client.session import SessionError
 from harness.serve import RunningServer, running
-from harness.session import SessionError
-from harness.sessionlog import EVENTS_FILE, read_session
-from mock_symbl.app import MockConfig, create_app
+from harness.session_folder.log import EVENTS_FILE, read_session
+from harness.tools.compare import Comparison, Tolerances, compare
+from harness.tools.replay import plan_replay
 from mock_symbl.engines.select import EngineChoice
+from mock_symbl.web.app import MockConfig, create_app
 
 MODES = ("none", "once", "new", "all")
 

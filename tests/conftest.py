@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from harness.serve import RunningServer
-from mock_symbl.app import MockConfig
-from mock_symbl.server import running_mock
+from mock_symbl.web.app import MockConfig
+from mock_symbl.web.server import running_mock
+
+from helpers import FIXTURES
 
 pytest_plugins = ["pytester"]
 
@@ -55,9 +56,6 @@ def espeak_ng(require: Require) -> str:
     require("espeak-ng", path is not None, "apt-get install espeak-ng")
     assert path is not None
     return path
-
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
+from helpers import FIXTURES
+
 SUITE = """
 def test_hot(symbl_replay):
     assert symbl_replay("sessions/hot").matches_baseline()

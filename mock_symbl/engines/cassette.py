@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.protocol import message_type
-from harness.sessionlog import SessionLog, TextFrame
+from harness.session_folder.log import SessionLog, TextFrame
 from mock_symbl.engines.base import Replayed
 
 LIFECYCLE = frozenset(

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.protocol import StartRequest
-from harness.sessionlog import SessionLog, SessionLogError, read_session
-from harness.transcript import Transcript, read_transcript
+from harness.session_folder.log import SessionLog, SessionLogError, read_session
+from harness.session_folder.transcript import Transcript, read_transcript
 from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.cassette import CassetteRecognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
-from mock_symbl.faults import Faults, plan_of_recording
+from mock_symbl.session.faults import Faults, plan_of_recording
 
 SUFFIX = "--"
 ENGINES = ("auto", "asr", "transcript", "cassette")

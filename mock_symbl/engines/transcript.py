@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.transcript import Phrase, Transcript
+from harness.session_folder.transcript import Phrase, Transcript
 from mock_symbl.engines.base import PARTIAL_EVERY_S, PHRASE_END_SILENCE_S, Hypothesis, Word
 
 

@@ -1,0 +1,1 @@
+"""Audio: PCM conversion and levels, the sources that pace frames, the seed conversion audit."""

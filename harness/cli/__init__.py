@@ -1,0 +1,5 @@
+"""The `symbl-harness` command line."""
+
+from harness.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""The I/O edge for one session: streaming, recording, tokens and the Conversation API."""

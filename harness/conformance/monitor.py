@@ -1,0 +1,445 @@
+"""What a client does wrong, measured from its traffic, sans I/O.
+
+A `ConformanceMonitor` takes every frame a client sends, with the time it arrived
+(monotonic nanoseconds), and the close; `report()` says what it found. The mock runs one
+per streaming connection; `symbl-harness check` feeds one from a recorded session.
+Each finding has a code, a one-line explanation and its evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.conformance.figures import CLIP_RUN, EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
+from harness.protocol import StartRequest, StartRequestError
+
+MAX_FRAME_BYTES = 8192
+COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+# A real-time stream's measured rate is off when it differs from the declared one by more
+# than this, measured over at least MIN_RATE_SPAN_S of wall-clock time.
+RATE_TOLERANCE = 0.03
+MIN_RATE_SPAN_S = 2.0
+# Faster than this, the client is replaying, not streaming live: no wall-clock rate.
+REPLAY_FACTOR = 1.5
+SILENCE_RMS_DBFS = -70.0
+LOW_LEVEL_DBFS = -45.0
+DC_OFFSET_LSB = 1000.0
+GAP_S = 1.0
+BURST_SHARE = 0.2
+BEHIND_S = 2.0
+KEEP_REPORTS = 1000
+# Audio with sound whose band (99.9 % of its energy, over at least MIN_BAND_SECONDS) ends
+# below SPEECH_BAND_HZ at the declared rate is faster than declared. Measured on the
+# fixtures: 3.7-9.9 kHz at their true rates; 1.2-3.3 kHz when 48 kHz audio is declared 16 kHz.
+SPEECH_BAND_HZ = 3000.0
+MIN_BAND_SECONDS = 2.0
+BAND_LEVEL_DBFS = -50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a client does wrong."""
+
+    code: str
+    explanation: str
+    evidence: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """As the report carries it."""
+        return {"code": self.code, "explanation": self.explanation, "evidence": self.evidence}
+
+
+def dbfs(rms: float) -> float:
+    """An RMS in LSB as dB relative to full scale (-inf for digital silence)."""
+    return 20 * math.log10(rms / 32767) if rms > 0 else -math.inf
+
+
+def nearest_rate(rate: float) -> int:
+    """The common sample rate closest to a measured one."""
+    return min(COMMON_RATES, key=lambda common: abs(common - rate))
+
+
+class ConformanceMonitor:
+    """Watches one client's frames and says what it does wrong."""
+
+    def __init__(self) -> None:
+        self.request: StartRequest | None = None
+        self.started = False
+        self.stopped = False
+        self.closed = False
+        self.close_code: int | None = None
+        self.early_frames = 0
+        self.early_bytes = 0
+        self.stop_not_json: list[str] = []
+        self.large_frames = 0
+        self.largest_frame = 0
+        self.large_at: list[int] = []
+        self.odd_frames = 0
+        self.odd_at: list[int] = []
+        self.frame_index = 0
+        self.arrivals: list[tuple[int, int]] = []
+        self._audio = AudioFigures()
+        self._carry = b""
+
+    def text(self, at_ns: int, text: str) -> None:
+        """A text frame arrived."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            if "stop_request" in text or "stop_recognition" in text:
+                self.stopped = True
+                self.stop_not_json.append(text[:80])
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "start_request" and not self.started:
+            try:
+                self.request = StartRequest.from_json(message)
+            except StartRequestError:
+                return
+            self.started = True
+            self._audio.rate = self.rate
+        elif kind in ("stop_request", "stop_recognition"):
+            self.stopped = True
+
+    def audio(self, at_ns: int, data: bytes) -> None:
+        """A binary (audio) frame arrived."""
+        index = self.frame_index
+        self.frame_index += 1
+        if not self.started:
+            self.early_frames += 1
+            self.early_bytes += len(data)
+            return
+        if len(data) > MAX_FRAME_BYTES:
+            self.large_frames += 1
+            self.largest_frame = max(self.largest_frame, len(data))
+            if len(self.large_at) < EVIDENCE_POSITIONS:
+                self.large_at.append(index)
+        if self.encoding != "LINEAR16":
+            self.arrivals.append((at_ns, len(data)))
+            return
+        if len(data) % 2:
+            self.odd_frames += 1
+            if len(self.odd_at) < EVIDENCE_POSITIONS:
+                self.odd_at.append(index)
+        # Frames are analysed as they arrive; an odd byte joins the next frame, as the
+        # server would decode it.
+        data = self._carry + data
+        even = len(data) - len(data) % 2
+        self._carry = data[even:]
+        samples = np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
+        self.arrivals.append((at_ns, samples.size))
+        self._audio.add(samples)
+
+    def close(self, at_ns: int, code: int | None) -> None:
+        """The connection closed."""
+        self.closed = True
+        self.close_code = code
+
+    @property
+    def encoding(self) -> str:
+        """The declared encoding."""
+        return self.request.encoding if self.request else "LINEAR16"
+
+    @property
+    def rate(self) -> int:
+        """The declared sample rate."""
+        if self.request and self.request.sample_rate_hertz:
+            return self.request.sample_rate_hertz
+        return 8000 if self.encoding == "MULAW" else 16000
+
+    def report(self) -> dict[str, Any]:
+        """The findings so far, with the figures they rest on."""
+        self._audio.flush()
+        findings = (
+            self._protocol() + self._rate() + self._band() + self._conversion() + self._timing()
+        )
+        audio = self._audio
+        return {
+            "declared": {"encoding": self.encoding, "sample_rate": self.rate}
+            if self.started
+            else None,
+            "frames": self.frame_index,
+            "samples": audio.samples,
+            "audio_seconds": round(audio.samples / self.rate, 3),
+            "wall_seconds": round(self._span_s(), 3),
+            "arrival_rate_hz": self._arrival_rate(),
+            "level_dbfs": round(dbfs(audio.rms), 1) if audio.samples else None,
+            "complete": self.closed,
+            "findings": [finding.to_json() for finding in findings],
+        }
+
+    def findings(self) -> list[str]:
+        """The codes of the findings so far."""
+        return [finding["code"] for finding in self.report()["findings"]]
+
+    def _protocol(self) -> list[Finding]:
+        out = []
+        if self.early_frames and self.started:
+            out.append(
+                Finding(
+                    "audio_before_start",
+                    f"{self.early_frames} audio frames arrived before the start_request; "
+                    "the server ignores them",
+                    {"frames": self.early_frames, "bytes": self.early_bytes},
+                )
+            )
+        if not self.started and (self.frame_index or self.closed):
+            out.append(
+                Finding(
+                    "no_start_request",
+                    "no valid start_request was sent, so no audio was recognised",
+                    {"audio_frames": self.frame_index},
+                )
+            )
+        if self.stop_not_json:
+            out.append(
+                Finding(
+                    "stop_request_not_json",
+                    "the stop_request is not JSON (single quotes?); servers may not read it",
+                    {"frames": len(self.stop_not_json), "first": self.stop_not_json[0]},
+                )
+            )
+        if self.closed and self.started and not self.stopped:
+            out.append(
+                Finding(
+                    "no_stop_request",
+                    "the client closed without a stop_request; the last phrase may be lost",
+                    {"close_code": self.close_code},
+                )
+            )
+        if self.large_frames:
+            out.append(
+                Finding(
+                    "frame_too_large",
+                    f"{self.large_frames} frames are over {MAX_FRAME_BYTES} bytes; "
+                    "the server ignores them",
+                    {
+                        "frames": self.large_frames,
+                        "largest_bytes": self.largest_frame,
+                        "first_frames": self.large_at,
+                    },
+                )
+            )
+        if self.odd_frames:
+            out.append(
+                Finding(
+                    "odd_frame_length",
+                    f"{self.odd_frames} LINEAR16 frames have an odd number of bytes "
+                    "(a sample split across frames)",
+                    {"frames": self.odd_frames, "first_frames": self.odd_at},
+                )
+            )
+        return out
+
+    def _span_s(self) -> float:
+        if len(self.arrivals) < 2:
+            return 0.0
+        return (self.arrivals[-1][0] - self.arrivals[0][0]) / 1e9
+
+    def _arrival_rate(self) -> float | None:
+        """Samples per wall-clock second, from the first frame's arrival to the last's."""
+        span = self._span_s()
+        if span <= 0:
+            return None
+        # The last frame's samples arrived at its stamp; the first frame's before its own.
+        carried = sum(count for _, count in self.arrivals[1:])
+        return round(carried / span, 1)
+
+    def _rate(self) -> list[Finding]:
+        measured = self._arrival_rate()
+        if measured is None or self._span_s() < MIN_RATE_SPAN_S or self.encoding != "LINEAR16":
+            return []
+        declared = self.rate
+        ratio = measured / declared
+        if ratio > REPLAY_FACTOR or abs(ratio - 1) <= RATE_TOLERANCE:
+            return []
+        likely = nearest_rate(measured)
+        evidence: dict[str, Any] = {
+            "declared_hz": declared,
+            "measured_hz": measured,
+            "likely_hz": likely,
+            "wall_seconds": round(self._span_s(), 2),
+        }
+        edge = self._audio.band_edge()
+        if edge is not None:
+            evidence["band_edge_hz"] = round(edge)
+        if abs(likely - measured) / likely > RATE_TOLERANCE:
+            # Not another common rate: a stream that falls behind (see `_timing`).
+            return []
+        return [
+            Finding(
+                "sample_rate_mismatch",
+                f"declared {declared} Hz, audio arrives at ~{likely} Hz "
+                f"(pitch and timing off by {abs(likely / declared - 1):.1%})",
+                evidence,
+            )
+        ]
+
+    def _band(self) -> list[Finding]:
+        """Speech carries energy to 3 kHz and beyond (telephone speech to 3.4 kHz); at the
+        declared rate, a band that ends far below says the samples come faster than declared."""
+        audio = self._audio
+        edge = audio.band_edge()
+        seconds = audio.spectrum_blocks * SPECTRUM_BLOCK / self.rate
+        if edge is None or seconds < MIN_BAND_SECONDS or dbfs(audio.rms) < BAND_LEVEL_DBFS:
+            return []
+        if edge >= SPEECH_BAND_HZ:
+            return []
+        return [
+            Finding(
+                "band_too_narrow",
+                f"at the declared {self.rate} Hz, 99.9 % of the energy lies below {edge:.0f} Hz, "
+                f"where speech reaches {SPEECH_BAND_HZ:g} Hz and more: the samples are likely "
+                f"at {SPEECH_BAND_HZ / edge:.1f}x the declared rate or more",
+                {
+                    "declared_hz": self.rate,
+                    "band_edge_hz": round(edge),
+                    "seconds": round(seconds, 1),
+                },
+            )
+        ]
+
+    def _conversion(self) -> list[Finding]:
+        audio = self._audio
+        out: list[Finding] = []
+        if not audio.samples:
+            return out
+        if audio.telling_frames >= 10 and audio.zero_first / audio.telling_frames >= 0.5:
+            out.append(
+                Finding(
+                    "first_sample_zero",
+                    f"the first sample of {audio.zero_first} of {audio.telling_frames} frames is "
+                    "exactly 0 where its neighbours say it is not (a conversion loop that skips "
+                    "index 0)",
+                    {
+                        "frames": audio.zero_first,
+                        "of": audio.telling_frames,
+                        "first_positions": audio.zero_first_at,
+                    },
+                )
+            )
+        if audio.wraps:
+            out.append(
+                Finding(
+                    "sign_flip",
+                    f"{audio.wraps} full-scale jumps between neighbouring samples: negative peaks "
+                    "wrapped to positive (no lower clamp before the Int16 conversion)",
+                    {"jumps": audio.wraps, "first_positions": audio.wraps_at},
+                )
+            )
+        if audio.clip_runs:
+            out.append(
+                Finding(
+                    "clipping",
+                    f"{audio.clip_runs} runs of {CLIP_RUN} or more samples at full scale",
+                    {
+                        "runs": audio.clip_runs,
+                        "samples_at_full_scale": audio.clipped,
+                        "first_positions": audio.clips_at,
+                    },
+                )
+            )
+        mean = audio.sum / audio.samples
+        level = dbfs(audio.rms)
+        if level < SILENCE_RMS_DBFS:
+            out.append(
+                Finding(
+                    "silence_only",
+                    "the audio is silent: the microphone is muted or the wrong input is used",
+                    {"level_dbfs": None if math.isinf(level) else round(level, 1)},
+                )
+            )
+        elif level < LOW_LEVEL_DBFS:
+            out.append(
+                Finding(
+                    "level_too_low",
+                    f"the audio level is {level:.0f} dBFS, far too low to recognise well",
+                    {"level_dbfs": round(level, 1)},
+                )
+            )
+        if abs(mean) > DC_OFFSET_LSB:
+            out.append(
+                Finding(
+                    "dc_offset",
+                    f"the audio is offset by {mean:.0f} LSB from zero",
+                    {"mean_lsb": round(mean, 1)},
+                )
+            )
+        return out
+
+    def _timing(self) -> list[Finding]:
+        if len(self.arrivals) < 3 or self.encoding != "LINEAR16":
+            return []
+        out = []
+        times = np.array([at for at, _ in self.arrivals], dtype=np.float64) / 1e9
+        counts = np.array([count for _, count in self.arrivals], dtype=np.float64)
+        gaps = np.diff(times)
+        long = np.flatnonzero(gaps > GAP_S)
+        if long.size:
+            out.append(
+                Finding(
+                    "gaps",
+                    f"{long.size} pauses of over {GAP_S:g} s between audio frames",
+                    {
+                        "gaps": int(long.size),
+                        "longest_s": round(float(gaps.max()), 3),
+                        "after_frames": [int(i) for i in long[:EVIDENCE_POSITIONS]],
+                    },
+                )
+            )
+        measured = self._arrival_rate() or 0.0
+        if measured > REPLAY_FACTOR * self.rate or self._span_s() < MIN_RATE_SPAN_S:
+            return out
+        durations = counts[1:] / self.rate
+        bunched = int(np.count_nonzero(gaps < 0.1 * durations))
+        if bunched / gaps.size >= BURST_SHARE:
+            out.append(
+                Finding(
+                    "bursts",
+                    f"{bunched} of {gaps.size} frames arrived in bursts (within a tenth of a "
+                    "frame's duration of the previous one) instead of steadily",
+                    {"bunched_frames": bunched, "of": int(gaps.size)},
+                )
+            )
+        behind = self._span_s() - float(counts[1:].sum()) / self.rate
+        if behind > BEHIND_S:
+            out.append(
+                Finding(
+                    "behind_real_time",
+                    f"the audio fell {behind:.1f} s behind real time",
+                    {"behind_s": round(behind, 2)},
+                )
+            )
+        return out
+
+
+class ConformanceReports:
+    """The monitors of the latest connections, by connection id (bounded)."""
+
+    def __init__(self, keep: int = KEEP_REPORTS) -> None:
+        self._keep = keep
+        self._monitors: OrderedDict[str, ConformanceMonitor] = OrderedDict()
+
+    def watch(self, connection_id: str) -> ConformanceMonitor:
+        """A new monitor for a connection; it replaces an earlier one with the same id."""
+        monitor = ConformanceMonitor()
+        self._monitors.pop(connection_id, None)
+        self._monitors[connection_id] = monitor
+        while len(self._monitors) > self._keep:
+            self._monitors.popitem(last=False)
+        return monitor
+
+    def report(self, connection_id: str) -> dict[str, Any] | None:
+        """The report of the latest connection with this id (live while it streams)."""
+        monitor = self._monitors.get(connection_id)
+        if monitor is None:
+            return None
+        return {"connectionId": connection_id, **monitor.report()}

@@ -1,0 +1,1 @@
+"""Work on session folders: replay, compare, latency, bench, proxy, browser, regression."""

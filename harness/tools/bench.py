@@ -1,0 +1,320 @@
+"""Benchmark an endpoint's streaming latency by replaying reference sessions.
+
+Each level of concurrency runs that many replays at once (cycling through the sessions),
+`repeat` times; every replay is a session folder whose latency metrics are computed with
+`harness.tools.latency`. The machine's own floor is measured in the same run: the round trip of
+a text frame over a loopback WebSocket, and the pacing lateness of the replays themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+from websockets.asyncio.server import ServerConnection, serve
+
+from harness.client.auth import TokenSource
+from harness.client.record import record
+from harness.serve import running
+from harness.session_folder.log import TRANSCRIPT_FILE, read_session
+from harness.session_folder.transcript import Transcript, read_transcript
+from harness.tools.latency import (
+    QUANTILES,
+    SessionLatency,
+    lateness_ms,
+    percentiles,
+    session_latency,
+)
+from harness.tools.replay import ReplayPlan, plan_replay
+from mock_symbl.web.app import MockConfig, create_app
+
+METRICS = (
+    "first_partial_ms",
+    "word_emission_ms",
+    "finalisation_ms",
+    "insight_ms",
+    "topic_ms",
+)
+
+
+@dataclass
+class BenchRun:
+    """One replay: where it was written, its metrics, its pacing, what went wrong."""
+
+    source: Path
+    concurrency: int
+    folder: Path
+    metrics: SessionLatency | None = None
+    lateness_ns: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A limit a ramp must stay within: a metric's percentile, in milliseconds."""
+
+    metric: str
+    quantile: str
+    limit_ms: float
+
+    @classmethod
+    def parse(cls, text: str) -> Bound:
+        """`word_emission_ms:p99=1000` (the `_ms` may be left out)."""
+        name, _, limit = text.partition("=")
+        metric, _, quantile = name.partition(":")
+        metric = metric if metric.endswith("_ms") else f"{metric}_ms"
+        if metric not in METRICS or quantile not in QUANTILES:
+            raise ValueError(
+                f"a bound is METRIC:QUANTILE=MS with METRIC one of "
+                f"{', '.join(m.removesuffix('_ms') for m in METRICS)} and QUANTILE one of "
+                f"{', '.join(QUANTILES)}; got {text!r}"
+            )
+        try:
+            return cls(metric, quantile, float(limit))
+        except ValueError:
+            raise ValueError(f"the limit of {text!r} is not a number of milliseconds") from None
+
+    def broken_by(self, level: Mapping[str, Any]) -> str | None:
+        """Why a level's figures break the bound, or None if they keep it."""
+        figure = (level.get(self.metric) or {}).get(self.quantile)
+        if figure is not None and figure > self.limit_ms:
+            return f"{self.metric} {self.quantile} {figure:.1f} ms > {self.limit_ms:g} ms"
+        return None
+
+
+DEFAULT_BOUND = Bound("word_emission_ms", "p99", 1000.0)
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Step concurrency up from `start`, doubling, until a bound or an error breaks."""
+
+    start: int = 1
+    limit: int = 1024
+    bounds: tuple[Bound, ...] = (DEFAULT_BOUND,)
+
+    def levels(self) -> Iterator[int]:
+        """The levels to try, in order."""
+        level = self.start
+        while level <= self.limit:
+            yield level
+            level *= 2
+
+    def broken_by(self, level: Mapping[str, Any]) -> str | None:
+        """Why a level breaks the ramp (an error, or a bound), or None."""
+        if level["errors"]:
+            return f"{len(level['errors'])} sessions failed: {level['errors'][0]}"
+        return next((why for b in self.bounds if (why := b.broken_by(level))), None)
+
+
+@dataclass
+class BenchReport:
+    """Every run, grouped by concurrency level, with the floor measured beside them."""
+
+    speed: float | None
+    runs: list[BenchRun] = field(default_factory=list)
+    floor: dict[str, Any] = field(default_factory=dict)
+    capacity: dict[str, Any] | None = None
+
+    def levels(self) -> list[int]:
+        """The concurrency levels run."""
+        return sorted({run.concurrency for run in self.runs})
+
+    def metric(self, name: str, level: int) -> list[float]:
+        """Every figure of one metric at one level."""
+        values: list[float] = []
+        for run in self.runs:
+            if run.concurrency == level and run.metrics is not None:
+                values.extend(getattr(run.metrics, name))
+        return values
+
+    def level_json(self, level: int) -> dict[str, Any]:
+        """Percentiles per metric at one level, with its sessions and errors."""
+        return {
+            "sessions": sum(1 for r in self.runs if r.concurrency == level),
+            "errors": [r.error for r in self.runs if r.concurrency == level and r.error],
+            **{name: percentiles(self.metric(name, level)) for name in METRICS},
+            "pacing_lateness_ms": lateness_ms(
+                [ns for r in self.runs if r.concurrency == level for ns in r.lateness_ns]
+            ),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Percentiles per metric and level, the floor, the settings, errors and capacity."""
+        out = {
+            "speed": "max" if self.speed is None else self.speed,
+            "label": "max speed (latencies are not real-time figures)"
+            if self.speed is None
+            else "",
+            "floor": self.floor,
+            "levels": {str(level): self.level_json(level) for level in self.levels()},
+        }
+        if self.capacity is not None:
+            out["capacity"] = self.capacity
+        return out
+
+
+async def _echo(connection: ServerConnection) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for message in connection:
+            await connection.send(message)
+
+
+async def loopback_floor(round_trips: int = 1000) -> dict[str, float]:
+    """Round trip of a small text frame over a loopback WebSocket, in milliseconds."""
+    async with serve(_echo, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with websockets.connect(f"ws://127.0.0.1:{port}") as socket:
+            times = []
+            for _ in range(round_trips):
+                sent = time.perf_counter_ns()
+                await socket.send("ping")
+                await socket.recv()
+                times.append((time.perf_counter_ns() - sent) / 1e6)
+    return percentiles(times, digits=4)
+
+
+async def _replay(
+    plan: ReplayPlan,
+    *,
+    transcript: Transcript | None,
+    endpoint: str,
+    token: str,
+    folder: Path,
+    speed: float | None,
+    level: int,
+    connection_id: str,
+) -> BenchRun:
+    run = BenchRun(plan.folder, level, folder)
+    try:
+        recording = await record(
+            folder,
+            endpoint=endpoint,
+            connection_id=connection_id,
+            token=token,
+            start=plan.start,
+            frames=plan.frames(),
+            speed=speed,
+            stop=asyncio.Event(),
+            schedule=plan.schedule,
+            header={"replay_of": str(plan.folder), "speed": "max" if speed is None else speed},
+        )
+    except Exception as error:
+        run.error = f"{type(error).__name__}: {error}"
+        return run
+    result = recording.result
+    if result is not None:
+        run.lateness_ns = result.lateness_ns
+        run.error = result.error
+    if transcript is not None and run.error is None:
+        run.metrics = session_latency(read_session(folder), transcript)
+    return run
+
+
+async def run_bench(
+    sessions: Sequence[Path],
+    *,
+    endpoint: str,
+    token: str,
+    out: Path,
+    levels: Sequence[int] | Ramp,
+    repeat: int,
+    speed: float | None,
+    prepare: Callable[[str, Path], object] | None = None,
+) -> BenchReport:
+    """Replay `sessions` at each concurrency level, `repeat` rounds each; with a `Ramp`,
+    at rising levels until one breaks, and report the capacity (the last that held).
+
+    `prepare(connection_id, session_folder)` runs before each replay (the bundled mock
+    uses it to learn which transcript answers that connection)."""
+    plans = [plan_replay(folder) for folder in sessions]
+    transcripts = {
+        plan.folder.name: read_transcript(plan.folder / TRANSCRIPT_FILE)
+        if (plan.folder / TRANSCRIPT_FILE).is_file()
+        else None
+        for plan in plans
+    }
+    report = BenchReport(speed=speed)
+    report.floor["loopback_round_trip_ms"] = await loopback_floor()
+    ramp = levels if isinstance(levels, Ramp) else None
+    steps: Iterable[int] = levels.levels() if isinstance(levels, Ramp) else levels
+    for level in steps:
+        # Every session at least once per round; `level` replays run at a time.
+        slots = max(level, len(plans))
+        for round_number in range(repeat):
+            for first in range(0, slots, level):
+                batch = []
+                for slot in range(first, min(first + level, slots)):
+                    plan = plans[slot % len(plans)]
+                    name = f"{plan.folder.name}-n{level}-r{round_number}-{slot}"
+                    # Sessions running at once must not share a connection id: the server
+                    # would join them into one conversation.
+                    connection_id = f"{plan.connection_id}-{name}"
+                    if prepare is not None:
+                        prepare(connection_id, plan.folder)
+                    batch.append(
+                        _replay(
+                            plan,
+                            transcript=transcripts[plan.folder.name],
+                            endpoint=endpoint,
+                            token=token,
+                            folder=out / name,
+                            speed=speed,
+                            level=level,
+                            connection_id=connection_id,
+                        )
+                    )
+                report.runs.extend(await asyncio.gather(*batch))
+        if ramp is not None:
+            why = ramp.broken_by(report.level_json(level))
+            held = report.capacity["held"] if report.capacity else None
+            report.capacity = {"held": level if why is None else held, "broke_at": None}
+            if why is not None:
+                report.capacity.update({"broke_at": level, "why": why})
+                break
+    report.floor["pacing_lateness_ms"] = lateness_ms(
+        [ns for run in report.runs for ns in run.lateness_ns]
+    )
+    return report
+
+
+def run_benchmark(
+    sessions: Sequence[Path],
+    *,
+    endpoint: str | None,
+    out: Path,
+    levels: Sequence[int] | Ramp,
+    repeat: int,
+    speed: float | None,
+    mock: MockConfig | None = None,
+) -> BenchReport:
+    """Run a benchmark against `endpoint`, or an in-process mock (`mock`'s settings) when
+    it is None."""
+    with contextlib.ExitStack() as stack:
+        prepare: Callable[[str, Path], object] | None = None
+        environ = None
+        if endpoint is None:
+            app = create_app(mock or MockConfig())
+            server = stack.enter_context(running(app))
+            endpoint = server.ws_url
+            prepare = app.state.streaming.engines.learn_as
+            environ = {"SYMBL_APP_ID": "symbl-harness-bench", "SYMBL_APP_SECRET": "offline"}
+        tokens = TokenSource(endpoint, environ)
+        return asyncio.run(
+            run_bench(
+                sessions,
+                endpoint=endpoint,
+                token=tokens.token(),
+                out=out,
+                levels=levels,
+                repeat=repeat,
+                speed=speed,
+                prepare=prepare,
+            )
+        )

@@ -1,0 +1,287 @@
+"""A semantic diff of two sessions: what was said, found and felt, and when, not their bytes.
+
+Ids, wall-clock times and partial hypotheses are ignored. Compared: the lifecycle and the
+sequence of event types (partials aside), final transcripts (word error rate), insights
+(matched by type and text similarity), topics, the sentiment label of each matched message,
+and how much later or earlier each matched message came relative to the audio sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import jiwer
+
+from harness.protocol import InsightResponse, MessageResponse, TopicResponse, parse_message
+from harness.session_folder.log import SessionLog, TextFrame
+
+PARTIAL = "recognition_result"
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far a candidate may stray from its baseline and still match it."""
+
+    wer: float = 0.0
+    timing_ms: float = 500.0
+    insight_similarity: float = 0.8
+    missing_insights: int = 0
+    extra_insights: int = 0
+    missing_topics: int = 0
+    sentiment_flips: int = 0
+
+    @classmethod
+    def parse(cls, settings: list[str]) -> Tolerances:
+        """`name=value` settings over the defaults; raises ValueError naming a bad one."""
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for setting in settings:
+            name, sep, value = setting.partition("=")
+            if not sep or name not in known:
+                raise ValueError(f"unknown tolerance {setting!r} (known: {', '.join(known)})")
+            try:
+                values[name] = int(value) if known[name] == "int" else float(value)
+            except ValueError:
+                raise ValueError(f"tolerance {name} needs a number, got {value!r}") from None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One thing that differs; `within` when the tolerances allow it."""
+
+    aspect: str
+    detail: str
+    within: bool = False
+
+
+@dataclass
+class Comparison:
+    """The outcome: differences, headline figures, and whether the candidate matches."""
+
+    differences: list[Difference] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        """True when every difference is within tolerance."""
+        return all(d.within for d in self.differences)
+
+    def to_json(self) -> dict[str, Any]:
+        """The comparison as JSON-ready values."""
+        return {
+            "matches": self.matches,
+            "figures": self.figures,
+            "differences": [asdict(d) for d in self.differences],
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class _Message:
+    text: str
+    position: int
+    sentiment: str | None
+
+
+@dataclass
+class _Digest:
+    """What one session said and when, reduced to what `compare` looks at."""
+
+    rate: int
+    max_speed: bool
+    types: list[str] = field(default_factory=list)
+    messages: list[_Message] = field(default_factory=list)
+    insights: list[tuple[str, str]] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)
+
+
+def _digest(log: SessionLog) -> _Digest:
+    digest = _Digest(log.sample_rate, str(log.header.get("speed")) == "max")
+    for frame in log.received():
+        if not isinstance(frame, TextFrame) or not isinstance(frame.data, dict):
+            continue
+        event = parse_message(frame.data)
+        kind = event.type
+        if kind != PARTIAL:
+            digest.types.append(kind)
+        if isinstance(event, MessageResponse):
+            raw_messages = frame.data.get("messages") or []
+            for message, raw in zip(event.messages, raw_messages, strict=False):
+                label = (
+                    (raw.get("sentiment") or {}).get("suggested") if isinstance(raw, dict) else None
+                )
+                digest.messages.append(_Message(message.text, frame.position, label))
+        elif isinstance(event, InsightResponse):
+            digest.insights.extend((i.type, i.text) for i in event.insights)
+        elif isinstance(event, TopicResponse):
+            digest.topics.update(t.phrases.lower() for t in event.topics)
+    return digest
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w' ]", " ", text.lower())).strip()
+
+
+def _pairs(baseline: list[_Message], candidate: list[_Message]) -> list[tuple[_Message, _Message]]:
+    """Messages matched in order by their text (a diff of the two lists)."""
+    matcher = difflib.SequenceMatcher(
+        a=[_words(m.text) for m in baseline], b=[_words(m.text) for m in candidate], autojunk=False
+    )
+    pairs = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag in ("equal", "replace"):
+            pairs += list(zip(baseline[a0:a1], candidate[b0:b1], strict=False))
+    return pairs
+
+
+def compare(baseline: SessionLog, candidate: SessionLog, tolerances: Tolerances) -> Comparison:
+    """Compare a candidate session with its baseline."""
+    result = Comparison()
+    base, cand = _digest(baseline), _digest(candidate)
+    _sequence(base, cand, result)
+    _transcripts(base, cand, tolerances, result)
+    _insights(base, cand, tolerances, result)
+    _topics(base, cand, tolerances, result)
+    pairs = _pairs(base.messages, cand.messages)
+    _sentiment(pairs, tolerances, result)
+    if base.max_speed or cand.max_speed:
+        result.notes.append(
+            "timing not compared: a session sent at max speed has no meaningful arrival times"
+        )
+    else:
+        _timing(pairs, base.rate, cand.rate, tolerances, result)
+    return result
+
+
+def _sequence(base: _Digest, cand: _Digest, result: Comparison) -> None:
+    if base.types == cand.types:
+        return
+    matcher = difflib.SequenceMatcher(a=base.types, b=cand.types, autojunk=False)
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        was = ", ".join(base.types[a0:a1]) or "nothing"
+        now = ", ".join(cand.types[b0:b1]) or "nothing"
+        where = (
+            f"after event {a0}"
+            if a1 == a0
+            else f"event {a1}"
+            if a1 - a0 == 1
+            else f"events {a0 + 1}-{a1}"
+        )
+        result.differences.append(
+            Difference("sequence", f"{where}: baseline {was}; candidate {now}")
+        )
+
+
+def _transcripts(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
+    reference = _words(" ".join(m.text for m in base.messages))
+    hypothesis = _words(" ".join(m.text for m in cand.messages))
+    if not reference:
+        error = 0.0 if not hypothesis else 1.0
+    else:
+        error = float(jiwer.wer(reference, hypothesis)) if hypothesis else 1.0
+    result.figures["wer"] = round(error, 4)
+    result.figures["messages"] = {"baseline": len(base.messages), "candidate": len(cand.messages)}
+    if error > 0:
+        changed = [
+            f"{a.text!r} -> {b.text!r}"
+            for a, b in _pairs(base.messages, cand.messages)
+            if _words(a.text) != _words(b.text)
+        ]
+        detail = f"word error rate {error:.3f}" + (f": {'; '.join(changed[:3])}" if changed else "")
+        if len(base.messages) != len(cand.messages):
+            detail += f" ({len(base.messages)} messages -> {len(cand.messages)})"
+        result.differences.append(Difference("transcript", detail, error <= tolerances.wer))
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(a=_words(a), b=_words(b), autojunk=False).ratio()
+
+
+def _insights(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
+    unmatched = list(cand.insights)
+    missing = []
+    for kind, text in base.insights:
+        best = max(
+            (c for c in unmatched if c[0] == kind),
+            key=lambda c: _similar(text, c[1]),
+            default=None,
+        )
+        if best is not None and _similar(text, best[1]) >= tolerances.insight_similarity:
+            unmatched.remove(best)
+        else:
+            missing.append((kind, text))
+    result.figures["insights"] = {"baseline": len(base.insights), "candidate": len(cand.insights)}
+    for kind, text in missing:
+        result.differences.append(
+            Difference(
+                "insights", f"missing {kind}: {text!r}", len(missing) <= tolerances.missing_insights
+            )
+        )
+    for kind, text in unmatched:
+        result.differences.append(
+            Difference(
+                "insights", f"extra {kind}: {text!r}", len(unmatched) <= tolerances.extra_insights
+            )
+        )
+
+
+def _topics(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
+    missing = sorted(base.topics - cand.topics)
+    result.figures["topics"] = {"baseline": len(base.topics), "candidate": len(cand.topics)}
+    if missing:
+        within = len(missing) <= tolerances.missing_topics
+        result.differences.append(Difference("topics", f"missing: {', '.join(missing)}", within))
+    extra = sorted(cand.topics - base.topics)
+    if extra:
+        result.notes.append(f"new topics in the candidate: {', '.join(extra)}")
+
+
+def _sentiment(
+    pairs: list[tuple[_Message, _Message]], tolerances: Tolerances, result: Comparison
+) -> None:
+    flips = [
+        (a, b)
+        for a, b in pairs
+        if a.sentiment is not None and b.sentiment is not None and a.sentiment != b.sentiment
+    ]
+    result.figures["sentiment_flips"] = len(flips)
+    for a, b in flips:
+        result.differences.append(
+            Difference(
+                "sentiment",
+                f"{a.text!r}: {a.sentiment} -> {b.sentiment}",
+                len(flips) <= tolerances.sentiment_flips,
+            )
+        )
+
+
+def _timing(
+    pairs: list[tuple[_Message, _Message]],
+    base_rate: int,
+    cand_rate: int,
+    tolerances: Tolerances,
+    result: Comparison,
+) -> None:
+    shifts = [(b.position / cand_rate - a.position / base_rate) * 1000 for a, b in pairs]
+    if not shifts:
+        return
+    result.figures["timing_ms"] = {
+        "mean": round(sum(shifts) / len(shifts), 1),
+        "earliest": round(min(shifts), 1),
+        "latest": round(max(shifts), 1),
+    }
+    for (a, _), shift in zip(pairs, shifts, strict=True):
+        if abs(shift) > tolerances.timing_ms:
+            direction = "later" if shift > 0 else "earlier"
+            result.differences.append(
+                Difference(
+                    "timing", f"{a.text!r} came {abs(shift):.0f} ms {direction} in the audio"
+                )
+            )

@@ -1,0 +1,226 @@
+"""Latency figures of a recorded session, as BENCHMARKING.md defines them.
+
+Everything is read from the session log: `t_send` of each audio frame (stamped just before
+it was sent) and `t_recv` of each event (stamped when it arrived, before parsing). Word
+times come from the reference transcript. Events pair with phrases in order: the partials
+after the (i-1)-th `message_response` and up to the i-th belong to phrase i.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.protocol import message_type
+from harness.session_folder.log import Closed, Opened, SessionLog, TextFrame
+from harness.session_folder.transcript import Transcript
+
+QUANTILES = ("p50", "p90", "p99", "max")
+
+
+def percentiles(values: Sequence[float], digits: int = 1) -> dict[str, float]:
+    """p50, p90, p99, max and n of some figures, rounded to `digits` decimals."""
+    if not values:
+        return {}
+    array = np.asarray(values, dtype=np.float64)
+    figures = {q: float(np.percentile(array, int(q[1:]))) for q in QUANTILES if q != "max"}
+    figures["max"] = float(array.max())
+    return {**{k: round(v, digits) for k, v in figures.items()}, "n": float(array.size)}
+
+
+def lateness_ms(lateness_ns: Sequence[int]) -> dict[str, float]:
+    """Percentiles of pacing lateness (nanoseconds in), in milliseconds to 0.1 µs."""
+    return percentiles([value / 1e6 for value in lateness_ns], digits=4)
+
+
+def event_kind(data: Any) -> str:
+    """A recorded frame's message type ("" for a frame that is not a JSON object)."""
+    return message_type(data) if isinstance(data, dict) else ""
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
+
+
+def partial_words(data: dict[str, Any]) -> list[str]:
+    """The normalised words of a `recognition_result`."""
+    alternatives = data["message"].get("payload", {}).get("raw", {}).get("alternatives") or [{}]
+    transcript = str(alternatives[0].get("transcript") or "")
+    return [w for w in (_norm(word) for word in transcript.split()) if w]
+
+
+class _Clock:
+    """When the frame holding a given audio position was sent."""
+
+    def __init__(self, log: SessionLog) -> None:
+        frames = log.audio_frames()
+        self.starts = np.asarray([f.offset for f in frames])
+        self.times = [f.t for f in frames]
+        self.rate = log.sample_rate
+
+    def sent(self, seconds: float, *, end: bool = False) -> float | None:
+        """`t_send` of the frame holding the sample at `seconds`; with `end`, of the frame
+        holding the last sample before it (where something that ends at `seconds` ends)."""
+        if not self.times:
+            return None
+        sample = round(seconds * self.rate) - (1 if end else 0)
+        index = int(np.searchsorted(self.starts, max(sample, 0), side="right")) - 1
+        return self.times[max(index, 0)]
+
+
+@dataclass
+class SessionLatency:
+    """The latency metrics of one session, in milliseconds (lists: one figure each)."""
+
+    first_partial_ms: list[float] = field(default_factory=list)
+    word_emission_ms: list[float] = field(default_factory=list)
+    finalisation_ms: list[float] = field(default_factory=list)
+    insight_ms: list[float] = field(default_factory=list)
+    topic_ms: list[float] = field(default_factory=list)
+    coverage: float = 0.0
+    revisions_per_word: float = 0.0
+    changed_word_share: float = 0.0
+    flicker: int = 0
+    handshake_ms: float | None = None
+    start_to_recognition_ms: float | None = None
+    stop_to_close_ms: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Percentiles of each list, the other figures as they are."""
+        out: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            out[name] = percentiles(value) if isinstance(value, list) else value
+        return out
+
+
+def _groups(log: SessionLog) -> tuple[list[list[TextFrame]], list[TextFrame]]:
+    """Partials per phrase, and the message_response closing each phrase."""
+    groups: list[list[TextFrame]] = [[]]
+    finals: list[TextFrame] = []
+    for frame in log.received():
+        kind = event_kind(frame.data)
+        if kind == "recognition_result" and partial_words(frame.data):
+            groups[-1].append(frame)
+        elif kind == "message_response":
+            finals.append(frame)
+            groups.append([])
+    return groups[: len(finals)], finals
+
+
+def _stability(groups: list[list[TextFrame]], result: SessionLatency) -> None:
+    revisions = changed = emitted = 0
+    for partials in groups:
+        history = [partial_words(p.data) for p in partials]
+        ever_changed: set[int] = set()
+        for before, after in itertools.pairwise(history):
+            for position, word in enumerate(before[: len(after)]):
+                if after[position] != word:
+                    revisions += 1
+                    ever_changed.add(position)
+        result.flicker += sum(1 for a, b in itertools.pairwise(history) if b[: len(a)] != a)
+        emitted += len(history[-1]) if history else 0
+        changed += len(ever_changed)
+    result.revisions_per_word = round(revisions / emitted, 4) if emitted else 0.0
+    result.changed_word_share = round(changed / emitted, 4) if emitted else 0.0
+
+
+def _words(
+    groups: list[list[TextFrame]], transcript: Transcript, clock: _Clock, result: SessionLatency
+) -> None:
+    counted = 0
+    for phrase, partials in zip(transcript.phrases, groups, strict=False):
+        seen: Counter[str] = Counter()
+        for word in phrase.words:
+            text = _norm(word.word)
+            seen[text] += 1
+            sent = clock.sent(word.end, end=True)
+            for partial in partials:
+                if Counter(partial_words(partial.data))[text] >= seen[text] and sent is not None:
+                    result.word_emission_ms.append((partial.t - sent) * 1000)
+                    counted += 1
+                    break
+    total = len(transcript.words)
+    result.coverage = round(counted / total, 4) if total else 0.0
+
+
+def _message_ends(log: SessionLog) -> dict[str, float]:
+    """Audio end (seconds) of every finalised message, by id."""
+    ends: dict[str, float] = {}
+    for frame in log.received():
+        if event_kind(frame.data) != "message_response":
+            continue
+        for message in frame.data.get("messages") or []:
+            duration = message.get("duration") or {}
+            if "timeOffset" in duration and "duration" in duration:
+                ends[str(message.get("id"))] = float(duration["timeOffset"]) + float(
+                    duration["duration"]
+                )
+    return ends
+
+
+def _references(log: SessionLog, clock: _Clock, result: SessionLatency) -> None:
+    ends = _message_ends(log)
+    for frame in log.received():
+        kind = event_kind(frame.data)
+        if kind == "insight_response":
+            refs = [i.get("messageReference", {}).get("id") for i in frame.data["insights"]]
+            target = result.insight_ms
+        elif kind == "topic_response":
+            refs = [
+                r.get("id") for t in frame.data["topics"] for r in t.get("messageReferences", [])
+            ]
+            target = result.topic_ms
+        else:
+            continue
+        known = [ends[str(ref)] for ref in refs if str(ref) in ends]
+        sent = clock.sent(max(known), end=True) if known else None
+        if sent is not None:
+            target.append((frame.t - sent) * 1000)
+
+
+def _lifecycle(log: SessionLog, result: SessionLatency) -> None:
+    sent = {
+        str(r.data.get("type")): r.t
+        for r in log.records
+        if isinstance(r, TextFrame) and r.direction == "send" and isinstance(r.data, dict)
+    }
+    received = {event_kind(r.data): r.t for r in reversed(log.received())}
+    opened = next((r.t for r in log.records if isinstance(r, Opened)), None)
+    closed = next((r.t for r in log.records if isinstance(r, Closed)), None)
+    result.handshake_ms = round(opened * 1000, 3) if opened is not None else None
+    if "start_request" in sent and "recognition_started" in received:
+        delta = received["recognition_started"] - sent["start_request"]
+        result.start_to_recognition_ms = round(delta * 1000, 3)
+    if "stop_request" in sent and closed is not None:
+        result.stop_to_close_ms = round((closed - sent["stop_request"]) * 1000, 3)
+
+
+def session_latency(log: SessionLog, transcript: Transcript) -> SessionLatency:
+    """Every latency metric of one recorded session against its reference transcript."""
+    result = SessionLatency()
+    clock = _Clock(log)
+    groups, finals = _groups(log)
+    for phrase, partials, final in zip(transcript.phrases, groups, finals, strict=False):
+        first_word_start = clock.sent(phrase.words[0].start)
+        last_word_end = clock.sent(phrase.end, end=True)
+        if partials and first_word_start is not None:
+            result.first_partial_ms.append((partials[0].t - first_word_start) * 1000)
+        if last_word_end is not None:
+            result.finalisation_ms.append((final.t - last_word_end) * 1000)
+    _words(groups, transcript, clock, result)
+    _references(log, clock, result)
+    _stability(groups, result)
+    _lifecycle(log, result)
+    return result
+
+
+def finalisation_latency_ms(log: SessionLog, transcript: Transcript) -> list[float]:
+    """For each phrase: its `message_response` receive time minus the send time of the
+    frame that holds the phrase's last word end."""
+    return session_latency(log, transcript).finalisation_ms

@@ -1,0 +1,316 @@
+"""A recording proxy: any client talks to it as to the endpoint; every session is recorded.
+
+WebSocket streaming paths are forwarded frame for frame in both directions and written to
+one session folder per connection (named from the connection id, made safe). Other paths
+(token generation, the Conversation API) are forwarded as they are; calls that name a
+recorded conversation are appended to that session's `rest.jsonl`, secrets redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection
+
+from harness.client.auth import http_base
+from harness.conformance.check import write_conformance
+from harness.protocol import StartRequest, StartRequestError
+from harness.session_folder.log import SessionLogWriter
+from harness.session_folder.redact import Redactor
+
+REST_LOG = "rest.jsonl"
+DEFAULT_RATE = 16000
+# Headers a proxy must not pass on (hop-by-hop), or that httpx sets itself.
+_HOP_HEADERS = {
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "upgrade",
+}
+_CONVERSATION = re.compile(r"^/v1/conversations/([^/]+)")
+
+
+def safe_name(connection_id: str, taken: Callable[[str], bool]) -> str:
+    """A folder name for a connection id: no separators, no leading dots, no collisions."""
+    name = re.sub(r"[^A-Za-z0-9._=-]", "_", connection_id).lstrip(".")[:120] or "session"
+    candidate, number = name, 1
+    while taken(candidate):
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
+
+
+class _PendingLog:
+    """Records a connection until its sample rate is known, then writes the session folder."""
+
+    def __init__(self, folder: Path, endpoint: str, secrets: list[str]) -> None:
+        self.folder = folder
+        self.endpoint = endpoint
+        self.secrets = secrets
+        self.started_ns = time.perf_counter_ns()
+        self.writer: SessionLogWriter | None = None
+        self.closed = False
+        self._pending: list[tuple[str, Any, int]] = []
+
+    def add(self, kind: str, value: Any) -> None:
+        if self.closed:
+            return
+        at = time.perf_counter_ns()
+        if self.writer is None and kind == "send_text":
+            self._rate_from(value)
+        if self.writer is None and kind == "send_audio":
+            self._open(DEFAULT_RATE)
+        if self.writer is None:
+            self._pending.append((kind, value, at))
+        else:
+            self._write(kind, value, at)
+
+    def _rate_from(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+            if isinstance(message, dict) and message.get("type") == "start_request":
+                request = StartRequest.from_json(message)
+                self._open(request.sample_rate_hertz or DEFAULT_RATE, request.encoding)
+        except (ValueError, StartRequestError):
+            return
+
+    def _open(self, rate: int, encoding: str = "LINEAR16") -> None:
+        self.writer = SessionLogWriter(
+            self.folder,
+            endpoint=self.endpoint,
+            sample_rate=rate,
+            encoding=encoding,
+            secrets=self.secrets,
+            started_ns=self.started_ns,
+            extra_header={"recorded_by": "proxy"},
+        )
+        for kind, value, at in self._pending:
+            self._write(kind, value, at)
+        self._pending.clear()
+
+    def _write(self, kind: str, value: Any, at: int) -> None:
+        writer = self.writer
+        assert writer is not None
+        if kind == "open":
+            writer.opened(value[0], headers=value[1], at=at)
+        elif kind == "send_text":
+            writer.sent_text(value, at=at)
+        elif kind == "send_audio":
+            writer.sent_audio(value, at=at)
+        elif kind == "recv_text":
+            writer.received_text(value, at=at)
+        elif kind == "close":
+            writer.closed(value[0], value[1], at=at)
+        else:
+            writer.error(value, at=at)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.writer is None:
+            self._open(DEFAULT_RATE)
+        assert self.writer is not None
+        self.writer.close()
+        write_conformance(self.folder)
+
+
+@dataclass
+class ProxyState:
+    """Where the proxy forwards to and what it has recorded."""
+
+    upstream: str
+    out: Path
+    conversations: dict[str, Path] = field(default_factory=dict)
+    redactor: Redactor = field(default_factory=Redactor)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _upstream_ws(state: ProxyState, path: str, query: str) -> str:
+    parts = urlsplit(state.upstream)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    return f"{scheme}://{parts.netloc}{path}" + (f"?{query}" if query else "")
+
+
+async def _stream(state: ProxyState, socket: WebSocket) -> None:
+    connection_id = socket.path_params["connection_id"]
+    query = socket.scope.get("query_string", b"").decode("latin-1")
+    url = _upstream_ws(state, socket.url.path, query)
+    offered = list(socket.scope.get("subprotocols") or [])
+    forwarded = {k: v for k, v in socket.headers.items() if k.lower() in ("x-api-key",)}
+    try:
+        upstream = await websockets.connect(
+            url,
+            additional_headers=forwarded,
+            subprotocols=[websockets.Subprotocol(p) for p in offered] or None,
+            max_size=None,
+            ping_interval=None,
+        )
+    except websockets.InvalidStatus as refused:
+        body = bytes(refused.response.body or b"")
+        await socket.send_denial_response(
+            Response(body, status_code=refused.response.status_code, media_type="application/json")
+        )
+        return
+    except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
+        await socket.send_denial_response(
+            JSONResponse({"message": f"upstream unreachable: {error}"}, status_code=502)
+        )
+        return
+    await socket.accept(subprotocol=upstream.subprotocol)
+    secrets = [s for s in (*offered, *forwarded.values()) if s]
+    async with state.lock:
+        folder = state.out / safe_name(connection_id, lambda n: (state.out / n).exists())
+        folder.mkdir(parents=True)
+    log = _PendingLog(folder, url, secrets)
+    log.add("open", (url, list(socket.headers.items())))
+    await _pump(state, socket, upstream, log, folder)
+
+
+async def _pump(
+    state: ProxyState,
+    socket: WebSocket,
+    upstream: ClientConnection,
+    log: _PendingLog,
+    folder: Path,
+) -> None:
+    async def client_to_upstream() -> None:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                await upstream.close(message.get("code") or 1000, message.get("reason") or "")
+                return
+            if message.get("text") is not None:
+                log.add("send_text", message["text"])
+                await upstream.send(message["text"])
+            elif message.get("bytes") is not None:
+                log.add("send_audio", message["bytes"])
+                await upstream.send(message["bytes"])
+
+    async def upstream_to_client() -> None:
+        async for message in upstream:
+            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            log.add("recv_text", text)
+            _learn_conversation(state, text, folder)
+            await socket.send_text(text) if isinstance(message, str) else await socket.send_bytes(
+                message
+            )
+        # The folder is complete before the client hears the close: whoever waits on the
+        # client finds the whole session on disk.
+        finish()
+        await socket.close(upstream.close_code or 1000, upstream.close_reason or "")
+
+    def finish() -> None:
+        if not log.closed:
+            log.add("close", (upstream.close_code, upstream.close_reason or ""))
+            log.close()
+
+    tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            # Let the other direction deliver what is in flight, briefly.
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(task, 2.0)
+        for task in done:
+            if task.exception() is not None and not isinstance(
+                task.exception(), websockets.ConnectionClosed | WebSocketDisconnect
+            ):
+                log.add("error", f"proxy: {task.exception()!r}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await upstream.close()
+        finish()
+
+
+def _learn_conversation(state: ProxyState, text: str, folder: Path) -> None:
+    """Remember which session folder a conversation id belongs to."""
+    if '"conversationId"' not in text:
+        return
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        message = json.loads(text)
+        data = message.get("message", {}).get("data") or {}
+        if isinstance(data.get("conversationId"), str):
+            state.conversations.setdefault(data["conversationId"], folder)
+
+
+async def _rest(state: ProxyState, request: Request) -> Response:
+    base = http_base(state.upstream)
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+    body = await request.body()
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            reply = await client.request(
+                request.method,
+                request.url.path,
+                params=request.url.query,
+                headers=headers,
+                content=body,
+            )
+    except httpx.HTTPError as error:
+        return JSONResponse({"message": f"upstream unreachable: {error}"}, status_code=502)
+    match = _CONVERSATION.match(request.url.path)
+    folder = state.conversations.get(match.group(1)) if match else None
+    if folder is not None:
+        _record_rest(state, folder, request, reply)
+    passed = {
+        k: v
+        for k, v in reply.headers.items()
+        if k.lower() not in _HOP_HEADERS | {"content-encoding"}
+    }
+    return Response(reply.content, status_code=reply.status_code, headers=passed)
+
+
+def _record_rest(state: ProxyState, folder: Path, request: Request, reply: httpx.Response) -> None:
+    try:
+        answer: Any = reply.json()
+    except ValueError:
+        answer = reply.text[:2000]
+    record = {
+        "t": time.time(),
+        "method": request.method,
+        "path": request.url.path,
+        "query": state.redactor.text(request.url.query),
+        "status": reply.status_code,
+        "response": state.redactor.json(answer),
+    }
+    with (folder / REST_LOG).open("a", encoding="utf-8") as rest:
+        rest.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def create_proxy(upstream: str, out: Path) -> Starlette:
+    """The proxy's ASGI app, forwarding to `upstream` and recording into `out`."""
+    state = ProxyState(upstream=upstream, out=out)
+
+    async def stream(socket: WebSocket) -> None:
+        await _stream(state, socket)
+
+    async def rest(request: Request) -> Response:
+        return await _rest(state, request)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    return Starlette(
+        routes=[
+            WebSocketRoute("/v1/streaming/{connection_id}", stream),
+            WebSocketRoute("/v1/realtime/insights/{connection_id}", stream),
+            Route("/{path:path}", rest, methods=methods),
+        ]
+    )

@@ -1,0 +1,578 @@
+"""One streaming connection, sans I/O: control messages and audio in, outputs out.
+
+`StreamingSession.receive_text()` / `receive_audio()` / `connection_lost()` return the
+frames to send (`Send`), when to close (`Close`) and what to store (`Store`); the ASGI
+layer carries them out. Several sockets with the same connection id share one
+`ConversationState` (one per speaker), and messages and insights go to all of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from numpy.typing import NDArray
+
+from harness.protocol import PING, PONG, StartRequest, StartRequestError
+from harness.protocol.requests import canonical_encoding, check_sample_rate
+from mock_symbl.engines.base import Bindable, Hypothesis, Recognised, Recognizer, Replayed
+from mock_symbl.engines.select import EngineUnavailableError
+from mock_symbl.session import insights, messages
+from mock_symbl.session.ids import IdSource
+from mock_symbl.session.replayed import replayed_insight, replayed_message, replayed_topic
+from mock_symbl.store import (
+    Conversation,
+    Member,
+    StoredInsight,
+    StoredMessage,
+    StoredTopic,
+    StoredWord,
+)
+
+MAX_FRAME_BYTES = 8192
+# What every socket of a conversation receives, not only the speaker's.
+NOT_AN_OBJECT = "Text frames must be JSON objects with a type."
+SHARED_KINDS = frozenset(
+    {"message_response", "insight_response", "topic_response", "tracker_response"}
+)
+DECODABLE = ("LINEAR16", "MULAW")
+EngineFactory = Callable[[StartRequest, str], Recognizer]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A text frame for this socket, or for every socket of the conversation."""
+
+    message: Mapping[str, Any] | str
+    everyone: bool = False
+
+    @property
+    def text(self) -> str:
+        """The frame's text."""
+        if isinstance(self.message, str):
+            return self.message
+        return json.dumps(self.message, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the socket with a code and reason."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Something to persist: a conversation, a member, a message, an insight, topics, an end."""
+
+    record: Conversation | Member | StoredMessage | StoredInsight | tuple[StoredTopic, ...] | str
+    conversation_id: str
+
+
+@dataclass
+class ConversationState:
+    """What the sockets of one conversation share."""
+
+    id: str
+    app_key: str
+    connection_id: str
+    started: datetime
+    messages: list[StoredMessage] = field(default_factory=list)
+    topics: dict[str, StoredTopic] = field(default_factory=dict)
+    message_seq: int = 0
+    insight_seq: int = 0
+    tracker_seq: int = 0
+    sockets: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Linger:
+    """Keep a dropped conversation joinable for `seconds`; then end it if nobody rejoined."""
+
+    seconds: float
+    key: tuple[str, str]
+    conversation_id: str
+
+
+Output = Send | Close | Store | Linger
+
+
+def end_if_abandoned(
+    conversations: dict[tuple[str, str], ConversationState],
+    linger: Linger,
+    now: datetime,
+) -> list[Output]:
+    """After a linger: end the conversation if no socket rejoined it."""
+    conversation = conversations.get(linger.key)
+    if conversation is None or conversation.id != linger.conversation_id or conversation.sockets:
+        return []
+    del conversations[linger.key]
+    return [Store(messages.iso(now), conversation.id)]
+
+
+def _stop_request(text: str) -> bool:
+    """The Python SDK sends `str(dict)`: single quotes, not JSON. Recognise that form."""
+    if len(text) > 1024 or not text.lstrip().startswith("{"):
+        return False
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return isinstance(value, dict) and value.get("type") in ("stop_request", "stop_recognition")
+
+
+class StreamingSession:
+    """The state of one socket: awaiting a start, streaming, stopped, or closed."""
+
+    def __init__(
+        self,
+        *,
+        connection_id: str,
+        app_key: str,
+        conversations: dict[tuple[str, str], ConversationState],
+        engines: EngineFactory,
+        ids: IdSource,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.connection_id = connection_id
+        self.app_key = app_key
+        self._key = (app_key, connection_id)
+        self._conversations = conversations
+        self._engines = engines
+        self._ids = ids
+        self._now = now
+        self.state = "awaiting_start"
+        self.request: StartRequest | None = None
+        self.conversation: ConversationState | None = None
+        self.member: Member | None = None
+        self._engine: Recognizer | None = None
+        self._carry = b""
+        self._decode_error_sent = False
+        self._stopped_by_client = False
+        self.ignored_audio_bytes = 0
+        self.oversized_frames = 0
+        self.samples_received = 0
+        # Errors answered, by message: the socket layer logs them once per session.
+        self.errors: Counter[str] = Counter()
+
+    def _error(self, message: str, details: str) -> Send:
+        self.errors[message] += 1
+        return Send(messages.error(message, details))
+
+    def receive_text(self, text: str) -> list[Output]:
+        """Take a text frame from the client."""
+        if self.state == "closed":
+            return []
+        if text == PING:
+            return [Send(PONG)]
+        try:
+            message = json.loads(text)
+        except ValueError:
+            if _stop_request(text):
+                return self._stop()
+            return [
+                Send(
+                    messages.error(
+                        "Invalid message", "Text frames must be JSON objects with a type."
+                    )
+                )
+            ]
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return [
+                Send(
+                    messages.error(
+                        "Invalid message", "Text frames must be JSON objects with a type."
+                    )
+                )
+            ]
+        kind = message["type"]
+        if kind == "start_request":
+            return self._start(message)
+        if kind in ("stop_request", "stop_recognition"):
+            return self._stop()
+        if kind == "modify_request":
+            return self._modify(message)
+        return [self._error("Unsupported type", f"Message type {kind!r} is not supported.")]
+
+    def receive_audio(self, data: bytes) -> list[Output]:
+        """Take a binary (audio) frame from the client."""
+        if self.state != "streaming" or self._engine is None or self.request is None:
+            self.ignored_audio_bytes += len(data)
+            return []
+        if len(data) > MAX_FRAME_BYTES:
+            self.oversized_frames += 1
+            if self.oversized_frames > 1:
+                return []
+            # Said once per session; the count goes on in `oversized_frames`.
+            details = f"A frame of {len(data)} bytes was ignored: frames over {MAX_FRAME_BYTES}"
+            return [self._error("Audio frame too large", f"{details} bytes are ignored.")]
+        encoding = self.request.encoding
+        if encoding not in DECODABLE:
+            if self._decode_error_sent:
+                return []
+            self._decode_error_sent = True
+            return [
+                Send(
+                    messages.error(
+                        "Unsupported encoding",
+                        f"This server cannot decode {encoding} audio; send LINEAR16 or MULAW.",
+                    )
+                )
+            ]
+        samples = self._decode(data, encoding)
+        self.samples_received += samples.size
+        rate = self._rate()
+        return self._recognised(self._engine.accept(samples, rate))
+
+    def connection_lost(self) -> list[Output]:
+        """The socket went away: finalise and store what was recognised.
+
+        With `noConnectionTimeout`, a conversation dropped without a stop request stays
+        joinable by the same connection id for that long (a `Linger` output).
+        """
+        outputs: list[Output] = []
+        if self.state == "streaming":
+            outputs = self._finish_recognition()
+            linger = self.request.no_connection_timeout if self.request else None
+            outputs.extend(self._leave(linger_s=linger or 0))
+        elif self.state == "stopped":
+            outputs = self._leave()
+        self.state = "closed"
+        return [o for o in outputs if isinstance(o, Store | Linger)]
+
+    def end_for_silence(self, seconds: float) -> list[Output]:
+        """No audio for `seconds`: end the conversation as a stop request would."""
+        if self.state != "streaming":
+            return []
+        outputs = self._stop()
+        if self.state != "closed":
+            outputs.extend(self._leave())
+            outputs.append(Close(1000, f"no audio for {seconds:g} s"))
+            self.state = "closed"
+        else:
+            outputs[-1] = Close(1000, f"no audio for {seconds:g} s")
+        return outputs
+
+    def _decode(self, data: bytes, encoding: str) -> NDArray[np.int16]:
+        if encoding == "MULAW":
+            decoded, _ = sf.read(
+                io.BytesIO(data),
+                format="RAW",
+                subtype="ULAW",
+                samplerate=self._rate(),
+                channels=1,
+                dtype="int16",
+            )
+            return np.asarray(decoded, dtype=np.int16)
+        data = self._carry + data
+        even = len(data) - len(data) % 2
+        self._carry = data[even:]
+        return np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
+
+    def _rate(self) -> int:
+        assert self.request is not None
+        return self.request.sample_rate_hertz or (
+            8000 if self.request.encoding == "MULAW" else 16000
+        )
+
+    def _start(self, message: Mapping[str, Any]) -> list[Output]:
+        if self.state == "streaming":
+            return [self._error("Already started", "A start_request was already received.")]
+        try:
+            request = StartRequest.from_json(message)
+            engine = self._engines(request, self.connection_id)
+        except StartRequestError as error:
+            return [self._error("Invalid start_request", str(error))]
+        except EngineUnavailableError as error:
+            return [self._error("No recognition engine", str(error))]
+        self.request = request
+        self._engine = engine
+        outputs: list[Output] = []
+        conversation = self._conversations.get(self._key)
+        if conversation is None:
+            conversation = ConversationState(
+                id=self._ids.conversation_id(),
+                app_key=self.app_key,
+                connection_id=self.connection_id,
+                started=self._now(),
+            )
+            self._conversations[self._key] = conversation
+            outputs.append(
+                Store(
+                    Conversation(
+                        id=conversation.id,
+                        app_key=self.app_key,
+                        connection_id=self.connection_id,
+                        name=request.meeting_title,
+                        start_time=messages.iso(conversation.started),
+                        end_time=None,
+                    ),
+                    conversation.id,
+                )
+            )
+        if self.conversation is None:
+            conversation.sockets += 1
+        self.conversation = conversation
+        if isinstance(engine, Bindable):
+            engine.bind(conversation.id, conversation.started, self._ids.uuid)
+        speaker = request.speaker
+        self.member = Member(
+            id=self._ids.uuid(),
+            name=(speaker.name if speaker else None) or "Speaker",
+            email=speaker.user_id if speaker else None,
+        )
+        outputs.append(Store(self.member, conversation.id))
+        self._carry = b""
+        self.state = "streaming"
+        outputs += [
+            Send(messages.lifecycle("conversation_created", conversation.id)),
+            Send(messages.lifecycle("started_listening")),
+            Send(messages.lifecycle("recognition_started", conversation.id)),
+        ]
+        return outputs
+
+    def _modify(self, message: Mapping[str, Any]) -> list[Output]:
+        if self.request is None:
+            return [self._error("Not started", "modify_request needs a start_request first.")]
+        speech = message.get("speechRecognition")
+        if not isinstance(speech, dict):
+            return [self._error("Invalid modify_request", "speechRecognition: expected object")]
+        try:
+            encoding = canonical_encoding(
+                str(speech.get("encoding", self.request.encoding)), "speechRecognition.encoding"
+            )
+            rate = speech.get("sampleRateHertz", self.request.sample_rate_hertz)
+            if not isinstance(rate, int) or isinstance(rate, bool):
+                raise StartRequestError("speechRecognition.sampleRateHertz", "expected integer")
+            check_sample_rate(encoding, rate, "speechRecognition.sampleRateHertz")
+        except StartRequestError as error:
+            return [self._error("Invalid modify_request", str(error))]
+        self.request = dataclasses.replace(self.request, encoding=encoding, sample_rate_hertz=rate)
+        self._carry = b""
+        self._decode_error_sent = False
+        return []
+
+    def _stop(self) -> list[Output]:
+        if self.state != "streaming":
+            return [self._error("Not started", "stop_request before start_request.")]
+        self._stopped_by_client = True
+        outputs = self._finish_recognition()
+        assert self.conversation is not None and self.request is not None
+        outputs.append(Send(messages.lifecycle("recognition_stopped")))
+        outputs.append(Send(messages.conversation_completed(self.conversation.id)))
+        if self.request.disconnect_on_stop_request is False:
+            self.state = "stopped"
+            return outputs
+        outputs.extend(self._leave())
+        outputs.append(Close(1000, "stop_request processed"))
+        self.state = "closed"
+        return outputs
+
+    def _finish_recognition(self) -> list[Output]:
+        assert self._engine is not None
+        outputs = self._recognised(self._engine.finish())
+        self._engine = None
+        self.state = "stopped"
+        return outputs
+
+    def _leave(self, linger_s: float = 0) -> list[Output]:
+        conversation = self.conversation
+        if conversation is None:
+            return []
+        self.conversation = None
+        conversation.sockets -= 1
+        if conversation.sockets > 0:
+            return []
+        if linger_s > 0:
+            return [Linger(linger_s, self._key, conversation.id)]
+        self._conversations.pop(self._key, None)
+        return [Store(messages.iso(self._now()), conversation.id)]
+
+    @property
+    def cpu_bound(self) -> bool:
+        """Whether audio handling is heavy enough to run off the event loop."""
+        return bool(getattr(self._engine, "cpu_bound", False))
+
+    def _recognised(self, items: Sequence[Recognised]) -> list[Output]:
+        outputs: list[Output] = []
+        for hypothesis in items:
+            if isinstance(hypothesis, Replayed):
+                outputs.extend(self._replayed(hypothesis))
+                continue
+            if not hypothesis.words:
+                continue
+            outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
+            if hypothesis.is_final:
+                assert self.conversation is not None
+                with self.conversation.lock:
+                    outputs.extend(self._finalise(hypothesis))
+        return outputs
+
+    def _user(self) -> dict[str, Any]:
+        assert self.member is not None and self.request is not None
+        user = dict(self.request.speaker.extra) if self.request.speaker else {}
+        user.update(self.member.to_json())
+        return user
+
+    def _finalise(self, hypothesis: Hypothesis) -> list[Output]:
+        conversation, request, member = self.conversation, self.request, self.member
+        assert conversation is not None and request is not None and member is not None
+        text = insights.sentence([w.word for w in hypothesis.words])
+        start, end = hypothesis.words[0].start, hypothesis.words[-1].end
+        at = conversation.started
+        words = tuple(
+            StoredWord(
+                word=w.word,
+                start_time=messages.iso(at + timedelta(seconds=w.start)),
+                end_time=messages.iso(at + timedelta(seconds=w.end)),
+                time_offset=round(w.start, 2),
+                duration=round(w.end - w.start, 2),
+                score=round(w.confidence, 3),
+            )
+            for w in hypothesis.words
+        )
+        score = insights.polarity(text)
+        stored = StoredMessage(
+            id=self._ids.uuid(),
+            conversation_id=conversation.id,
+            text=text,
+            sender=member,
+            start_time=messages.iso(at + timedelta(seconds=start)),
+            end_time=messages.iso(at + timedelta(seconds=end)),
+            time_offset=round(start, 2),
+            duration=round(end - start, 2),
+            sentiment=score,
+            words=words,
+        )
+        conversation.messages.append(stored)
+        outputs: list[Output] = [Store(stored, conversation.id), self._message_response(stored)]
+        outputs.extend(self._insights(stored))
+        outputs.extend(self._topics())
+        outputs.extend(self._trackers(stored))
+        return outputs
+
+    def _message_response(self, message: StoredMessage) -> Send:
+        conversation, request = self.conversation, self.request
+        assert conversation is not None and request is not None
+        sequence = conversation.message_seq
+        conversation.message_seq += 1
+        body = messages.message_response(
+            message, self._user(), request.timezone_offset or 0, request.sentiment, sequence
+        )
+        return Send(body, everyone=True)
+
+    def _insights(self, message: StoredMessage) -> list[Output]:
+        conversation, request, member = self.conversation, self.request, self.member
+        assert conversation is not None and request is not None and member is not None
+        wanted = set(request.known_insight_types)
+        outputs: list[Output] = []
+        found = []
+        for finding in insights.find_insights(message.text):
+            stored = StoredInsight(
+                id=self._ids.uuid(),
+                conversation_id=conversation.id,
+                type=finding.type,
+                text=message.text,
+                score=finding.confidence,
+                message_ids=(message.id,),
+                sender=member,
+                assignee=member if finding.type != "question" else None,
+            )
+            # Stored whatever was asked, so REST answers for every type.
+            outputs.append(Store(stored, conversation.id))
+            if finding.type in wanted and finding.confidence >= request.confidence_threshold:
+                found.append(stored)
+        if found:
+            sequence = conversation.insight_seq
+            conversation.insight_seq += 1
+            body = messages.insight_response(found, self._user(), sequence)
+            outputs.append(Send(body, everyone=True))
+        return outputs
+
+    def _topics(self) -> list[Output]:
+        conversation = self.conversation
+        assert conversation is not None
+        said = conversation.messages
+        current = insights.topics([m.text for m in said])
+        changed = []
+        for phrase in current:
+            ids = tuple(said[i].id for i in phrase.message_indexes)
+            known = conversation.topics.get(phrase.text)
+            if known is not None and known.message_ids == ids:
+                continue
+            sentiment = float(np.mean([said[i].sentiment for i in phrase.message_indexes] or [0.0]))
+            topic = StoredTopic(
+                id=known.id if known else self._ids.uuid(),
+                conversation_id=conversation.id,
+                text=phrase.text,
+                score=phrase.score,
+                message_ids=ids,
+                sentiment=sentiment,
+            )
+            conversation.topics[phrase.text] = topic
+            changed.append(topic)
+        if not changed:
+            return []
+        best = tuple(sorted(conversation.topics.values(), key=lambda t: -t.score)[:10])
+        return [
+            Store(best, conversation.id),
+            Send(messages.topic_response(changed), everyone=True),
+        ]
+
+    def _trackers(self, message: StoredMessage) -> list[Output]:
+        conversation, request = self.conversation, self.request
+        assert conversation is not None and request is not None
+        if not request.trackers:
+            return []
+        hits = insights.tracker_hits(
+            ((t.name, t.vocabulary) for t in request.trackers), [message.text]
+        )
+        if not hits:
+            return []
+        sequence = conversation.tracker_seq
+        conversation.tracker_seq += 1
+        return [Send(messages.tracker_response(hits, message, sequence), everyone=True)]
+
+    def _replayed(self, item: Replayed) -> list[Output]:
+        """Send a recorded message, keeping what it carries for the Conversation API."""
+        conversation = self.conversation
+        assert conversation is not None
+        message = dict(item.message)
+        outputs: list[Output] = []
+        with conversation.lock:
+            if item.kind == "message_response":
+                message["sequenceNumber"] = conversation.message_seq
+                conversation.message_seq += 1
+                for body in message.get("messages") or []:
+                    stored = replayed_message(body, conversation)
+                    if stored is not None:
+                        conversation.messages.append(stored)
+                        outputs.append(Store(stored, conversation.id))
+            elif item.kind == "insight_response":
+                message["sequenceNumber"] = conversation.insight_seq
+                conversation.insight_seq += 1
+                for body in message.get("insights") or []:
+                    insight = replayed_insight(body, conversation.id)
+                    if insight is not None:
+                        outputs.append(Store(insight, conversation.id))
+            elif item.kind == "topic_response":
+                for body in message.get("topics") or []:
+                    topic = replayed_topic(body, conversation.id)
+                    if topic is not None:
+                        conversation.topics[topic.text] = topic
+                best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
+                outputs.append(Store(tuple(best), conversation.id))
+        outputs.append(Send(message, everyone=item.kind in SHARED_KINDS))
+        return outputs

@@ -1,0 +1,1 @@
+"""The ASGI edge: WebSocket streaming, REST routes, control routes, auth and limits."""

@@ -1,0 +1,242 @@
+"""The Conversation API and token generation: routes and the JSON they answer with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from mock_symbl.session.faults import INJECTED, FaultBoard
+from mock_symbl.session.insights import sentiment_json
+from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
+from mock_symbl.web.auth import App, AuthError, Authority
+from mock_symbl.web.limits import RateLimiter
+
+NOT_FOUND = "The conversationId is either invalid or does not exist."
+
+
+class ApiError(Exception):
+    """An error answer: status code and the `message` of its JSON body."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def api_error_response(_: Request, error: Exception) -> JSONResponse:
+    """Render an ApiError as `{"message": …}`."""
+    assert isinstance(error, ApiError)
+    return JSONResponse({"message": error.message}, status_code=error.status, headers=error.headers)
+
+
+def flag(value: str | None) -> bool:
+    """A boolean query parameter: `true`/`True` (any case) is true."""
+    return value is not None and value.lower() == "true"
+
+
+def message_json(message: StoredMessage, sentiment: bool, verbose: bool) -> dict[str, Any]:
+    """A message as `GET …/messages` returns it."""
+    out: dict[str, Any] = {
+        "id": message.id,
+        "text": message.text,
+        "from": message.sender.to_json(),
+        "startTime": message.start_time,
+        "endTime": message.end_time,
+        "timeOffset": message.time_offset,
+        "duration": message.duration,
+        "conversationId": message.conversation_id,
+        "phrases": [],
+    }
+    if sentiment:
+        out["sentiment"] = sentiment_json(message.sentiment)
+    if verbose:
+        out["words"] = [
+            {
+                "word": w.word,
+                "startTime": w.start_time,
+                "endTime": w.end_time,
+                "timeOffset": w.time_offset,
+                "duration": w.duration,
+                "score": w.score,
+            }
+            for w in message.words
+        ]
+    return out
+
+
+def insight_json(insight: StoredInsight) -> dict[str, Any]:
+    """A question, action item or follow-up as the Conversation API returns it."""
+    out: dict[str, Any] = {
+        "id": insight.id,
+        "text": insight.text,
+        "type": insight.type,
+        "score": insight.score,
+        "messageIds": list(insight.message_ids),
+        "from": insight.sender.to_json(),
+    }
+    if insight.type != "question":
+        out.update({"entities": [], "phrases": [], "definitive": True})
+        if insight.assignee is not None:
+            out["assignee"] = insight.assignee.to_json()
+        if insight.due_by:
+            out["dueBy"] = insight.due_by
+    return out
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _authority(request: Request) -> Authority:
+    authority: Authority = request.app.state.authority
+    return authority
+
+
+def current_app(request: Request) -> App:
+    """The app whose token the request carries (`Authorization: Bearer` or `x-api-key`)."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    try:
+        app = _authority(request).verify(token or request.headers.get("x-api-key"))
+    except AuthError as error:
+        raise ApiError(401, str(error)) from None
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    wait = limiter.retry_after(app.key) if limiter is not None else None
+    if wait is not None:
+        raise ApiError(429, f"Too many requests; retry after {wait} s.", {"Retry-After": str(wait)})
+    return app
+
+
+def owned(
+    conversation_id: str, request: Request, app: Annotated[App, Depends(current_app)]
+) -> Conversation:
+    """The conversation named in the path, if the caller's app owns it."""
+    faults: FaultBoard = request.app.state.faults
+    status = faults.rest_status()
+    if status == 429:
+        wait = str(faults.default.retry_after_s)
+        raise ApiError(
+            429, f"{INJECTED}: too many requests.", {"Retry-After": wait, "X-Mock-Fault": "429"}
+        )
+    if status is not None:
+        raise ApiError(status, f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
+    conversation = _store(request).conversation(conversation_id, app.key)
+    if conversation is None:
+        raise ApiError(404, NOT_FOUND)
+    return conversation
+
+
+Owned = Annotated[Conversation, Depends(owned)]
+StoreDep = Annotated[Store, Depends(_store)]
+api = APIRouter()
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's body, which must be a JSON object (400 otherwise)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "The request body must be JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    return body
+
+
+@api.post("/oauth2/token:generate")
+async def generate_token(request: Request) -> dict[str, Any]:
+    body = await json_object(request)
+    if body.get("type", "application") != "application":
+        raise ApiError(400, f"Unsupported type {body.get('type')!r}; use 'application'.")
+    try:
+        token, expires_in = _authority(request).generate(
+            str(body.get("appId") or ""), str(body.get("appSecret") or "")
+        )
+    except AuthError as error:
+        raise ApiError(401, str(error)) from None
+    return {"accessToken": token, "expiresIn": expires_in}
+
+
+@api.get("/v1/conversations/{conversation_id}")
+def get_conversation(conversation: Owned) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "type": "meeting",
+        "name": conversation.name or "Conversation",
+        "startTime": conversation.start_time,
+        "endTime": conversation.end_time,
+        "members": [{"id": m.id, "name": m.name, "email": m.email} for m in conversation.members],
+        "metadata": {},
+    }
+
+
+@api.delete("/v1/conversations/{conversation_id}")
+def delete_conversation(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    store.delete_conversation(conversation.id)
+    return {"message": "successfully deleted the conversation"}
+
+
+@api.get("/v1/conversations/{conversation_id}/messages")
+def get_messages(
+    conversation: Owned,
+    store: StoreDep,
+    sentiment: str | None = None,
+    verbose: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "messages": [
+            message_json(m, flag(sentiment), flag(verbose)) for m in store.messages(conversation.id)
+        ]
+    }
+
+
+@api.get("/v1/conversations/{conversation_id}/topics")
+def get_topics(
+    conversation: Owned,
+    store: StoreDep,
+    sentiment: str | None = None,
+    parent_refs: Annotated[str | None, Query(alias="parentRefs")] = None,
+) -> dict[str, Any]:
+    # parentRefs is accepted as the API documents it; the mock's topics form no hierarchy,
+    # so `parentRefs` is always empty.
+    topics = []
+    for topic in store.topics(conversation.id):
+        out: dict[str, Any] = {
+            "id": topic.id,
+            "text": topic.text,
+            "type": "topic",
+            "score": topic.score,
+            "messageIds": list(topic.message_ids),
+            "parentRefs": [],
+        }
+        if flag(sentiment):
+            out["sentiment"] = sentiment_json(topic.sentiment)
+        topics.append(out)
+    return {"topics": topics}
+
+
+@api.get("/v1/conversations/{conversation_id}/questions")
+def get_questions(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    return {"questions": [insight_json(i) for i in store.insights(conversation.id, "question")]}
+
+
+@api.get("/v1/conversations/{conversation_id}/action-items")
+def get_action_items(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    items = store.insights(conversation.id, "action_item")
+    return {"actionItems": [insight_json(i) for i in items]}
+
+
+@api.get("/v1/conversations/{conversation_id}/follow-ups")
+def get_follow_ups(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    items = store.insights(conversation.id, "follow_up")
+    return {"followUps": [insight_json(i) for i in items]}
+
+
+@api.get("/v1/conversations/{conversation_id}/members")
+def get_members(conversation: Owned) -> dict[str, Any]:
+    return {
+        "members": [{"id": m.id, "name": m.name, "email": m.email} for m in conversation.members]
+    }

@@ -1,0 +1,349 @@
+"""The streaming WebSocket: authenticate, run a StreamingSession, carry out its outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from fastapi import WebSocket
+from fastapi.responses import JSONResponse
+
+from harness.conformance.monitor import ConformanceMonitor, ConformanceReports
+from mock_symbl.engines.select import EngineChoice
+from mock_symbl.session import messages
+from mock_symbl.session.faults import (
+    FAULT_MESSAGE,
+    INJECTED,
+    REFUSED,
+    EventDelays,
+    FaultBoard,
+    FaultError,
+    Faults,
+    FrameTriggers,
+    fired,
+)
+from mock_symbl.session.ids import IdSource
+from mock_symbl.session.streaming import (
+    Close,
+    ConversationState,
+    Linger,
+    Output,
+    Send,
+    StreamingSession,
+    end_if_abandoned,
+)
+from mock_symbl.session.streaming import Store as Persist
+from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
+from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
+from mock_symbl.web.limits import StreamCounter
+from mock_symbl.web.outbox import DROP_GRACE_S, Outbox
+
+log = logging.getLogger("mock_symbl")
+# A client that stops reading must not hold up the others: give up on it when one write
+# waits this long, or when this many frames wait for it.
+SEND_TIMEOUT_S = 10.0
+OUTBOX_LIMIT = 5000
+# A conversation with no audio for this long ends (the hosted service: 30 minutes).
+SILENCE_TIMEOUT_S = 1800.0
+Key = tuple[str, str]
+TOO_MANY_STREAMS = "Too many concurrent streams for this app."
+
+
+def persist(store: Store, output: Persist) -> None:
+    """Write one `Store` output of a session to the database."""
+    record = output.record
+    if isinstance(record, Conversation):
+        store.create_conversation(record)
+    elif isinstance(record, Member):
+        store.add_member(output.conversation_id, record)
+    elif isinstance(record, StoredMessage):
+        store.add_message(record)
+    elif isinstance(record, StoredInsight):
+        store.add_insight(record)
+    elif isinstance(record, tuple):
+        store.save_topics(output.conversation_id, record)
+    else:
+        store.end_conversation(output.conversation_id, record)
+
+
+def token_of(socket: WebSocket) -> str | None:
+    """The token wherever a client put it: query, `X-API-KEY` header, or subprotocol."""
+    offered = list(socket.scope.get("subprotocols") or [])
+    return (
+        socket.query_params.get("access_token")
+        or socket.query_params.get("accessToken")
+        or socket.headers.get("x-api-key")
+        or (offered[0] if offered else None)
+    )
+
+
+def end_by_fault(outbox: Outbox, faults: Faults, where: dict[str, float]) -> None:
+    """End the connection as the plan says: a close frame with its code, or a TCP drop."""
+    if faults.close_code is None:
+        outbox.send(fired("drop", **where))
+        outbox.drop()
+    else:
+        outbox.send(fired("close", code=faults.close_code, **where))
+        outbox.close(faults.close_code, "Injected fault")
+
+
+async def inject(outbox: Outbox, faults: Faults, triggers: FrameTriggers) -> bool:
+    """Fire the faults due after one more audio frame; True once the connection is ending."""
+    frames = triggers.frames + 1
+    for fault in triggers.frame():
+        if fault == "error":
+            outbox.send(fired("error", frames=frames))
+            error = messages.error(INJECTED, f"An error injected after {frames} frames.")
+            outbox.send(json.dumps(error, separators=(",", ":")))
+        elif fault == "stall":
+            outbox.send(fired("stall", frames=frames, seconds=faults.stall_s))
+            await asyncio.sleep(faults.stall_s)
+        else:
+            end_by_fault(outbox, faults, {"frames": frames})
+            return True
+    return False
+
+
+async def discard_until_closed(socket: WebSocket) -> None:
+    """Read and drop whatever the client still sends until it closes (or a grace passes):
+    closing a socket with unread data would reset it, and the client would lose what it
+    had not read yet."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DROP_GRACE_S):
+            while (await socket.receive())["type"] != "websocket.disconnect":
+                pass
+
+
+class StreamingEndpoint:
+    """Serves `/v1/streaming/{id}` and `/v1/realtime/insights/{id}`."""
+
+    def __init__(
+        self,
+        store: Store,
+        authority: Authority,
+        engines: EngineChoice,
+        ids: IdSource,
+        streams: StreamCounter,
+        *,
+        send_timeout_s: float = SEND_TIMEOUT_S,
+        silence_timeout_s: float = SILENCE_TIMEOUT_S,
+        stamp_send_times: bool = False,
+        faults: FaultBoard | None = None,
+    ) -> None:
+        self.faults = faults or FaultBoard()
+        self.conformance = ConformanceReports()
+        self.stamp_send_times = stamp_send_times
+        self.streams = streams
+        self.send_timeout_s = send_timeout_s
+        self.silence_timeout_s = silence_timeout_s
+        self.store = store
+        self.authority = authority
+        self.engines = engines
+        self.ids = ids
+        self.outboxes: dict[Key, set[Outbox]] = {}
+        self.conversations: dict[Key, ConversationState] = {}
+
+    async def __call__(self, socket: WebSocket, connection_id: str) -> None:
+        """Handle one streaming connection from handshake to close."""
+        app = await self._authenticate(socket)
+        if app is None:
+            return
+        try:
+            faults = self.faults.for_connection(
+                connection_id,
+                socket.query_params,
+                self.engines.recorded_faults(connection_id),
+            )
+        except FaultError as error:
+            await self._refuse(socket, 400, f"Invalid fault: {error}")
+            return
+        if faults.refuse_status is not None:
+            await self._refuse(
+                socket, faults.refuse_status, REFUSED, {FAULT_MESSAGE: faults.to_json()}
+            )
+            return
+        if not self.streams.acquire(app.key):
+            await self._refuse(socket, 429, TOO_MANY_STREAMS)
+            return
+        try:
+            await self._accept(socket)
+            key = (app.key, connection_id)
+            session = StreamingSession(
+                connection_id=connection_id,
+                app_key=app.key,
+                conversations=self.conversations,
+                engines=self.engines.for_request,
+                ids=self.ids,
+                now=lambda: datetime.now(UTC),
+            )
+            monitor = self.conformance.watch(connection_id)
+            async with self._attached(socket, key, faults) as outbox:
+                try:
+                    await self._serve(socket, key, session, outbox, faults=faults, monitor=monitor)
+                finally:
+                    if not monitor.closed:
+                        monitor.close(time.perf_counter_ns(), None)
+                    self._carry_out(session.connection_lost())
+            if session.errors:
+                said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
+                log.warning("connection %s answered with errors: %s", connection_id, said)
+        finally:
+            self.streams.release(app.key)
+
+    async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
+        """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
+        app = await self._authenticate(socket)
+        if app is None:
+            return
+        await self._accept(socket)
+        async with self._attached(socket, (app.key, connection_id)):
+            while (await socket.receive())["type"] != "websocket.disconnect":
+                pass
+
+    async def _authenticate(self, socket: WebSocket) -> App | None:
+        """The app of the socket's token; refuses the handshake (401) if there is none."""
+        try:
+            return self.authority.verify(token_of(socket))
+        except AuthError:
+            await self._refuse(socket, 401, INVALID_TOKEN)
+            return None
+
+    @staticmethod
+    async def _accept(socket: WebSocket) -> None:
+        offered = list(socket.scope.get("subprotocols") or [])
+        # Browsers fail the handshake unless an offered subprotocol is echoed.
+        await socket.accept(subprotocol=offered[0] if offered else None)
+
+    @contextlib.asynccontextmanager
+    async def _attached(
+        self, socket: WebSocket, key: Key, faults: Faults | None = None
+    ) -> AsyncIterator[Outbox]:
+        """An outbox for the socket, in its conversation's group for the block's duration.
+
+        If the client stops reading, the outbox cancels the handler; that ends this
+        connection only, and the block's own cleanup still runs.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        outbox = Outbox(
+            socket,
+            limit=OUTBOX_LIMIT,
+            timeout_s=self.send_timeout_s,
+            on_stall=task.cancel,
+            stamp=self.stamp_send_times,
+            delays=EventDelays(faults)
+            if faults and (faults.delay_ms or faults.jitter_ms)
+            else None,
+        )
+        if faults is not None and faults.streaming:
+            outbox.send(faults.announcement())
+        self.outboxes.setdefault(key, set()).add(outbox)
+        try:
+            yield outbox
+        except asyncio.CancelledError:
+            if not outbox.stalled:
+                raise
+            task.uncancel()
+        finally:
+            group = self.outboxes.get(key, set())
+            group.discard(outbox)
+            if not group:
+                self.outboxes.pop(key, None)
+            await outbox.finish()
+
+    async def _refuse(
+        self, socket: WebSocket, status: int, message: str, extra: dict[str, object] | None = None
+    ) -> None:
+        if "websocket.http.response" in socket.scope.get("extensions", {}):
+            await socket.send_denial_response(
+                JSONResponse({"message": message, **(extra or {})}, status_code=status)
+            )
+        else:
+            await socket.close(code=1008, reason=message)
+
+    async def _serve(
+        self,
+        socket: WebSocket,
+        key: Key,
+        session: StreamingSession,
+        outbox: Outbox,
+        *,
+        faults: Faults,
+        monitor: ConformanceMonitor,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        # Without faults, no per-frame fault bookkeeping at all.
+        triggers = FrameTriggers(faults) if faults.streaming else None
+        timer = None
+        if faults.drop_after_s is not None:
+            timer = loop.call_later(
+                faults.drop_after_s, end_by_fault, outbox, faults, {"seconds": faults.drop_after_s}
+            )
+        try:
+            async with asyncio.timeout(self.silence_timeout_s) as silence:
+                while True:
+                    message = await socket.receive()
+                    at = time.perf_counter_ns()
+                    if message["type"] == "websocket.disconnect":
+                        monitor.close(at, message.get("code"))
+                        return
+                    if message.get("text") is not None:
+                        monitor.text(at, message["text"])
+                        outputs = session.receive_text(message["text"])
+                    elif message.get("bytes") is not None:
+                        monitor.audio(at, message["bytes"])
+                        silence.reschedule(loop.time() + self.silence_timeout_s)
+                        outputs = await self._audio(session, message["bytes"])
+                    else:
+                        continue
+                    if self._deliver(key, outbox, outputs):
+                        return
+                    if (
+                        triggers is not None
+                        and message.get("bytes") is not None
+                        and await inject(outbox, faults, triggers)
+                    ):
+                        await discard_until_closed(socket)
+                        return
+        except TimeoutError:
+            self._deliver(key, outbox, session.end_for_silence(self.silence_timeout_s))
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    @staticmethod
+    async def _audio(session: StreamingSession, data: bytes) -> list[Output]:
+        # Recognition is CPU work; keep the event loop free for other sockets.
+        if session.cpu_bound:
+            return await asyncio.to_thread(session.receive_audio, data)
+        return session.receive_audio(data)
+
+    def _carry_out(self, outputs: list[Output]) -> None:
+        """Store what is to be stored and schedule the end of lingering conversations."""
+        for output in outputs:
+            if isinstance(output, Persist):
+                persist(self.store, output)
+            elif isinstance(output, Linger):
+                asyncio.get_running_loop().call_later(output.seconds, self._abandoned, output)
+
+    def _abandoned(self, linger: Linger) -> None:
+        self._carry_out(end_if_abandoned(self.conversations, linger, datetime.now(UTC)))
+
+    def _deliver(self, key: Key, outbox: Outbox, outputs: list[Output]) -> bool:
+        """Carry out a session's outputs without waiting; True once the socket is closing."""
+        for output in outputs:
+            if isinstance(output, Persist | Linger):
+                self._carry_out([output])
+            elif isinstance(output, Send):
+                targets = self.outboxes.get(key, {outbox}) if output.everyone else {outbox}
+                for target in targets:
+                    target.send(output.text)
+            elif isinstance(output, Close):
+                outbox.close(output.code, output.reason)
+                return True
+        return False

@@ -1,0 +1,261 @@
+"""The conformance monitor: each finding from traffic that has the fault, none from traffic
+that has not; the same report live from the mock and from a recorded session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from harness.audio.pcm import float_to_int16, int16_to_float32, resample, seed_float_to_int16
+from harness.client.record import record
+from harness.conformance.check import CONFORMANCE_FILE, check_log
+from harness.conformance.monitor import ConformanceMonitor
+from harness.protocol import StartRequest
+from harness.session_folder.log import read_session
+from harness.session_folder.wavfile import read_pcm16
+from mock_symbl.web.app import MockConfig
+from mock_symbl.web.server import running_mock
+
+from helpers import FIXTURES, token
+
+FEEDBACK = read_pcm16(FIXTURES / "feedback" / "audio.wav")
+SPEECH = int16_to_float32(FEEDBACK.samples)
+
+
+def start(rate: int, encoding: str = "LINEAR16") -> str:
+    config = {"speechRecognition": {"encoding": encoding, "sampleRateHertz": rate}}
+    return json.dumps({"type": "start_request", "config": config})
+
+
+def stream(
+    frames: list[bytes],
+    *,
+    declared: int = 44100,
+    seconds_per_frame: float | None = None,
+    first: list[str] | None = None,
+    stop: str | None = '{"type":"stop_request"}',
+) -> ConformanceMonitor:
+    """Feed a monitor: the start request (unless `first` replaces it), frames spaced
+    `seconds_per_frame` apart (default: real time at the declared rate), the stop, a close."""
+    monitor = ConformanceMonitor()
+    for text in [start(declared)] if first is None else first:
+        monitor.text(0, text)
+    at = 0
+    for frame in frames:
+        at += round((seconds_per_frame or len(frame) / 2 / declared) * 1e9)
+        monitor.audio(at, frame)
+    if stop is not None:
+        monitor.text(at, stop)
+    monitor.close(at, 1000)
+    return monitor
+
+
+def framed(samples: np.ndarray, size: int = 4096) -> list[bytes]:
+    return [samples[i : i + size].astype("<i2").tobytes() for i in range(0, samples.size, size)]
+
+
+def seed_frames(signal: np.ndarray, size: int = 4096) -> list[bytes]:
+    return [
+        seed_float_to_int16(signal[i : i + size]).tobytes() for i in range(0, signal.size, size)
+    ]
+
+
+def test_a_correct_real_time_client_has_no_findings() -> None:
+    assert stream(framed(float_to_int16(SPEECH))).findings() == []
+
+
+def test_the_seed_conversion_zeroes_first_samples_and_wraps_loud_negative_peaks() -> None:
+    report = stream(seed_frames(SPEECH * 2.0)).report()
+    codes = [f["code"] for f in report["findings"]]
+    assert {"first_sample_zero", "sign_flip"} <= set(codes)
+    zero = next(f for f in report["findings"] if f["code"] == "first_sample_zero")
+    assert zero["evidence"]["frames"] == zero["evidence"]["of"]
+    assert all(position % 4096 == 0 for position in zero["evidence"]["first_positions"])
+
+
+def test_audio_arriving_at_48k_against_a_declared_44k1_is_named() -> None:
+    at_48k = resample(SPEECH, 44100, 48000)
+    report = stream(framed(float_to_int16(at_48k)), declared=44100, seconds_per_frame=4096 / 48000)
+    (finding,) = report.report()["findings"]
+    assert finding["code"] == "sample_rate_mismatch"
+    assert finding["explanation"].startswith("declared 44100 Hz, audio arrives at ~48000 Hz")
+    assert finding["evidence"]["measured_hz"] == pytest.approx(48000, rel=0.01)
+
+
+def test_a_replay_faster_than_real_time_is_not_a_rate_mismatch() -> None:
+    monitor = stream(framed(float_to_int16(SPEECH)), seconds_per_frame=0.001)
+    assert monitor.findings() == []
+
+
+@pytest.mark.parametrize(
+    ("first", "stop", "frames", "code"),
+    [
+        ([], '{"type":"stop_request"}', None, "no_start_request"),
+        ([start(44100)], "{'type': 'stop_request'}", None, "stop_request_not_json"),
+        ([start(44100)], None, None, "no_stop_request"),
+        ([start(44100)], '{"type":"stop_request"}', [b"\x01\x00" * 8192], "frame_too_large"),
+        ([start(44100)], '{"type":"stop_request"}', [b"\x01\x00\x02"] * 3, "odd_frame_length"),
+    ],
+)
+def test_protocol_mistakes_are_named(
+    first: list[str], stop: str | None, frames: list[bytes] | None, code: str
+) -> None:
+    sent = frames if frames is not None else framed(float_to_int16(SPEECH[:44100]))
+    assert code in stream(sent, first=first, stop=stop).findings()
+
+
+def test_audio_before_the_start_request_is_counted() -> None:
+    monitor = ConformanceMonitor()
+    monitor.audio(0, b"\x00\x01" * 512)
+    monitor.text(1, start(16000))
+    monitor.text(2, '{"type":"stop_request"}')
+    (finding,) = monitor.report()["findings"]
+    assert finding["code"] == "audio_before_start"
+    assert finding["evidence"] == {"frames": 1, "bytes": 1024}
+
+
+@pytest.mark.parametrize(
+    ("samples", "code"),
+    [
+        (np.zeros(44100 * 3, np.int16), "silence_only"),
+        (float_to_int16(SPEECH * 0.01), "level_too_low"),
+        ((float_to_int16(SPEECH * 0.5).astype(np.int32) + 3000).astype(np.int16), "dc_offset"),
+        (float_to_int16(np.clip(SPEECH * 8, -1, 1)), "clipping"),
+    ],
+)
+def test_level_defects_are_named(samples: np.ndarray, code: str) -> None:
+    assert code in stream(framed(samples)).findings()
+
+
+def test_gaps_bursts_and_falling_behind_are_named() -> None:
+    frames = framed(float_to_int16(SPEECH[: 44100 * 6]), 1024)
+    monitor = ConformanceMonitor()
+    monitor.text(0, start(44100))
+    at = 0
+    for index, frame in enumerate(frames):
+        # Ten frames at once, then a pause of ten frames' time plus a third: bursty and slow.
+        if index % 10 == 0:
+            at += round(10 * 1024 / 44100 * 1.33 * 1e9)
+        monitor.audio(at, frame)
+        if index == 100:
+            at += round(1.5e9)
+    monitor.text(at, '{"type":"stop_request"}')
+    codes = monitor.findings()
+    assert {"gaps", "bursts", "behind_real_time"} <= set(codes)
+
+
+@given(
+    tones=st.lists(st.tuples(st.floats(50, 4000), st.floats(0.01, 0.2)), min_size=1, max_size=4),
+    frame=st.sampled_from([256, 1024, 2048, 4096]),
+)
+# A tone whose period divides the frame: every frame starts on a true zero crossing.
+@example(tones=[(125.0, 0.125)], frame=256)
+def test_band_limited_audio_converted_correctly_has_no_conversion_findings(
+    tones: list[tuple[float, float]], frame: int
+) -> None:
+    t = np.arange(16000 * 3) / 16000
+    signal = sum(amplitude * np.sin(2 * np.pi * f * t) for f, amplitude in tones)
+    findings = set(stream(framed(float_to_int16(signal), frame), declared=16000).findings())
+    assert not findings & {"first_sample_zero", "sign_flip", "clipping", "dc_offset"}
+
+
+@given(frame=st.sampled_from([256, 1024, 2048, 4096]), gain=st.floats(1.5, 4))
+def test_the_seed_loop_is_always_caught_by_its_zero_first_samples(frame: int, gain: float) -> None:
+    codes = stream(seed_frames(SPEECH[: 44100 * 4] * gain, frame)).findings()
+    assert "first_sample_zero" in codes
+
+
+def test_the_mock_serves_the_report_of_a_live_session_and_check_agrees(tmp_path: Path) -> None:
+    with running_mock(MockConfig(transcripts=(FIXTURES / "feedback",))) as mock:
+        signal = SPEECH * 2.0
+        frames = [seed_float_to_int16(signal[i : i + 4096]) for i in range(0, signal.size, 4096)]
+        folder = tmp_path / "seeded"
+        asyncio.run(
+            record(
+                folder,
+                endpoint=mock.ws_url,
+                connection_id="feedback",
+                token=token(mock.base_url),
+                start=StartRequest(sample_rate_hertz=44100),
+                frames=frames,
+                speed=None,
+                stop=asyncio.Event(),
+            )
+        )
+        live = httpx.get(f"{mock.base_url}/v1/mock/sessions/feedback/conformance").json()
+        missing = httpx.get(f"{mock.base_url}/v1/mock/sessions/nobody/conformance")
+    assert missing.status_code == 404
+    codes = {f["code"] for f in live["findings"]}
+    assert {"first_sample_zero", "sign_flip"} <= codes
+    written = json.loads((folder / CONFORMANCE_FILE).read_text())
+    assert written == check_log(read_session(folder))
+    assert {f["code"] for f in written["findings"]} == codes
+    assert written["samples"] == live["samples"]
+
+
+def run_check(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "check", str(folder), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_exits_0_on_a_clean_fixture_and_names_problems_otherwise(tmp_path: Path) -> None:
+    clean = run_check(FIXTURES / "standup", "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout)["findings"] == []
+    hot = run_check(FIXTURES / "hot")
+    assert hot.returncode == 1
+    assert "clipping" in hot.stdout
+    missing = run_check(tmp_path / "nothing")
+    assert missing.returncode == 2
+    assert "is not a folder" in missing.stderr
+
+
+def report_codes(report: dict[str, Any]) -> list[str]:
+    return [finding["code"] for finding in report["findings"]]
+
+
+def test_every_fixture_has_only_the_findings_it_was_made_with() -> None:
+    for name, expected in {
+        "standup": [],
+        "feedback": [],
+        "support-call": [],
+        "hot": ["clipping"],
+    }.items():
+        assert report_codes(check_log(read_session(FIXTURES / name))) == expected, name
+
+
+@pytest.mark.parametrize("fixture", ["standup", "feedback", "support-call"])
+def test_audio_far_faster_than_declared_shows_in_its_spectrum_even_at_full_speed(
+    fixture: str,
+) -> None:
+    audio = read_pcm16(FIXTURES / fixture / "audio.wav")
+    at_48k = float_to_int16(resample(int16_to_float32(audio.samples), audio.sample_rate, 48000))
+    # A replay at full speed: the wall clock says nothing; the spectrum does.
+    monitor = stream(framed(at_48k), declared=16000, seconds_per_frame=0.0001)
+    (finding,) = monitor.report()["findings"]
+    assert finding["code"] == "band_too_narrow"
+    assert finding["evidence"]["band_edge_hz"] < 3000
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("fixture", ["standup", "feedback", "support-call"])
+def test_speech_declared_at_its_true_rate_has_a_speech_band(fixture: str, rate: int) -> None:
+    audio = read_pcm16(FIXTURES / fixture / "audio.wav")
+    resampled = float_to_int16(resample(int16_to_float32(audio.samples), audio.sample_rate, rate))
+    monitor = stream(framed(resampled), declared=rate, seconds_per_frame=0.0001)
+    assert "band_too_narrow" not in monitor.findings()

@@ -1,0 +1,308 @@
+"""Injected faults: the plan, its triggers, and the harness's own client surviving each one."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.client.conversation import ConversationClient
+from harness.client.session import SessionError, SessionResult, frames_of, run_session
+from harness.protocol import ServerError, StartRequest
+from harness.protocol.events import UnknownEvent
+from harness.session_folder.log import (
+    Closed,
+    ErrorRecord,
+    SessionLogWriter,
+    TextFrame,
+    read_session,
+)
+from harness.session_folder.wavfile import read_pcm16
+from harness.tools.replay import plan_replay
+from mock_symbl.session.faults import (
+    FAULT_MESSAGE,
+    EventDelays,
+    FaultBoard,
+    FaultError,
+    Faults,
+    FrameTriggers,
+    RestFaults,
+    plan_of_recording,
+)
+from mock_symbl.web.app import MockConfig
+from mock_symbl.web.server import running_mock
+
+from helpers import FIXTURES, token
+
+HOT = FIXTURES / "hot"
+
+
+def test_a_plan_reads_from_query_parameters_and_ignores_the_rest() -> None:
+    plan = Faults.from_query(
+        {"access_token": "x", "fault_delay_ms": "200", "fault_drop_after_frames": "50"}
+    )
+    assert plan == Faults(delay_ms=200.0, drop_after_frames=50)
+    assert plan.to_json() == {"delay_ms": 200.0, "drop_after_frames": 50}
+    assert Faults.from_json(plan.to_json()) == plan
+
+
+@pytest.mark.parametrize(
+    ("fields", "names"),
+    [
+        ({"delay": 1}, "unknown fault 'delay'"),
+        ({"delay_ms": "soon"}, "'delay_ms' must be a number"),
+        ({"delay_ms": -1}, "delay_ms must not be negative"),
+        ({"drop_after_frames": 2.5}, "'drop_after_frames' must be a number"),
+        ({"rest_429_share": 1.5}, "rest_429_share must be between 0 and 1"),
+        ({"rest_429_share": 0.6, "rest_500_share": 0.6}, "must not pass 1"),
+        ({"jitter": "gaussian"}, "jitter must be one of"),
+        ({"close_code": 1005}, "cannot be sent in a close frame"),
+        ({"refuse_status": 200}, "refuse_status must be an HTTP error status"),
+    ],
+)
+def test_a_plan_that_cannot_be_carried_out_is_refused_by_name(
+    fields: dict[str, Any], names: str
+) -> None:
+    with pytest.raises(FaultError, match=names):
+        Faults.from_json(fields)
+
+
+@given(
+    share_429=st.floats(0, 0.5),
+    share_500=st.floats(0, 0.5),
+    requests=st.integers(1, 400),
+)
+def test_rest_faults_fail_the_asked_share_of_requests(
+    share_429: float, share_500: float, requests: int
+) -> None:
+    rest = RestFaults(Faults(rest_429_share=share_429, rest_500_share=share_500))
+    answers = [rest.next() for _ in range(requests)]
+    # Never more than the share; short of it by at most the failures owed but not yet due
+    # (one of each, when a 500 waits behind a 429 that fell on the same request).
+    for status, share in ((429, share_429), (500, share_500)):
+        assert share * requests - 2 <= answers.count(status) <= share * requests + 1e-6
+    assert set(answers) <= {None, 429, 500}
+
+
+@given(
+    delay=st.floats(0, 1000),
+    jitter=st.floats(0, 500),
+    kind=st.sampled_from(["uniform", "exponential"]),
+    seed=st.integers(0, 2**32),
+)
+def test_event_delays_are_at_least_the_delay_and_repeat_with_the_seed(
+    delay: float, jitter: float, kind: str, seed: int
+) -> None:
+    plan = Faults(delay_ms=delay, jitter_ms=jitter, jitter=kind, seed=seed)
+    delays = EventDelays(plan)
+    series = [delays.next() for _ in range(50)]
+    again = EventDelays(plan)
+    assert series == [again.next() for _ in range(50)]
+    assert all(d >= delay / 1000 - 1e-12 for d in series)
+    if kind == "uniform":
+        assert all(d <= (delay + jitter) / 1000 + 1e-12 for d in series)
+
+
+def test_frame_triggers_fire_each_fault_once_at_its_frame() -> None:
+    triggers = FrameTriggers(
+        Faults(error_after_frames=2, stall_s=1.0, stall_after_frames=3, drop_after_frames=5)
+    )
+    fired = [triggers.frame() for _ in range(5)]
+    assert fired == [[], ["error"], ["stall"], [], ["drop"]]
+
+
+def test_the_board_prefers_the_url_then_the_connection_then_everyone_then_the_recording() -> None:
+    board = FaultBoard()
+    recorded = Faults(delay_ms=5)
+    assert board.for_connection("c", {}, recorded) == recorded
+    board.set(Faults(delay_ms=10))
+    assert board.for_connection("c", {}, recorded) == Faults(delay_ms=10)
+    board.set(Faults(delay_ms=20), "c")
+    assert board.for_connection("c", {}, recorded) == Faults(delay_ms=20)
+    assert board.for_connection("c", {"fault_delay_ms": "30"}, recorded) == Faults(delay_ms=30)
+    board.clear()
+    assert board.for_connection("c", {}, None) == Faults()
+
+
+def session(
+    url: str, folder: Path, *, speed: float | None = None, frames: int = 1024
+) -> SessionResult:
+    """Stream the `hot` fixture through the harness's own client, logging to `folder`."""
+    audio = read_pcm16(HOT / "audio.wav")
+    with SessionLogWriter(folder, endpoint=url, sample_rate=48000) as log:
+        return asyncio.run(
+            run_session(
+                url,
+                StartRequest(sample_rate_hertz=48000),
+                frames_of(audio.samples, frames),
+                speed=speed,
+                log=log,
+                stop_timeout_s=10,
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def mock() -> Any:
+    with running_mock(MockConfig(transcripts=(HOT,), seed=3)) as running:
+        yield running
+
+
+def url_of(mock: Any, query: str = "", connection: str = "hot") -> str:
+    return f"{mock.streaming_url(connection)}?access_token={token(mock.base_url)}{query}"
+
+
+def fault_messages(result: SessionResult) -> list[dict[str, Any]]:
+    return [
+        dict(e.raw)
+        for e in result.events
+        if isinstance(e, UnknownEvent) and e.raw.get("type") == FAULT_MESSAGE
+    ]
+
+
+def test_delay_holds_every_event_back_and_the_plan_is_announced_first(
+    mock: Any, tmp_path: Path
+) -> None:
+    result = session(url_of(mock, "&fault_delay_ms=150"), tmp_path / "s")
+    assert result.error is None
+    assert fault_messages(result)[0] == {"type": FAULT_MESSAGE, "faults": {"delay_ms": 150.0}}
+    assert result.final_transcripts
+    log = read_session(tmp_path / "s")
+    start_sent = next(
+        r.t for r in log.records if isinstance(r, TextFrame) and r.direction == "send"
+    )
+    first_event = log.received()[0].t
+    assert first_event - start_sent >= 0.150
+
+
+def test_drop_after_frames_ends_without_a_close_frame_and_keeps_what_came_before(
+    mock: Any, tmp_path: Path
+) -> None:
+    result = session(url_of(mock, "&fault_drop_after_frames=40"), tmp_path / "s")
+    assert result.close_code == 1006
+    assert result.error is not None
+    assert "1006" in result.error
+    assert {"type": FAULT_MESSAGE, "fired": "drop", "frames": 40} in fault_messages(result)
+    log = read_session(tmp_path / "s")
+    assert log.audio.size >= 40 * 1024
+    closes = [r for r in log.records if isinstance(r, Closed)]
+    assert [c.code for c in closes] == [1006]
+
+
+def test_close_after_seconds_sends_the_asked_code(mock: Any, tmp_path: Path) -> None:
+    result = session(
+        url_of(mock, "&fault_drop_after_s=1&fault_close_code=4001"), tmp_path / "s", speed=1.0
+    )
+    assert result.close_code == 4001
+    log = read_session(tmp_path / "s")
+    # Real time: about one second of the 6.2 s recording went out before the close.
+    assert 0.8 * 48000 <= log.audio.size <= 3 * 48000
+    assert log.received()
+
+
+def test_an_injected_error_arrives_and_the_session_goes_on(mock: Any, tmp_path: Path) -> None:
+    result = session(url_of(mock, "&fault_error_after_frames=10"), tmp_path / "s")
+    errors = [e for e in result.events if isinstance(e, ServerError)]
+    assert [e.message for e in errors] == ["Injected fault"]
+    assert result.close_code == 1000
+    assert result.final_transcripts
+
+
+def test_a_stall_holds_the_client_back_and_the_session_completes(mock: Any, tmp_path: Path) -> None:
+    result = session(url_of(mock, "&fault_stall_s=1&fault_stall_after_frames=5"), tmp_path / "s")
+    assert result.close_code == 1000
+    assert result.final_transcripts
+    assert {"type": FAULT_MESSAGE, "fired": "stall", "frames": 5, "seconds": 1.0} in (
+        fault_messages(result)
+    )
+
+
+def test_a_refused_handshake_names_its_status_and_is_logged(mock: Any, tmp_path: Path) -> None:
+    with pytest.raises(SessionError, match="HTTP 503"):
+        session(url_of(mock, "&fault_refuse_status=503"), tmp_path / "s")
+    log = read_session(tmp_path / "s")
+    assert isinstance(log.records[-1], ErrorRecord)
+    assert plan_of_recording(log.records) == Faults(refuse_status=503)
+
+
+def test_an_invalid_plan_is_refused_at_the_handshake(mock: Any, tmp_path: Path) -> None:
+    with pytest.raises(SessionError, match=r"HTTP 400.*unknown fault 'delay'"):
+        session(url_of(mock, "&fault_delay=5"), tmp_path / "s")
+
+
+def test_the_control_route_sets_a_plan_per_connection_and_for_everyone(
+    mock: Any, tmp_path: Path
+) -> None:
+    control = f"{mock.base_url}/v1/mock/faults"
+    try:
+        reply = httpx.post(control, json={"connectionId": "hot", "error_after_frames": 3})
+        assert reply.status_code == 200
+        assert reply.json()["connections"] == {"hot": {"error_after_frames": 3}}
+        assert httpx.post(control, json={"delay": 1}).status_code == 400
+        result = session(url_of(mock), tmp_path / "s")
+        assert [e.message for e in result.events if isinstance(e, ServerError)] == [
+            "Injected fault"
+        ]
+    finally:
+        assert httpx.delete(control).json() == {"default": {}, "connections": {}}
+
+
+def test_rest_faults_answer_429_and_500_and_the_client_retries_through_them(
+    mock: Any, tmp_path: Path
+) -> None:
+    result = session(url_of(mock), tmp_path / "s")
+    assert result.conversation_id is not None
+    control = f"{mock.base_url}/v1/mock/faults"
+    httpx.post(control, json={"rest_429_share": 0.5, "rest_500_share": 0.25, "retry_after_s": 1})
+    try:
+        path = f"{mock.base_url}/v1/conversations/{result.conversation_id}/messages"
+        headers = {"Authorization": f"Bearer {token(mock.base_url)}"}
+        statuses = [httpx.get(path, headers=headers) for _ in range(12)]
+        codes = [r.status_code for r in statuses]
+        assert codes.count(429) == 6
+        assert 2 <= codes.count(500) <= 3
+        assert codes.count(200) == 12 - codes.count(429) - codes.count(500)
+        limited = next(r for r in statuses if r.status_code == 429)
+        assert limited.headers["Retry-After"] == "1"
+        assert limited.headers["X-Mock-Fault"] == "429"
+        waits: list[float] = []
+        with ConversationClient(mock.base_url, token(mock.base_url), sleep=waits.append) as client:
+            snapshot = client.snapshot(result.conversation_id)
+        assert snapshot["messages"]
+        assert 429 in client.retried
+        assert 500 in client.retried
+        assert 1.0 in waits
+    finally:
+        httpx.delete(control)
+
+
+def test_a_replay_of_a_faulty_recording_reproduces_its_faults(tmp_path: Path) -> None:
+    recording = tmp_path / "faulty"
+    with running_mock(MockConfig(transcripts=(HOT,), seed=3)) as mock:
+        first = session(url_of(mock, "&fault_drop_after_frames=60&fault_delay_ms=20"), recording)
+    assert first.close_code == 1006
+    # The recording, replayed as a cassette at full speed, drops at the same frame.
+    plan = plan_replay(recording)
+    with running_mock(MockConfig(cassettes=(recording,), engine="cassette")) as mock:
+        url = url_of(mock, connection="faulty")
+        with SessionLogWriter(tmp_path / "again", endpoint=url, sample_rate=plan.rate) as log:
+            again = asyncio.run(
+                run_session(url, plan.start, plan.frames(), speed=None, log=log, stop_timeout_s=10)
+            )
+    assert again.close_code == 1006
+    assert fault_messages(again)[0]["faults"] == {"delay_ms": 20.0, "drop_after_frames": 60}
+    assert read_session(tmp_path / "again").audio.size == read_session(recording).audio.size
+
+
+def test_a_replay_of_a_refused_recording_is_refused_the_same_way(tmp_path: Path) -> None:
+    recording = tmp_path / "refused"
+    with running_mock(MockConfig(transcripts=(HOT,))) as mock, pytest.raises(SessionError):
+        session(url_of(mock, "&fault_refuse_status=502"), recording)
+    cassette = MockConfig(cassettes=(recording,), engine="cassette")
+    with running_mock(cassette) as mock, pytest.raises(SessionError, match="HTTP 502"):
+        session(url_of(mock, connection="refused"), tmp_path / "again")

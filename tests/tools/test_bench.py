@@ -1,0 +1,96 @@
+"""The bench command: every metric reported per concurrency level, the floor, bench.json, plots."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import FIXTURES
+
+
+def test_bench_against_the_mock(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "bench",
+            str(FIXTURES / "hot"),
+            str(FIXTURES / "standup"),
+            "--mock",
+            "--concurrency",
+            "2",
+            "--speed",
+            "max",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report == json.loads((tmp_path / "bench.json").read_text())
+    assert report["label"].startswith("max speed")
+    assert report["floor"]["loopback_round_trip_ms"]["n"] == 1000
+    assert set(report["levels"]) == {"1", "2"}
+    for level in report["levels"].values():
+        assert level["errors"] == []
+        # hot has 2 phrases and standup 6: every phrase finalised once per replay.
+        assert level["finalisation_ms"]["n"] == 8
+        assert level["word_emission_ms"]["n"] == 63
+    for plot in ("latency-cdf.png", "timeline.png"):
+        assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Sessions run at once each got a conversation of their own.
+    replays = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert len(replays) == 4
+
+
+def test_bench_needs_sessions_it_can_replay(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bench", str(tmp_path), "--mock"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "has no events.jsonl" in done.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_bench_ramp_prints_the_capacity(tmp_path: Path) -> None:
+    done = run_cli(
+        "bench", str(FIXTURES / "hot"), "--mock", "--speed", "max", "--ramp", "--ramp-max", "2",
+        "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    capacity = json.loads(done.stdout)["capacity"]
+    assert capacity == {"held": 2, "broke_at": None}
+    assert set(json.loads(done.stdout)["levels"]) == {"1", "2"}
+
+
+def test_bench_mock_faults_need_the_mock_and_a_known_fault(tmp_path: Path) -> None:
+    hot = str(FIXTURES / "hot")
+    done = run_cli("bench", hot, "--endpoint", "ws://127.0.0.1:9", "--mock-fault", "delay_ms=5")
+    assert done.returncode == 2
+    assert "--mock-fault needs --mock" in done.stderr
+    done = run_cli("bench", hot, "--mock", "--mock-fault", "delay=5")
+    assert done.returncode == 2
+    assert "unknown fault 'delay'" in done.stderr
+    done = run_cli("bench", hot, "--mock", "--ramp", "--bound", "words:p99=5")
+    assert done.returncode == 2
+    assert "a bound is METRIC:QUANTILE=MS" in done.stderr

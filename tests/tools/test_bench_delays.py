@@ -1,0 +1,106 @@
+"""Bench metrics read against delays the mock injects: each shifts by exactly that delay."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from harness.session_folder.log import read_session
+from harness.session_folder.transcript import read_transcript
+from harness.tools.bench import METRICS, Bound, Ramp, run_benchmark
+from harness.tools.latency import session_latency
+from mock_symbl.session.faults import Faults
+from mock_symbl.web.app import MockConfig
+
+from helpers import FIXTURES
+
+HOT = FIXTURES / "hot"
+DELAY_MS = 200.0
+
+
+def bench_hot(out: Path, faults: Faults) -> dict[str, list[float]]:
+    report = run_benchmark(
+        [HOT],
+        endpoint=None,
+        out=out,
+        levels=[1],
+        repeat=1,
+        speed=2.0,
+        mock=MockConfig(faults=faults),
+    )
+    assert [run.error for run in report.runs] == [None]
+    return {name: report.metric(name, 1) for name in METRICS}
+
+
+def test_an_injected_delay_shifts_every_latency_metric_by_that_delay(tmp_path: Path) -> None:
+    plain = bench_hot(tmp_path / "plain", Faults())
+    delayed = bench_hot(tmp_path / "delayed", Faults(delay_ms=DELAY_MS))
+    for name in METRICS:
+        assert plain[name], f"{name}: no figures"
+        assert len(delayed[name]) == len(plain[name]), name
+        shift = statistics.median(delayed[name]) - statistics.median(plain[name])
+        # The delay, plus at most the scheduling noise of one event loop on each side.
+        assert DELAY_MS - 5 <= shift <= DELAY_MS + 40, f"{name} moved {shift:.1f} ms"
+    # Word emission without a delay is the machine's own floor: well under the delay.
+    assert max(plain["word_emission_ms"]) < DELAY_MS / 4
+
+
+def test_an_injected_delay_shows_in_set_up_but_not_in_the_handshake(tmp_path: Path) -> None:
+    bench_hot(tmp_path / "delayed", Faults(delay_ms=DELAY_MS))
+    (folder,) = (p for p in (tmp_path / "delayed").iterdir() if p.is_dir())
+    metrics = session_latency(read_session(folder), read_transcript(HOT / "transcript.json"))
+    assert metrics.handshake_ms is not None
+    assert metrics.handshake_ms < DELAY_MS / 4
+    assert metrics.start_to_recognition_ms is not None
+    assert metrics.start_to_recognition_ms >= DELAY_MS
+
+
+def test_jitter_spreads_word_emission_within_its_range(tmp_path: Path) -> None:
+    figures = bench_hot(tmp_path / "jitter", Faults(jitter_ms=100.0, seed=11))
+    words = figures["word_emission_ms"]
+    assert max(words) <= 100.0 + 40
+    # Ten words, each drawn from 0-100 ms: they cannot all land in one narrow band.
+    assert max(words) - min(words) > 10
+
+
+def test_a_ramp_reports_the_last_level_that_held(tmp_path: Path) -> None:
+    # With one stream allowed per app, the second session at once is refused: capacity 1.
+    report = run_benchmark(
+        [HOT],
+        endpoint=None,
+        out=tmp_path,
+        levels=Ramp(1, 8, (Bound.parse("word_emission:p99=1000"),)),
+        repeat=1,
+        speed=None,
+        mock=MockConfig(max_streams=1),
+    )
+    assert report.levels() == [1, 2]
+    assert report.capacity is not None
+    assert report.capacity["held"] == 1
+    assert report.capacity["broke_at"] == 2
+    assert "sessions failed" in report.capacity["why"]
+
+
+def test_a_ramp_stops_at_the_first_level_over_a_latency_bound(tmp_path: Path) -> None:
+    report = run_benchmark(
+        [HOT],
+        endpoint=None,
+        out=tmp_path,
+        levels=Ramp(1, 8, (Bound.parse("word_emission:p99=50"),)),
+        repeat=1,
+        speed=4.0,
+        mock=MockConfig(faults=Faults(delay_ms=100)),
+    )
+    assert report.capacity is not None
+    assert (report.capacity["held"], report.capacity["broke_at"]) == (None, 1)
+    assert report.capacity["why"].startswith("word_emission_ms p99 ")
+
+
+@pytest.mark.parametrize(
+    "text", ["word_emission:p42=5", "latency:p99=5", "word_emission:p99=soon", "p99"]
+)
+def test_a_bound_that_cannot_be_read_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"bound|limit"):
+        Bound.parse(text)

@@ -1,0 +1,133 @@
+"""Real browser clients: the tutorial's page and a corrected one in headless Chromium, a fixture
+as their microphone, against the mock through the recording proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import ROOT
+
+PAGES = ROOT / "fixtures" / "browser"
+HOT = ROOT / "fixtures" / "sessions" / "hot"
+
+
+def run_browser(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "browser", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def chromium(require: Callable[[str, bool, str], None]) -> str:
+    path = shutil.which("chromium")
+    require("Chromium", path is not None, "apt-get install chromium")
+    assert path is not None
+    return path
+
+
+def page_run(page: str, out: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
+    done = run_browser(str(PAGES / page), "--audio", str(HOT / "audio.wav"), "--mock",
+                       "--out", str(out), "--json")  # fmt: skip
+    report = json.loads(done.stdout) if done.stdout.strip() else {}
+    console = (out / "console.log").read_text() if (out / "console.log").exists() else ""
+    return done, report, console
+
+
+@pytest.fixture(scope="module")
+def tutorial(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return page_run("tutorial.html", tmp_path_factory.mktemp("tutorial"))
+
+
+@pytest.fixture(scope="module")
+def corrected(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return page_run("corrected.html", tmp_path_factory.mktemp("corrected"))
+
+
+def codes(report: dict[str, Any]) -> set[str]:
+    return {finding["code"] for finding in report["conformance"]["findings"]}
+
+
+def test_the_tutorial_page_gets_the_conversion_and_sample_rate_findings(tutorial: Any) -> None:
+    done, report, _ = tutorial
+    assert done.returncode == 1, done.stderr
+    assert {"sample_rate_mismatch", "first_sample_zero"} <= codes(report)
+    rate = next(f for f in report["conformance"]["findings"] if f["code"] == "sample_rate_mismatch")
+    assert rate["explanation"].startswith("declared 44100 Hz, audio arrives at ~48000 Hz")
+
+
+def test_the_corrected_page_gets_no_findings(corrected: Any) -> None:
+    done, report, _ = corrected
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert codes(report) == set()
+    assert report["conformance"]["declared"] == {"encoding": "LINEAR16", "sample_rate": 48000}
+
+
+@pytest.mark.parametrize("which", ["tutorial", "corrected"])
+def test_both_pages_receive_the_conversation_transcripts_insights_and_sentiment(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    _, report, console = request.getfixturevalue(which)
+    assert "log: conversationId " in console
+    assert "Transcript (more accurate):  Testing the microphone one two three." in console
+    assert "Insight detected:  Is this too loud?" in console
+    assert '"sentiment":{"polarity":{"score":' in console
+    session = Path(report["session"])
+    assert (session / "audio.wav").is_file()
+    assert (session / "rest.jsonl").is_file()
+
+
+def test_the_token_never_lands_on_disk(tutorial: Any) -> None:
+    _, report, _ = tutorial
+    out = Path(report["session"]).parents[1]
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".log", ".json", ".jsonl"):
+            assert "eyJ" not in path.read_text(), path
+
+
+def test_a_page_that_never_opens_a_socket_is_named(chromium: str, tmp_path: Path) -> None:
+    page = tmp_path / "silent.html"
+    page.write_text("<!-- wss://api.symbl.ai is never used --><p>nothing here</p>")
+    done = run_browser(str(page), "--audio", str(HOT / "audio.wav"), "--mock",
+                       "--open-timeout", "2", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 2
+    assert "the page opened no WebSocket to the endpoint within 2 s" in done.stderr
+
+
+def test_a_wav_the_browser_cannot_play_is_refused(chromium: str, tmp_path: Path) -> None:
+    wav = tmp_path / "broken.wav"
+    wav.write_bytes(b"RIFF\x00\x00not really a wave file")
+    done = run_browser(str(PAGES / "tutorial.html"), "--audio", str(wav), "--mock")
+    assert done.returncode == 2
+    assert "not audio the browser can play" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_chromium_names_the_package(tmp_path: Path) -> None:
+    bare_path = str(Path(sys.executable).parent)
+    done = run_browser(str(PAGES / "tutorial.html"), "--audio", str(HOT / "audio.wav"), "--mock",
+                       env={**os.environ, "PATH": bare_path})  # fmt: skip
+    assert done.returncode == 2
+    assert "Chromium is not installed (install it: apt-get install chromium)" in done.stderr
+
+
+def test_a_page_with_no_symbl_endpoint_is_refused(tmp_path: Path) -> None:
+    page = tmp_path / "elsewhere.html"
+    page.write_text("<script>new WebSocket('ws://example.invalid/')</script>")
+    done = run_browser(str(page), "--audio", str(HOT / "audio.wav"), "--mock",
+                       "--chromium", sys.executable)  # fmt: skip
+    assert done.returncode == 2
+    assert "the page has no Symbl endpoint" in done.stderr

@@ -1,0 +1,54 @@
+"""The Locust user, headless on loopback: a few users stream for a few seconds and every
+latency metric arrives as Locust request events."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mock_symbl.web.app import MockConfig
+from mock_symbl.web.server import running_mock
+
+from helpers import ROOT
+
+HOT = ROOT / "fixtures" / "sessions" / "hot"
+
+
+def test_locust_users_stream_sessions_and_report_latency_as_requests(tmp_path: Path) -> None:
+    with running_mock(MockConfig(transcripts=(HOT,))) as mock:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "locust", "-f", str(ROOT / "harness" / "tools" / "locust_user.py"),
+                "--headless", "--users", "3", "--spawn-rate", "3", "--run-time", "5s",
+                "--stop-timeout", "20", "--host", mock.ws_url, "--csv", str(tmp_path / "load"),
+                "--only-summary", "--loglevel", "WARNING",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "SYMBL_SESSIONS": str(HOT),
+                "SYMBL_SPEED": "3",
+                "SYMBL_APP_ID": "locust",
+                "SYMBL_APP_SECRET": "loopback",
+            },
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (tmp_path / "load_stats.csv").open() as table:
+        rows = {row["Name"]: row for row in csv.DictReader(table)}
+    sessions = rows["session"]
+    assert sessions["Type"] == "symbl"
+    # Three users, each at least one 2 s replay (6.2 s of audio at 3x) in five seconds.
+    assert int(sessions["Request Count"]) >= 3
+    assert int(sessions["Failure Count"]) == 0
+    for metric in ("first_partial", "word_emission", "finalisation", "insight", "setup"):
+        assert int(rows[metric]["Request Count"]) >= 3, metric
+    # Word emission on loopback: the machine's own delay, far below a phrase's length.
+    assert float(rows["word_emission"]["50%"]) < 100
+    assert float(rows["finalisation"]["50%"]) >= 100

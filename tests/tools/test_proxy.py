@@ -1,0 +1,232 @@
+"""The recording proxy: any client through it to the mock, every session recorded, no secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import websockets
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.client.session import frames_of, run_session
+from harness.protocol import StartRequest
+from harness.serve import RunningServer, running
+from harness.session_folder.log import TextFrame, read_session
+from harness.session_folder.transcript import read_transcript
+from harness.session_folder.wavfile import read_pcm16
+from harness.tools.proxy import REST_LOG, create_proxy, safe_name
+from mock_symbl.web.app import MockConfig
+from mock_symbl.web.server import running_mock
+
+from helpers import APP_ID, APP_SECRET, FIXTURES, kind
+
+
+@given(st.text(), st.sets(st.text(max_size=5), max_size=5))
+def test_folder_names_are_one_safe_new_path_component(connection_id: str, taken: set[str]) -> None:
+    name = safe_name(connection_id, taken.__contains__)
+    assert name not in taken
+    assert name not in ("", ".", "..")
+    assert "/" not in name
+    assert "\\" not in name
+    assert not name.startswith(".")
+    assert re.fullmatch(r"[A-Za-z0-9._=-]+", name)
+
+
+def test_traversal_and_collisions() -> None:
+    assert safe_name("../../etc/passwd", lambda _: False) == "_.._etc_passwd"
+    assert safe_name("meeting", {"meeting", "meeting-2"}.__contains__) == "meeting-3"
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer, Path]]:
+    transcripts = tuple(sorted(p for p in FIXTURES.iterdir() if p.is_dir()))
+    with running_mock(MockConfig(transcripts=transcripts)) as mock:
+        out = tmp_path / "recordings"
+        out.mkdir()
+        with running(create_proxy(mock.base_url, out)) as proxy:
+            yield mock, proxy, out
+
+
+def token_through(proxy: RunningServer) -> str:
+    reply = httpx.post(
+        f"{proxy.base_url}/oauth2/token:generate",
+        json={"type": "application", "appId": APP_ID, "appSecret": APP_SECRET},
+    )
+    assert reply.status_code == 200
+    return str(reply.json()["accessToken"])
+
+
+def everything_written(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def test_our_client_through_the_proxy(proxied: tuple[RunningServer, RunningServer, Path]) -> None:
+    _, proxy, out = proxied
+    access = token_through(proxy)
+    audio = read_pcm16(FIXTURES / "standup" / "audio.wav")
+    start = StartRequest(sample_rate_hertz=16000, insight_types=("question",), sentiment=True)
+    url = f"{proxy.ws_url}/v1/streaming/standup?access_token={access}"
+    result = asyncio.run(run_session(url, start, frames_of(audio.samples, 1024), speed=None))
+    phrases = read_transcript(FIXTURES / "standup" / "transcript.json").phrases
+    assert result.final_transcripts == [p.text.replace(",", "") for p in phrases]
+    assert result.close_code == 1000
+    log = read_session(out / "standup")
+    assert log.complete
+    assert np.array_equal(log.audio, audio.samples)
+    assert len(log.received()) == len(result.events)
+    reply = httpx.get(
+        f"{proxy.base_url}/v1/conversations/{result.conversation_id}/messages?sentiment=true",
+        headers={"Authorization": f"Bearer {access}"},
+    )
+    assert len(reply.json()["messages"]) == len(phrases)
+    (call,) = [json.loads(line) for line in (out / "standup" / REST_LOG).read_text().splitlines()]
+    assert (call["status"], call["query"]) == (200, "sentiment=true")
+    assert len(call["response"]["messages"]) == len(phrases)
+    written = everything_written(out)
+    assert access.encode() not in written
+    assert APP_SECRET.encode() not in written
+
+
+SEED_CLIENT = """
+import asyncio, base64, json, sys, websockets, numpy as np, soundfile as sf
+url, wav = sys.argv[1], sys.argv[2]
+async def main():
+    audio, rate = sf.read(wav, dtype="int16")
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"type": "start_request", "meetingTitle": "Websockets How-to",
+            "insightTypes": ["question", "action_item"],
+            "config": {"confidenceThreshold": 0.5, "languageCode": "en-US",
+                       "speechRecognition": {"encoding": "LINEAR16", "sampleRateHertz": 44100}},
+            "speaker": {"userId": "example@symbl.ai", "name": "Example Sample"}}))
+        for i in range(0, audio.size, 1024):
+            await ws.send(audio[i:i + 1024].astype("<i2").tobytes())
+        await ws.send(json.dumps({"type": "stop_request"}))
+        async for message in ws:
+            print(message)
+asyncio.run(main())
+"""
+
+
+def test_a_client_that_is_not_ours_through_the_proxy(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+    access = token_through(proxy)
+    connection = base64.b64encode(b"user@example.com").decode()
+    url = f"{proxy.ws_url}/v1/streaming/{connection}?access_token={access}"
+    wav = FIXTURES / "feedback" / "audio.wav"
+    client = subprocess.run(
+        [sys.executable, "-c", SEED_CLIENT, url, str(wav)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    received = [json.loads(line) for line in client.stdout.splitlines()]
+    assert kind(received[-1]) == "conversation_completed"
+    (folder,) = list(out.iterdir())
+    assert folder.name == connection
+    log = read_session(folder)
+    assert log.complete
+    assert log.sample_rate == 44100
+    assert np.array_equal(log.audio, read_pcm16(wav).samples)
+    assert [frame.data for frame in log.received()] == received
+    sent = [r for r in log.records if isinstance(r, TextFrame) and r.direction == "send"]
+    assert sent[0].data["meetingTitle"] == "Websockets How-to"
+    assert access.encode() not in everything_written(out)
+
+
+def test_the_token_as_subprotocol_is_passed_and_echoed(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+    access = token_through(proxy)
+
+    async def connect() -> str | None:
+        async with websockets.connect(
+            f"{proxy.ws_url}/v1/realtime/insights/sub",
+            subprotocols=[websockets.Subprotocol(access)],
+        ) as socket:
+            await socket.send(json.dumps({"type": "start_request"}))
+            first = json.loads(await socket.recv())
+            assert kind(first) == "conversation_created"
+            return socket.subprotocol
+
+    assert asyncio.run(connect()) == access
+    assert access.encode() not in everything_written(out)
+
+
+def test_a_refused_token_is_refused_by_the_proxy_too(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+
+    async def connect() -> None:
+        async with websockets.connect(f"{proxy.ws_url}/v1/streaming/x?access_token=forged"):
+            pass
+
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        asyncio.run(connect())
+    assert refused.value.response.status_code == 401
+    assert list(out.iterdir()) == []
+
+
+def test_two_connections_with_one_id_get_two_folders(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+    access = token_through(proxy)
+    audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples[:4800]
+    start = StartRequest(sample_rate_hertz=48000)
+    url = f"{proxy.ws_url}/v1/streaming/same?access_token={access}"
+    for _ in range(2):
+        asyncio.run(run_session(url, start, frames_of(audio, 1024), speed=None))
+    assert sorted(p.name for p in out.iterdir()) == ["same", "same-2"]
+
+
+def test_the_proxy_command(tmp_path: Path) -> None:
+    out = tmp_path / "recordings"
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "proxy",
+            "--mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as command:
+        assert command.stdout is not None
+        rest = command.stdout.readline().split()[1]
+        proxy = RunningServer("127.0.0.1", int(rest.rsplit(":", 1)[1]))
+        access = token_through(proxy)
+        audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples[:48000]
+        url = f"{proxy.ws_url}/v1/streaming/cli?access_token={access}"
+        result = asyncio.run(
+            run_session(
+                url, StartRequest(sample_rate_hertz=48000), frames_of(audio, 1024), speed=None
+            )
+        )
+        assert result.close_code == 1000
+        command.send_signal(signal.SIGINT)
+        _, err = command.communicate(timeout=30)
+    assert command.returncode == 0
+    assert "stopped by SIGINT" in err
+    assert read_session(out / "cli").complete
