@@ -18,11 +18,12 @@ import soundfile as sf
 from numpy.typing import NDArray
 
 from harness.audio.pcm import float_to_int16, resample
+from harness.errors import HarnessError
 
 PORTAUDIO_HINT = "apt-get install libportaudio2"
 
 
-class AudioSourceError(Exception):
+class AudioSourceError(HarnessError):
     """An audio source that cannot be used; the message is one line naming the problem."""
 
 

@@ -14,10 +14,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from harness.errors import EndpointError
+
 REFRESH_BEFORE_S = 60.0
 
 
-class AuthError(Exception):
+class AuthError(EndpointError):
     """No credentials, or the endpoint refused them; one line naming the problem."""
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from harness.errors import EndpointError
+
 # A 429 or 5xx answer is retried this many times: after its Retry-After (capped), or
 # after a backoff that doubles from RETRY_BACKOFF_S.
 RETRIES = 4
@@ -24,7 +26,7 @@ SNAPSHOT = {
 }
 
 
-class ConversationApiError(Exception):
+class ConversationApiError(EndpointError):
     """A Conversation API call failed; one line with the route and the answer."""
 
 

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
+from harness.errors import EndpointError
 from harness.protocol import Dispatcher, Event, StartRequest, encode, stop_request
 from harness.session_folder.log import SessionLogWriter
 
@@ -76,7 +77,7 @@ class StampedConnection(ClientConnection):
         return self.arrivals.popleft() if self.arrivals else time.perf_counter_ns()
 
 
-class SessionError(Exception):
+class SessionError(EndpointError):
     """The session could not run: the endpoint refused or dropped it. One-line message."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.errors import HarnessError
 
-class FieldError(ValueError):
+
+class FieldError(HarnessError, ValueError):
     """A JSON field is missing or has the wrong type or value."""
 
     def __init__(self, path: str, problem: str) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness import TOOL
+from harness.errors import HarnessError
 from harness.session_folder.redact import Redactor
 from harness.session_folder.wavfile import PcmWavWriter, WavError, read_pcm16
 
@@ -33,7 +34,7 @@ Clock = Callable[[], int]
 Direction = Literal["send", "recv"]
 
 
-class SessionLogError(Exception):
+class SessionLogError(HarnessError):
     """A session folder that cannot be read or written; the message is one line."""
 
 

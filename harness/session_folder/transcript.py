@@ -6,13 +6,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.protocol.fields import FieldError, Fields
 
 FORMAT = "symbl-harness-transcript"
 VERSION = 1
 
 
-class TranscriptError(ValueError):
+class TranscriptError(HarnessError, ValueError):
     """A transcript.json that cannot be used; the message names the file and field."""
 
 

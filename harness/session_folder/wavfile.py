@@ -16,13 +16,15 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.errors import HarnessError
+
 _PCM = 1
 _EXTENSIBLE = 0xFFFE
 # Sizes that writers put in a header they never came back to finish.
 _UNFINISHED_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF)
 
 
-class WavError(ValueError):
+class WavError(HarnessError, ValueError):
     """A file that is not a mono 16-bit PCM WAV; the message says what it is instead."""
 
 

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from harness.conformance.check import CONFORMANCE_FILE
+from harness.errors import HarnessError
 from harness.serve import RunningServer, running
 from harness.session_folder.redact import Redactor
 from harness.tools.proxy import create_proxy
@@ -80,7 +81,7 @@ STOP_SCRIPT = """
 """
 
 
-class BrowserError(Exception):
+class BrowserError(HarnessError):
     """The browser run could not happen or went wrong; the message is one line."""
 
 

@@ -2,7 +2,8 @@
 `harness.client.session` and reports the bench's latency metrics as Locust request events.
 
     locust -f harness/tools/locust_user.py --host ws://127.0.0.1:8080 --headless -u 20 -r 5 -t 2m
-    locust -f harness/tools/locust_user.py --master …   and on each machine   … --worker --master-host H
+    locust -f harness/tools/locust_user.py --master …
+    and on each machine: … --worker --master-host H
 
 Settings come from the environment (Locust passes it to every worker):
 `SYMBL_SESSIONS` (session folders, separated by commas; default: the bundled fixtures),

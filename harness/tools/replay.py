@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.errors import HarnessError
 from harness.protocol import StartRequest, StartRequestError
 from harness.session_folder.log import SessionLog, SessionLogError, TextFrame, read_session
 
 
-class ReplayError(Exception):
+class ReplayError(HarnessError):
     """A session folder that cannot be replayed; the message is one line."""
 
 

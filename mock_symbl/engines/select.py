@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.protocol import StartRequest
 from harness.session_folder.log import SessionLog, SessionLogError, read_session
 from harness.session_folder.transcript import Transcript, read_transcript
@@ -18,7 +19,7 @@ SUFFIX = "--"
 ENGINES = ("auto", "asr", "transcript", "cassette")
 
 
-class EngineUnavailableError(Exception):
+class EngineUnavailableError(HarnessError):
     """No engine can serve this connection; the message says why."""
 
 

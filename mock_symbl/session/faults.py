@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.session_folder.log import ErrorRecord, Record, TextFrame
 
 FAULT_MESSAGE = "x_mock_fault"
@@ -27,7 +28,7 @@ REFUSED = "Injected fault: handshake refused."
 INJECTED = "Injected fault"
 
 
-class FaultError(ValueError):
+class FaultError(HarnessError, ValueError):
     """A fault plan that cannot be carried out; the message names the field."""
 
 

@@ -5,11 +5,41 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from harness.serve import RunningServer, running, serve
+from mock_symbl.engines.select import EngineChoice
 from mock_symbl.web.app import MockConfig, create_app
 
 GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@dataclass(frozen=True)
+class RunningMock:
+    """A mock answering on loopback: where it listens, and what it answers with."""
+
+    server: RunningServer
+    engines: EngineChoice
+
+    @property
+    def base_url(self) -> str:
+        """`http://host:port`, the REST base."""
+        return self.server.base_url
+
+    @property
+    def ws_url(self) -> str:
+        """`ws://host:port`, the streaming base."""
+        return self.server.ws_url
+
+    def streaming_url(self, connection_id: str) -> str:
+        """The streaming endpoint for one connection id."""
+        return self.server.streaming_url(connection_id)
+
+    def learn(self, folder: Path, connection_id: str | None = None) -> None:
+        """Answer connections named `connection_id` (the folder's name by default) from the
+        session folder: by its transcript.json, or else by replaying it."""
+        self.engines.learn(folder, connection_id)
 
 
 def serve_mock(
@@ -31,7 +61,8 @@ def serve_mock(
 @contextmanager
 def running_mock(
     config: MockConfig | None = None, host: str = "127.0.0.1"
-) -> Iterator[RunningServer]:
+) -> Iterator[RunningMock]:
     """Start the mock on an ephemeral port in a background thread; stop it on exit."""
-    with running(create_app(config or MockConfig()), host) as server:
-        yield server
+    app = create_app(config or MockConfig())
+    with running(app, host) as server:
+        yield RunningMock(server, app.state.streaming.engines)

@@ -16,12 +16,14 @@ from helpers import ROOT
 
 HOT = ROOT / "fixtures" / "sessions" / "hot"
 
+LOCUSTFILE = ROOT / "harness" / "tools" / "locust_user.py"
+
 
 def test_locust_users_stream_sessions_and_report_latency_as_requests(tmp_path: Path) -> None:
     with running_mock(MockConfig(transcripts=(HOT,))) as mock:
         done = subprocess.run(
             [
-                sys.executable, "-m", "locust", "-f", str(ROOT / "harness" / "tools" / "locust_user.py"),
+                sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
                 "--headless", "--users", "3", "--spawn-rate", "3", "--run-time", "5s",
                 "--stop-timeout", "20", "--host", mock.ws_url, "--csv", str(tmp_path / "load"),
                 "--only-summary", "--loglevel", "WARNING",
