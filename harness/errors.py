@@ -10,6 +10,7 @@
     ├── ReplayError                       a session that cannot be replayed
     ├── FaultError (ValueError)           a fault plan that makes no sense (mock)
     ├── EngineUnavailableError            a recognition engine that cannot run (mock)
+    ├── ModeError (ValueError)            an option value that is none of its valid values
     ├── BrowserError                      a page, WAV or browser that cannot be used
     └── EndpointError            exit 1: the endpoint or a client failed us
         ├── AuthError                     no credentials, or refused ones
