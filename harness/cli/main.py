@@ -31,6 +31,7 @@ from harness.cli.options import (
     speed_option_value,
 )
 from harness.client.auth import AuthError, http_base
+from harness.modes import Display
 from harness.protocol import Speaker, StartRequest, StartRequestError
 from harness.serve import RunningServer, serve
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogError, read_session
@@ -160,17 +161,8 @@ def demo(fixture: str, out: Path | None, speed: str) -> None:
     except (ReplayError, TranscriptError) as error:
         raise UsageProblem(str(error)) from None
     target = out or Path(tempfile.mkdtemp(prefix="symbl-demo-")) / folder.name
-    take = RecordTake(
-        folder=target,
-        source=plan,
-        start=plan.start,
-        connection_id=plan.connection_id,
-        speed=pace,
-        duration_s=None,
-        stop_timeout_s=30.0,
-        display="live" if sys.stdout.isatty() else "quiet",
-        schedule=plan.schedule,
-        header={"replay_of": str(folder), "speed": "max" if pace is None else pace},
+    take = RecordTake.replaying(
+        plan, target, pace, Display.LIVE if sys.stdout.isatty() else Display.QUIET
     )
     click.echo(
         f"Replaying {folder.name} ({plan.seconds:.1f} s of speech, {transcript.about}) "
@@ -532,18 +524,7 @@ def replay(
     folder = out or Path(tempfile.mkdtemp(prefix="symbl-replay-")) / session_dir.name
     transcript = session_dir / TRANSCRIPT_FILE
     mock = MockConfig(transcripts=(transcript,) if transcript.is_file() else ())
-    take = RecordTake(
-        folder=folder,
-        source=plan,
-        start=plan.start,
-        connection_id=plan.connection_id,
-        speed=pace,
-        duration_s=None,
-        stop_timeout_s=stop_timeout,
-        display=display(as_json),
-        schedule=plan.schedule,
-        header={"replay_of": str(session_dir), "speed": "max" if pace is None else pace},
-    )
+    take = RecordTake.replaying(plan, folder, pace, display(as_json), stop_timeout)
     outcome = run_take(take, endpoint, mock)
     click.echo(outcome.message, err=True)
     sys.exit(outcome.code)

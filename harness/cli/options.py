@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from harness.modes import Display
 from mock_symbl.session.faults import FaultError, Faults
 
 
@@ -72,9 +73,9 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def display(as_json: bool) -> str:
+def display(as_json: bool) -> Display:
     """JSON lines when asked or when stdout is not a terminal; the live view otherwise."""
-    return "json" if as_json or not sys.stdout.isatty() else "live"
+    return Display.JSON if as_json or not sys.stdout.isatty() else Display.LIVE
 
 
 def speed_option_value(value: str) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,51 +63,76 @@ async def _limited(
         yield piece
 
 
+@dataclass(frozen=True)
+class Stream:
+    """What to send: a start request, its audio frames and their pace."""
+
+    start: StartRequest
+    frames: Frames
+    # 1.0 real time, N times faster, None as fast as the socket takes frames.
+    speed: float | None = 1.0
+    # Recorded send times of the frames (a replay); by default each frame's audio position.
+    schedule: Sequence[float] | None = None
+    duration_s: float | None = None
+    # What the log's header says of the source (`replay_of`, `source`, ...).
+    about: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where to send it: an endpoint, a token for it, the connection id; what to redact."""
+
+    endpoint: str
+    token: str
+    connection_id: str
+    secrets: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Observers:
+    """Who watches the session and may end it: a stop signal, event and frame callbacks."""
+
+    stop: asyncio.Event | None = None
+    on_event: Callable[[Event], object] | None = None
+    on_frame: Callable[[NDArray[np.int16]], object] | None = None
+    stop_timeout_s: float = 30.0
+
+
 async def record(
-    folder: Path,
-    *,
-    endpoint: str,
-    connection_id: str,
-    token: str,
-    start: StartRequest,
-    frames: Frames,
-    speed: float | None,
-    stop: asyncio.Event,
-    secrets: Sequence[str] = (),
-    duration_s: float | None = None,
-    stop_timeout_s: float = 30.0,
-    on_event: Callable[[Event], object] | None = None,
-    on_frame: Callable[[NDArray[np.int16]], object] | None = None,
-    header: dict[str, Any] | None = None,
-    schedule: Sequence[float] | None = None,
+    folder: Path, stream: Stream, to: Destination, observers: Observers | None = None
 ) -> Recording:
     """Stream until the source ends, `duration_s` passes, `stop` is set or the server closes.
 
     Raises SessionError if the endpoint cannot be reached; the folder then holds the log
     of the attempt.
     """
+    watch = observers or Observers()
+    start = stream.start
     rate = start.sample_rate_hertz or 16000
-    url = streaming_url(endpoint, connection_id, token)
+    url = streaming_url(to.endpoint, to.connection_id, to.token)
     recording = Recording(folder)
-    max_samples = None if duration_s is None else round(duration_s * rate)
-    paced = until_stopped(_limited(as_async(frames), max_samples, on_frame), stop)
+    max_samples = None if stream.duration_s is None else round(stream.duration_s * rate)
+    paced = until_stopped(
+        _limited(as_async(stream.frames), max_samples, watch.on_frame),
+        watch.stop or asyncio.Event(),
+    )
     with SessionLogWriter(
         folder,
         endpoint=url,
         sample_rate=rate,
         encoding=start.encoding,
-        secrets=[token, *secrets],
-        extra_header={"connection_id": connection_id, **(header or {})},
+        secrets=[to.token, *to.secrets],
+        extra_header={"connection_id": to.connection_id, **stream.about},
     ) as log:
         result = await run_session(
             url,
             start,
             paced,
-            speed=speed,
+            speed=stream.speed,
             log=log,
-            on_event=on_event,
-            stop_timeout_s=stop_timeout_s,
-            schedule=schedule,
+            on_event=watch.on_event,
+            stop_timeout_s=watch.stop_timeout_s,
+            schedule=stream.schedule,
         )
         recording.result = result
         if result.error:
@@ -115,7 +140,7 @@ async def record(
         if result.conversation_id:
             try:
                 snapshot = await asyncio.to_thread(
-                    _snapshot, http_base(endpoint), token, result.conversation_id
+                    _snapshot, http_base(to.endpoint), to.token, result.conversation_id
                 )
             except ConversationApiError as error:
                 recording.problems.append(f"conversation not fetched: {error}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-from harness.client.auth import TokenSource
-from harness.client.record import record
-from harness.serve import running
+from harness.client.record import Destination
 from harness.session_folder.log import TRANSCRIPT_FILE, read_session
 from harness.session_folder.transcript import Transcript, read_transcript
 from harness.tools.latency import (
@@ -31,8 +29,9 @@ from harness.tools.latency import (
     percentiles,
     session_latency,
 )
-from harness.tools.replay import ReplayPlan, plan_replay
-from mock_symbl.web.app import MockConfig, create_app
+from harness.tools.replay import ReplayPlan, plan_replay, replay
+from harness.tools.targets import Target, target
+from mock_symbl import MockConfig
 
 METRICS = (
     "first_partial_ms",
@@ -184,27 +183,14 @@ async def _replay(
     plan: ReplayPlan,
     *,
     transcript: Transcript | None,
-    endpoint: str,
-    token: str,
+    to: Destination,
     folder: Path,
     speed: float | None,
     level: int,
-    connection_id: str,
 ) -> BenchRun:
     run = BenchRun(plan.folder, level, folder)
     try:
-        recording = await record(
-            folder,
-            endpoint=endpoint,
-            connection_id=connection_id,
-            token=token,
-            start=plan.start,
-            frames=plan.frames(),
-            speed=speed,
-            stop=asyncio.Event(),
-            schedule=plan.schedule,
-            header={"replay_of": str(plan.folder), "speed": "max" if speed is None else speed},
-        )
+        recording = await replay(plan, folder, to, speed)
     except Exception as error:
         run.error = f"{type(error).__name__}: {error}"
         return run
@@ -219,20 +205,17 @@ async def _replay(
 
 async def run_bench(
     sessions: Sequence[Path],
+    where: Target,
     *,
-    endpoint: str,
-    token: str,
     out: Path,
     levels: Sequence[int] | Ramp,
     repeat: int,
     speed: float | None,
-    prepare: Callable[[str, Path], object] | None = None,
 ) -> BenchReport:
     """Replay `sessions` at each concurrency level, `repeat` rounds each; with a `Ramp`,
     at rising levels until one breaks, and report the capacity (the last that held).
 
-    `prepare(connection_id, session_folder)` runs before each replay (the bundled mock
-    uses it to learn which transcript answers that connection)."""
+    The bundled mock learns each replay's session under its connection id first."""
     plans = [plan_replay(folder) for folder in sessions]
     transcripts = {
         plan.folder.name: read_transcript(plan.folder / TRANSCRIPT_FILE)
@@ -256,18 +239,16 @@ async def run_bench(
                     # Sessions running at once must not share a connection id: the server
                     # would join them into one conversation.
                     connection_id = f"{plan.connection_id}-{name}"
-                    if prepare is not None:
-                        prepare(connection_id, plan.folder)
+                    if where.mock is not None:
+                        where.mock.learn(plan.folder, connection_id)
                     batch.append(
                         _replay(
                             plan,
                             transcript=transcripts[plan.folder.name],
-                            endpoint=endpoint,
-                            token=token,
+                            to=where.destination(connection_id),
                             folder=out / name,
                             speed=speed,
                             level=level,
-                            connection_id=connection_id,
                         )
                     )
                 report.runs.extend(await asyncio.gather(*batch))
@@ -294,27 +275,9 @@ def run_benchmark(
     speed: float | None,
     mock: MockConfig | None = None,
 ) -> BenchReport:
-    """Run a benchmark against `endpoint`, or an in-process mock (`mock`'s settings) when
-    it is None."""
-    with contextlib.ExitStack() as stack:
-        prepare: Callable[[str, Path], object] | None = None
-        environ = None
-        if endpoint is None:
-            app = create_app(mock or MockConfig())
-            server = stack.enter_context(running(app))
-            endpoint = server.ws_url
-            prepare = app.state.streaming.engines.learn_as
-            environ = {"SYMBL_APP_ID": "symbl-harness-bench", "SYMBL_APP_SECRET": "offline"}
-        tokens = TokenSource(endpoint, environ)
+    """Run a benchmark against `endpoint`, or the bundled mock (`mock`'s settings) when it
+    is None."""
+    with target(endpoint, mock) as where:
         return asyncio.run(
-            run_bench(
-                sessions,
-                endpoint=endpoint,
-                token=tokens.token(),
-                out=out,
-                levels=levels,
-                repeat=repeat,
-                speed=speed,
-                prepare=prepare,
-            )
+            run_bench(sessions, where, out=out, levels=levels, repeat=repeat, speed=speed)
         )

@@ -8,28 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
+import dataclasses
 import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 
 from harness.audio.sources import FileSource, MicSource
-from harness.client.auth import AuthError, TokenSource
-from harness.client.record import Recording, record
+from harness.client.auth import AuthError
+from harness.client.record import Destination, Observers, Recording, Stream, record
 from harness.client.session import SessionError
+from harness.modes import Display
 from harness.protocol import Event, StartRequest
 from harness.session_folder.log import SessionLogError
 from harness.tools.latency import lateness_ms
 from harness.tools.live import JsonEvents, LiveView
-from harness.tools.replay import ReplayPlan
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from harness.tools.replay import ReplayPlan, replay_stream
+from harness.tools.targets import target
+from mock_symbl import MockConfig
 
 Source = FileSource | MicSource | ReplayPlan
 ABORTED = 130
@@ -37,18 +36,50 @@ ABORTED = 130
 
 @dataclass(frozen=True)
 class RecordTake:
-    """One recording to make."""
+    """One recording to make: from which source, with which start request, to which folder."""
 
     folder: Path
     source: Source
     start: StartRequest
     connection_id: str
-    speed: float | None
-    duration_s: float | None
-    stop_timeout_s: float
-    display: str  # "live" (a terminal), "json" (one object per event) or "quiet"
-    schedule: Sequence[float] | None = None
-    header: dict[str, Any] = field(default_factory=dict)
+    speed: float | None = 1.0
+    duration_s: float | None = None
+    stop_timeout_s: float = 30.0
+    display: Display = Display.QUIET
+
+    @classmethod
+    def replaying(
+        cls,
+        plan: ReplayPlan,
+        folder: Path,
+        speed: float | None,
+        display: Display,
+        stop_timeout_s: float = 30.0,
+    ) -> RecordTake:
+        """A replay of a planned session, under its own connection id and start request."""
+        return cls(
+            folder,
+            plan,
+            plan.start,
+            plan.connection_id,
+            speed=speed,
+            stop_timeout_s=stop_timeout_s,
+            display=display,
+        )
+
+    def stream(self) -> Stream:
+        """What the take sends."""
+        if isinstance(self.source, ReplayPlan):
+            return dataclasses.replace(
+                replay_stream(self.source, self.speed), duration_s=self.duration_s
+            )
+        return Stream(
+            self.start,
+            self.source.frames(),
+            speed=self.speed,
+            duration_s=self.duration_s,
+            about={"source": _describe(self.source)},
+        )
 
 
 @dataclass
@@ -61,23 +92,16 @@ class TakeOutcome:
 
 
 def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = None) -> TakeOutcome:
-    """Record against `endpoint`, or an in-process mock when it is None."""
-    with contextlib.ExitStack() as stack:
-        environ = None
-        if endpoint is None:
-            running = stack.enter_context(running_mock(mock or MockConfig()))
-            endpoint = running.ws_url
-            # The in-process mock accepts any pair; these exist only for this run.
-            environ = {"SYMBL_APP_ID": "symbl-harness", "SYMBL_APP_SECRET": secrets.token_hex(16)}
-        try:
-            tokens = TokenSource(endpoint, environ)
-            token = tokens.token()
-        except AuthError as error:
-            return TakeOutcome(1, f"error: {error}")
-        return asyncio.run(_take(take, endpoint, token, tokens.secrets))
+    """Record against `endpoint`, or the bundled mock when it is None."""
+    try:
+        with target(endpoint, mock) as where:
+            destination = where.destination(take.connection_id)
+            return asyncio.run(_take(take, destination))
+    except AuthError as error:
+        return TakeOutcome(1, f"error: {error}")
 
 
-async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -> TakeOutcome:
+async def _take(take: RecordTake, destination: Destination) -> TakeOutcome:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
@@ -99,33 +123,25 @@ async def _take(take: RecordTake, endpoint: str, token: str, known: list[str]) -
         else None
     )
     view = LiveView(take.source.rate, total_samples=total)
-    events = JsonEvents(sys.stdout) if take.display == "json" else None
-    frames = take.source.frames()
+    events = JsonEvents(sys.stdout) if take.display is Display.JSON else None
 
     def on_event(event: Event) -> None:
         view.event(event)
         if events is not None:
             events.event(event)
 
-    live = Live(view, refresh_per_second=8) if take.display == "live" else contextlib.nullcontext()
+    live = (
+        Live(view, refresh_per_second=8)
+        if take.display is Display.LIVE
+        else contextlib.nullcontext()
+    )
     try:
         with live:
             recording = await record(
                 take.folder,
-                endpoint=endpoint,
-                connection_id=take.connection_id,
-                token=token,
-                start=take.start,
-                frames=frames,
-                speed=take.speed,
-                stop=stop,
-                secrets=known,
-                duration_s=take.duration_s,
-                stop_timeout_s=take.stop_timeout_s,
-                on_event=on_event,
-                on_frame=view.frame,
-                header={"source": _describe(take.source), **take.header},
-                schedule=take.schedule,
+                take.stream(),
+                destination,
+                Observers(stop, on_event, view.frame, take.stop_timeout_s),
             )
     except asyncio.CancelledError:
         said = f"error: aborted by a second Ctrl-C; what was captured is in {take.folder}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.client.record import Destination, Observers, Recording, Stream, record
 from harness.errors import HarnessError
 from harness.protocol import StartRequest, StartRequestError
 from harness.session_folder.log import SessionLog, SessionLogError, TextFrame, read_session
@@ -87,3 +88,25 @@ def plan_from(log: SessionLog) -> ReplayPlan:
         warnings=[problem for problem in log.problems if "no footer" not in problem]
         + (["the recording was interrupted; replaying what it has"] if not log.complete else []),
     )
+
+
+def replay_stream(plan: ReplayPlan, speed: float | None) -> Stream:
+    """The plan as a stream: its start request and frames on its schedule, at `speed`."""
+    return Stream(
+        plan.start,
+        plan.frames(),
+        speed=speed,
+        schedule=plan.schedule,
+        about={"replay_of": str(plan.folder), "speed": "max" if speed is None else speed},
+    )
+
+
+async def replay(
+    plan: ReplayPlan,
+    folder: Path,
+    to: Destination,
+    speed: float | None,
+    observers: Observers | None = None,
+) -> Recording:
+    """Replay a planned session to `to`, recorded as a new session folder."""
+    return await record(folder, replay_stream(plan, speed), to, observers)

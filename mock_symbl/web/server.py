@@ -23,6 +23,16 @@ class RunningMock:
     engines: EngineChoice
 
     @property
+    def host(self) -> str:
+        """The loopback address it listens on."""
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return self.server.port
+
+    @property
     def base_url(self) -> str:
         """`http://host:port`, the REST base."""
         return self.server.base_url

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.pytest_plugin import ReplayResult
+from harness.tools.regression import ReplayResult
 
 from helpers import FIXTURES
 
