@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mock_symbl.engines.names import Engine
     from mock_symbl.engines.select import ENGINES, EngineUnavailableError
     from mock_symbl.session.faults import FaultError, Faults
     from mock_symbl.web.app import MockConfig, create_app
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGINES",
+    "Engine",
     "EngineUnavailableError",
     "FaultError",
     "Faults",
@@ -34,6 +36,7 @@ __all__ = [
 
 _WHERE = {
     "ENGINES": "mock_symbl.engines.select",
+    "Engine": "mock_symbl.engines.names",
     "EngineUnavailableError": "mock_symbl.engines.select",
     "FaultError": "mock_symbl.session.faults",
     "Faults": "mock_symbl.session.faults",
