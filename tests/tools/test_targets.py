@@ -8,6 +8,7 @@ import pytest
 from harness.client.auth import AuthError
 from harness.errors import HarnessError
 from harness.tools.targets import bundled_mock, bundled_session, endpoint_target, target
+
 from helpers import FIXTURES
 
 
