@@ -24,7 +24,7 @@ from harness.cli.options import (
 from harness.client.auth import AuthError
 from harness.session_folder.log import TRANSCRIPT_FILE
 from harness.session_folder.transcript import read_transcript
-from harness.tools.bench import DEFAULT_BOUND, METRICS, Bound, Ramp, run_benchmark
+from harness.tools.bench import DEFAULT_BOUND, METRICS, Bound, Load, Ramp, run_benchmark
 from harness.tools.bench_plots import latency_cdfs, timeline
 from harness.tools.replay import ReplayError, plan_replay
 from mock_symbl.session.faults import Faults
@@ -103,11 +103,9 @@ def bench(
             plan_replay(session)
         report = run_benchmark(
             list(sessions),
+            Load(levels, repeat, pace),
             endpoint=endpoint,
             out=folder,
-            levels=levels,
-            repeat=repeat,
-            speed=pace,
             mock=MockConfig(faults=faults),
         )
     except (ReplayError, AuthError) as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -19,18 +18,19 @@ from harness.cli.options import (
     out_option,
     print_json,
 )
-from harness.client.auth import AuthError, TokenSource, http_base
+from harness.client.auth import AuthError
 from harness.conformance.check import check_log
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogError, read_session
 from harness.tools.browser import (
     DEVICE_RATE,
     OPEN_TIMEOUT_S,
     BrowserError,
+    BrowserOptions,
     find_chromium,
     run_browser,
 )
+from harness.tools.targets import target
 from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
 
 
 @click.command()
@@ -125,33 +125,15 @@ def browser(
     folder = out or Path(tempfile.mkdtemp(prefix="symbl-browser-"))
     try:
         path = find_chromium(chromium)
-        with contextlib.ExitStack() as stack:
-            if use_mock:
-                transcript = audio.parent / TRANSCRIPT_FILE
-                config = (
-                    MockConfig(engine="transcript", transcripts=(transcript,))
-                    if transcript.is_file()
-                    else MockConfig()
-                )
-                upstream = stack.enter_context(running_mock(config)).base_url
-                environ = {"SYMBL_APP_ID": "symbl-harness-browser", "SYMBL_APP_SECRET": "offline"}
-            else:
-                assert endpoint is not None
-                upstream, environ = http_base(endpoint), None
-            token = TokenSource(upstream, environ).token()
-            run = asyncio.run(
-                run_browser(
-                    page,
-                    audio,
-                    upstream=upstream,
-                    token=token,
-                    out=folder,
-                    chromium=path,
-                    device_rate=rate,
-                    stop=not no_stop,
-                    open_timeout_s=open_timeout,
-                )
-            )
+        transcript = audio.parent / TRANSCRIPT_FILE
+        config = (
+            MockConfig(engine="transcript", transcripts=(transcript,))
+            if use_mock and transcript.is_file()
+            else MockConfig()
+        )
+        options = BrowserOptions(path, rate, stop=not no_stop, open_timeout_s=open_timeout)
+        with target(None if use_mock else endpoint, config) as where:
+            run = asyncio.run(run_browser(page, audio, where, folder, options))
     except (BrowserError, AuthError) as error:
         raise UsageProblem(str(error)) from None
     if as_json:

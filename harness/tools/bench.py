@@ -42,6 +42,16 @@ METRICS = (
 )
 
 
+@dataclass(frozen=True)
+class Load:
+    """How hard to drive the endpoint: concurrency levels (or a ramp), rounds, replay speed."""
+
+    levels: Sequence[int] | Ramp
+    repeat: int = 1
+    # 1.0 real time, N times faster, None as fast as the socket takes frames.
+    speed: float | None = 1.0
+
+
 @dataclass
 class BenchRun:
     """One replay: where it was written, its metrics, its pacing, what went wrong."""
@@ -203,15 +213,7 @@ async def _replay(
     return run
 
 
-async def run_bench(
-    sessions: Sequence[Path],
-    where: Target,
-    *,
-    out: Path,
-    levels: Sequence[int] | Ramp,
-    repeat: int,
-    speed: float | None,
-) -> BenchReport:
+async def run_bench(sessions: Sequence[Path], where: Target, load: Load, out: Path) -> BenchReport:
     """Replay `sessions` at each concurrency level, `repeat` rounds each; with a `Ramp`,
     at rising levels until one breaks, and report the capacity (the last that held).
 
@@ -223,14 +225,15 @@ async def run_bench(
         else None
         for plan in plans
     }
-    report = BenchReport(speed=speed)
+    report = BenchReport(speed=load.speed)
     report.floor["loopback_round_trip_ms"] = await loopback_floor()
+    levels = load.levels
     ramp = levels if isinstance(levels, Ramp) else None
     steps: Iterable[int] = levels.levels() if isinstance(levels, Ramp) else levels
     for level in steps:
         # Every session at least once per round; `level` replays run at a time.
         slots = max(level, len(plans))
-        for round_number in range(repeat):
+        for round_number in range(load.repeat):
             for first in range(0, slots, level):
                 batch = []
                 for slot in range(first, min(first + level, slots)):
@@ -247,7 +250,7 @@ async def run_bench(
                             transcript=transcripts[plan.folder.name],
                             to=where.destination(connection_id),
                             folder=out / name,
-                            speed=speed,
+                            speed=load.speed,
                             level=level,
                         )
                     )
@@ -267,17 +270,13 @@ async def run_bench(
 
 def run_benchmark(
     sessions: Sequence[Path],
+    load: Load,
     *,
     endpoint: str | None,
     out: Path,
-    levels: Sequence[int] | Ramp,
-    repeat: int,
-    speed: float | None,
     mock: MockConfig | None = None,
 ) -> BenchReport:
     """Run a benchmark against `endpoint`, or the bundled mock (`mock`'s settings) when it
     is None."""
     with target(endpoint, mock) as where:
-        return asyncio.run(
-            run_bench(sessions, where, out=out, levels=levels, repeat=repeat, speed=speed)
-        )
+        return asyncio.run(run_bench(sessions, where, load, out))

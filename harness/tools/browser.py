@@ -26,11 +26,13 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from harness.client.auth import http_base
 from harness.conformance.check import CONFORMANCE_FILE
 from harness.errors import HarnessError
 from harness.serve import RunningServer, running
 from harness.session_folder.redact import Redactor
 from harness.tools.proxy import create_proxy
+from harness.tools.targets import Target
 
 SYMBL_HOST = "api.symbl.ai"
 TOKEN_PLACEHOLDER = "{{SYMBL_ACCESS_TOKEN}}"
@@ -167,20 +169,23 @@ async def _wait_for(condition: Any, timeout_s: float) -> bool:
     return bool(condition())
 
 
+@dataclass(frozen=True)
+class BrowserOptions:
+    """How the browser runs the page."""
+
+    chromium: str
+    # The rate AudioContexts get, as on audio hardware; None keeps the browser's own.
+    device_rate: int | None = DEVICE_RATE
+    # Send the page's sockets a stop_request once the audio has played.
+    stop: bool = True
+    open_timeout_s: float = OPEN_TIMEOUT_S
+
+
 async def run_browser(
-    page: Path,
-    audio: Path,
-    *,
-    upstream: str,
-    token: str,
-    out: Path,
-    chromium: str,
-    device_rate: int | None = DEVICE_RATE,
-    stop: bool = True,
-    open_timeout_s: float = OPEN_TIMEOUT_S,
+    page: Path, audio: Path, where: Target, out: Path, options: BrowserOptions
 ) -> BrowserRun:
     """Run `page` in headless Chromium with `audio` as its microphone, through a recording
-    proxy in front of `upstream` (an http(s) base URL); write everything under `out`."""
+    proxy in front of `where`; write everything under `out`."""
     from playwright.async_api import Error as PlaywrightError  # noqa: PLC0415
     from playwright.async_api import async_playwright  # noqa: PLC0415
 
@@ -192,7 +197,9 @@ async def run_browser(
     seconds = prepare_audio(audio, out / "microphone.wav")
     sessions = out / "sessions"
     run = BrowserRun(out)
-    redactor = Redactor([token])
+    upstream = http_base(where.endpoint)
+    token = where.tokens.token()
+    redactor = Redactor(where.tokens.secrets)
     with (
         running(create_proxy(upstream, sessions)) as proxy,
         serving_page(point_at(html, proxy, token)) as site,
@@ -200,7 +207,7 @@ async def run_browser(
         async with async_playwright() as playwright:
             try:
                 browser = await playwright.chromium.launch(
-                    executable_path=chromium,
+                    executable_path=options.chromium,
                     args=[
                         *CHROMIUM_ARGS,
                         f"--use-file-for-fake-audio-capture={out / 'microphone.wav'}%noloop",
@@ -213,20 +220,20 @@ async def run_browser(
                 tab = await browser.new_page()
                 tab.on("console", lambda m: run.console.append(f"{m.type}: {m.text}"))
                 tab.on("pageerror", lambda e: run.page_errors.append(str(e)))
-                await tab.add_init_script(INIT_SCRIPT % (device_rate or "null"))
+                await tab.add_init_script(INIT_SCRIPT % (options.device_rate or "null"))
                 await tab.goto(site.base_url + "/")
                 opened = await _wait_for(
-                    lambda: sessions.is_dir() and any(sessions.iterdir()), open_timeout_s
+                    lambda: sessions.is_dir() and any(sessions.iterdir()), options.open_timeout_s
                 )
                 if not opened:
                     raise BrowserError(
                         f"the page opened no WebSocket to the endpoint within "
-                        f"{open_timeout_s:g} s"
+                        f"{options.open_timeout_s:g} s"
                         + (f" (page error: {run.page_errors[0]})" if run.page_errors else "")
                     )
                 run.session = next(iter(sorted(sessions.iterdir())))
                 await asyncio.sleep(seconds + 1.0)
-                if stop:
+                if options.stop:
                     run.stopped_by_harness = await tab.evaluate(STOP_SCRIPT)
                 report = run.session / CONFORMANCE_FILE
                 if await _wait_for(report.is_file, CLOSE_TIMEOUT_S):

@@ -9,7 +9,7 @@ import pytest
 
 from harness.session_folder.log import read_session
 from harness.session_folder.transcript import read_transcript
-from harness.tools.bench import METRICS, Bound, Ramp, run_benchmark
+from harness.tools.bench import METRICS, Bound, Load, Ramp, run_benchmark
 from harness.tools.latency import session_latency
 from mock_symbl.session.faults import Faults
 from mock_symbl.web.app import MockConfig
@@ -23,11 +23,9 @@ DELAY_MS = 200.0
 def bench_hot(out: Path, faults: Faults) -> dict[str, list[float]]:
     report = run_benchmark(
         [HOT],
+        Load([1], 1, 2.0),
         endpoint=None,
         out=out,
-        levels=[1],
-        repeat=1,
-        speed=2.0,
         mock=MockConfig(faults=faults),
     )
     assert [run.error for run in report.runs] == [None]
@@ -69,11 +67,9 @@ def test_a_ramp_reports_the_last_level_that_held(tmp_path: Path) -> None:
     # With one stream allowed per app, the second session at once is refused: capacity 1.
     report = run_benchmark(
         [HOT],
+        Load(Ramp(1, 8, (Bound.parse("word_emission:p99=1000"),)), 1, None),
         endpoint=None,
         out=tmp_path,
-        levels=Ramp(1, 8, (Bound.parse("word_emission:p99=1000"),)),
-        repeat=1,
-        speed=None,
         mock=MockConfig(max_streams=1),
     )
     assert report.levels() == [1, 2]
@@ -86,11 +82,9 @@ def test_a_ramp_reports_the_last_level_that_held(tmp_path: Path) -> None:
 def test_a_ramp_stops_at_the_first_level_over_a_latency_bound(tmp_path: Path) -> None:
     report = run_benchmark(
         [HOT],
+        Load(Ramp(1, 8, (Bound.parse("word_emission:p99=50"),)), 1, 4.0),
         endpoint=None,
         out=tmp_path,
-        levels=Ramp(1, 8, (Bound.parse("word_emission:p99=50"),)),
-        repeat=1,
-        speed=4.0,
         mock=MockConfig(faults=Faults(delay_ms=100)),
     )
     assert report.capacity is not None
