@@ -22,7 +22,7 @@ from harness.client.session import run_session
 from harness.session_folder.log import SessionLogWriter, read_session
 from harness.tools.bench import loopback_floor
 from harness.tools.latency import percentiles
-from harness.tools.replay import plan_replay
+from harness.tools.replay import plan_replay, replay_stream
 from mock_symbl.web.app import MockConfig
 from mock_symbl.web.outbox import SENT_STAMP
 from mock_symbl.web.server import running_mock
@@ -41,11 +41,7 @@ def main(fixture: str, speed: float | None) -> None:
         url = f"{mock.streaming_url(fixture)}?access_token={reply.json()['accessToken']}"
         folder = Path(tmp) / "s"
         with SessionLogWriter(folder, endpoint=url, sample_rate=plan.rate) as log:
-            asyncio.run(
-                run_session(
-                    url, plan.start, plan.frames(), speed=speed, log=log, schedule=plan.schedule
-                )
-            )
+            asyncio.run(run_session(url, replay_stream(plan, speed), log=log))
         session = read_session(folder)
     origin = int(session.header["clock_origin_ns"])
     errors = [

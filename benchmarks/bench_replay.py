@@ -28,7 +28,7 @@ from harness.client.session import run_session
 from harness.serve import running
 from harness.session_folder.log import SessionLogWriter
 from harness.tools.latency import lateness_ms
-from harness.tools.replay import ReplayPlan, plan_replay
+from harness.tools.replay import ReplayPlan, plan_replay, replay_stream
 from mock_symbl.web.app import MockConfig, create_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
@@ -65,9 +65,7 @@ async def harness_replay(
         log = SessionLogWriter(Path(tmp) / "s", endpoint=url, sample_rate=plan.rate)
         with log:
             started = time.perf_counter()
-            result = await run_session(
-                url, plan.start, plan.frames(), speed=speed, log=log, schedule=plan.schedule
-            )
+            result = await run_session(url, replay_stream(plan, speed), log=log)
             return time.perf_counter() - started, result.lateness_ns
 
 

@@ -22,8 +22,14 @@ TOOL = f"symbl-harness {__version__}"
 if TYPE_CHECKING:
     from harness.client.auth import AuthError, TokenSource
     from harness.client.conversation import ConversationApiError, ConversationClient
-    from harness.client.record import Destination, Observers, Recording, Stream, record
-    from harness.client.session import SessionError, SessionResult, run_session
+    from harness.client.record import Destination, Recording, record
+    from harness.client.session import (
+        Observers,
+        SessionError,
+        SessionResult,
+        Stream,
+        run_session,
+    )
     from harness.conformance.check import check_log
     from harness.errors import EndpointError, HarnessError
     from harness.modes import Display, RecordMode
@@ -48,9 +54,9 @@ _WHERE = {
     "ConversationApiError": "harness.client.conversation",
     "ConversationClient": "harness.client.conversation",
     "Destination": "harness.client.record",
-    "Observers": "harness.client.record",
+    "Observers": "harness.client.session",
     "Recording": "harness.client.record",
-    "Stream": "harness.client.record",
+    "Stream": "harness.client.session",
     "record": "harness.client.record",
     "SessionError": "harness.client.session",
     "SessionResult": "harness.client.session",

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
-from numpy.typing import NDArray
-
-from harness.audio.sources import until_stopped
 from harness.client.auth import http_base
 from harness.client.conversation import ConversationApiError, ConversationClient
-from harness.client.session import Frames, SessionResult, as_async, run_session
+from harness.client.session import Observers, SessionResult, Stream, run_session
 from harness.conformance.check import write_conformance
-from harness.protocol import Event, StartRequest
 from harness.session_folder.log import SessionLogWriter
 
 CONVERSATION_FILE = "conversation.json"
@@ -47,37 +42,6 @@ class Recording:
     problems: list[str] = field(default_factory=list)
 
 
-async def _limited(
-    frames: AsyncIterator[NDArray[np.int16]],
-    max_samples: int | None,
-    on_frame: Callable[[NDArray[np.int16]], object] | None,
-) -> AsyncIterator[NDArray[np.int16]]:
-    sent = 0
-    async for frame in frames:
-        if max_samples is not None and sent >= max_samples:
-            return
-        piece = frame if max_samples is None else frame[: max_samples - sent]
-        sent += piece.size
-        if on_frame is not None:
-            on_frame(piece)
-        yield piece
-
-
-@dataclass(frozen=True)
-class Stream:
-    """What to send: a start request, its audio frames and their pace."""
-
-    start: StartRequest
-    frames: Frames
-    # 1.0 real time, N times faster, None as fast as the socket takes frames.
-    speed: float | None = 1.0
-    # Recorded send times of the frames (a replay); by default each frame's audio position.
-    schedule: Sequence[float] | None = None
-    duration_s: float | None = None
-    # What the log's header says of the source (`replay_of`, `source`, ...).
-    about: Mapping[str, Any] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Destination:
     """Where to send it: an endpoint, a token for it, the connection id; what to redact."""
@@ -88,16 +52,6 @@ class Destination:
     secrets: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class Observers:
-    """Who watches the session and may end it: a stop signal, event and frame callbacks."""
-
-    stop: asyncio.Event | None = None
-    on_event: Callable[[Event], object] | None = None
-    on_frame: Callable[[NDArray[np.int16]], object] | None = None
-    stop_timeout_s: float = 30.0
-
-
 async def record(
     folder: Path, stream: Stream, to: Destination, observers: Observers | None = None
 ) -> Recording:
@@ -106,34 +60,18 @@ async def record(
     Raises SessionError if the endpoint cannot be reached; the folder then holds the log
     of the attempt.
     """
-    watch = observers or Observers()
     start = stream.start
-    rate = start.sample_rate_hertz or 16000
     url = streaming_url(to.endpoint, to.connection_id, to.token)
     recording = Recording(folder)
-    max_samples = None if stream.duration_s is None else round(stream.duration_s * rate)
-    paced = until_stopped(
-        _limited(as_async(stream.frames), max_samples, watch.on_frame),
-        watch.stop or asyncio.Event(),
-    )
     with SessionLogWriter(
         folder,
         endpoint=url,
-        sample_rate=rate,
+        sample_rate=start.sample_rate_hertz or 16000,
         encoding=start.encoding,
         secrets=[to.token, *to.secrets],
         extra_header={"connection_id": to.connection_id, **stream.about},
     ) as log:
-        result = await run_session(
-            url,
-            start,
-            paced,
-            speed=stream.speed,
-            log=log,
-            on_event=watch.on_event,
-            stop_timeout_s=watch.stop_timeout_s,
-            schedule=stream.schedule,
-        )
+        result = await run_session(url, stream, log=log, observers=observers)
         recording.result = result
         if result.error:
             recording.problems.append(result.error)

@@ -13,7 +13,15 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
+from harness.audio.sources import until_stopped
 from harness.errors import EndpointError
 from harness.protocol import Dispatcher, Event, StartRequest, encode, stop_request
 from harness.session_folder.log import SessionLogWriter
@@ -186,26 +195,79 @@ class _Streamer:
         return result
 
 
-async def run_session(
-    url: str,
-    start: StartRequest,
-    frames: Frames,
-    *,
-    speed: float | None = 1.0,
-    log: SessionLogWriter | None = None,
-    headers: dict[str, str] | None = None,
-    subprotocols: Sequence[str] = (),
-    on_event: Callable[[Event], object] | None = None,
-    stop_timeout_s: float = STOP_TIMEOUT_S,
-    schedule: Sequence[float] | None = None,
-) -> SessionResult:
-    """Stream `frames` (Int16 at the start request's rate) and collect what comes back.
+@dataclass(frozen=True)
+class Stream:
+    """What to send: a start request, its audio frames (Int16 at its rate) and their pace.
 
     Frame k is due at `schedule[k]` seconds after the first (a recorded session's send
     times), or by default when the samples before it would have been spoken. `speed` 1.0
     keeps that pace, N goes N times faster, None sends as fast as the socket takes frames.
+    """
+
+    start: StartRequest
+    frames: Frames
+    speed: float | None = 1.0
+    schedule: Sequence[float] | None = None
+    # Send no more than this much audio.
+    duration_s: float | None = None
+    # What a session log's header says of the source (`replay_of`, `source`, ...).
+    about: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observers:
+    """Who watches a session and may end it: a stop signal, event and frame callbacks."""
+
+    # Set: send no more audio, send the stop request, collect the final events.
+    stop: asyncio.Event | None = None
+    on_event: Callable[[Event], object] | None = None
+    on_frame: Callable[[NDArray[np.int16]], object] | None = None
+    stop_timeout_s: float = STOP_TIMEOUT_S
+
+
+def _frames(stream: Stream, watch: Observers) -> Frames:
+    """The stream's frames, cut at its duration and at the stop signal, each one observed."""
+    rate = stream.start.sample_rate_hertz or 16000
+    frames: Frames = stream.frames
+    if stream.duration_s is not None or watch.on_frame is not None:
+        limit = None if stream.duration_s is None else round(stream.duration_s * rate)
+        frames = _limited(as_async(frames), limit, watch.on_frame)
+    if watch.stop is not None:
+        frames = until_stopped(as_async(frames), watch.stop)
+    return frames
+
+
+async def _limited(
+    frames: AsyncIterator[NDArray[np.int16]],
+    max_samples: int | None,
+    on_frame: Callable[[NDArray[np.int16]], object] | None,
+) -> AsyncIterator[NDArray[np.int16]]:
+    sent = 0
+    async for frame in frames:
+        if max_samples is not None and sent >= max_samples:
+            return
+        piece = frame if max_samples is None else frame[: max_samples - sent]
+        sent += piece.size
+        if on_frame is not None:
+            on_frame(piece)
+        yield piece
+
+
+async def run_session(
+    url: str,
+    stream: Stream,
+    *,
+    log: SessionLogWriter | None = None,
+    observers: Observers | None = None,
+    headers: dict[str, str] | None = None,
+    subprotocols: Sequence[str] = (),
+) -> SessionResult:
+    """Send `stream` to `url` and collect what comes back, logging both ways to `log`.
+
     Raises SessionError if the connection cannot be made.
     """
+    watch = observers or Observers()
+    start = stream.start
     try:
         socket = await websockets.connect(
             url,
@@ -223,21 +285,23 @@ async def run_session(
     assert isinstance(socket, StampedConnection)
     if log is not None:
         log.opened(url, headers=list((headers or {}).items()))
-    streamer = _Streamer(socket, log, on_event)
+    streamer = _Streamer(socket, log, watch.on_event)
     receiver = asyncio.create_task(streamer.receive())
     try:
         await streamer.send_text(start.encode())
         rate = start.sample_rate_hertz or 16000
-        await streamer.send_frames(frames, rate, speed, receiver, schedule)
+        await streamer.send_frames(
+            _frames(stream, watch), rate, stream.speed, receiver, stream.schedule
+        )
         if not receiver.done():
             await streamer.send_text(encode(stop_request()))
-        await asyncio.wait_for(asyncio.shield(receiver), stop_timeout_s)
+        await asyncio.wait_for(asyncio.shield(receiver), watch.stop_timeout_s)
     except websockets.ConnectionClosed:
         # The socket is gone, but what arrived before the close may still wait to be read.
         with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
-            await asyncio.wait_for(asyncio.shield(receiver), stop_timeout_s)
+            await asyncio.wait_for(asyncio.shield(receiver), watch.stop_timeout_s)
     except TimeoutError:
-        streamer.result.error = f"no close within {stop_timeout_s:.0f} s of the stop request"
+        streamer.result.error = f"no close within {watch.stop_timeout_s:.0f} s of the stop request"
     finally:
         if not receiver.done():
             receiver.cancel()

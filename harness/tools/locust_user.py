@@ -42,7 +42,7 @@ from harness.client.session import SessionResult, run_session
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogWriter, read_session
 from harness.session_folder.transcript import Transcript, read_transcript
 from harness.tools.latency import session_latency
-from harness.tools.replay import ReplayPlan, plan_replay
+from harness.tools.replay import ReplayPlan, plan_replay, replay_stream
 from harness.tools.targets import BUNDLED_SESSIONS as FIXTURES
 
 REQUEST_TYPE = "symbl"
@@ -86,11 +86,7 @@ def stream_once(
     folder = Path(tempfile.mkdtemp(prefix="symbl-locust-"))
     try:
         with SessionLogWriter(folder, endpoint=url, sample_rate=plan.rate) as log:
-            result = asyncio.run(
-                run_session(
-                    url, plan.start, plan.frames(), speed=speed, log=log, schedule=plan.schedule
-                )
-            )
+            result = asyncio.run(run_session(url, replay_stream(plan, speed), log=log))
         figures: dict[str, list[float]] = {}
         if transcript is not None and result.error is None:
             latency = session_latency(read_session(folder), transcript)

@@ -19,8 +19,8 @@ from rich.live import Live
 
 from harness.audio.sources import FileSource, MicSource
 from harness.client.auth import AuthError
-from harness.client.record import Destination, Observers, Recording, Stream, record
-from harness.client.session import SessionError
+from harness.client.record import Destination, Recording, record
+from harness.client.session import Observers, SessionError, Stream
 from harness.modes import Display
 from harness.protocol import Event, StartRequest
 from harness.session_folder.log import SessionLogError

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.client.record import Destination, Observers, Recording, Stream, record
+from harness.client.record import Destination, Recording, record
+from harness.client.session import Observers, Stream
 from harness.errors import HarnessError
 from harness.protocol import StartRequest, StartRequestError
 from harness.session_folder.log import SessionLog, SessionLogError, TextFrame, read_session

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.client.session import frames_of, run_session
+from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import Dispatcher, ProtocolError, StartRequest
 from harness.serve import RunningServer
 from harness.session_folder.log import SessionLog, SessionLogWriter, TextFrame, read_session
@@ -73,7 +73,9 @@ def replay(mock: RunningServer, name: str, speed: float | None, folder: Path) ->
     access = token(mock.base_url)
     url = f"{mock.streaming_url(name)}?access_token={access}"
     with SessionLogWriter(folder, endpoint=url, sample_rate=recorded.sample_rate) as log:
-        asyncio.run(run_session(url, start, frames_of(recorded.audio, 1024), speed=speed, log=log))
+        asyncio.run(
+            run_session(url, Stream(start, frames_of(recorded.audio, 1024), speed), log=log)
+        )
     return read_session(folder)
 
 

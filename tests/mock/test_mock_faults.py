@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.client.conversation import ConversationClient
-from harness.client.session import SessionError, SessionResult, frames_of, run_session
+from harness.client.session import (
+    Observers,
+    SessionError,
+    SessionResult,
+    Stream,
+    frames_of,
+    run_session,
+)
 from harness.protocol import ServerError, StartRequest
 from harness.protocol.events import UnknownEvent
 from harness.session_folder.log import (
@@ -138,11 +145,11 @@ def session(
         return asyncio.run(
             run_session(
                 url,
-                StartRequest(sample_rate_hertz=48000),
-                frames_of(audio.samples, frames),
-                speed=speed,
+                Stream(
+                    StartRequest(sample_rate_hertz=48000), frames_of(audio.samples, frames), speed
+                ),
                 log=log,
-                stop_timeout_s=10,
+                observers=Observers(stop_timeout_s=10),
             )
         )
 
@@ -292,7 +299,12 @@ def test_a_replay_of_a_faulty_recording_reproduces_its_faults(tmp_path: Path) ->
         url = url_of(mock, connection="faulty")
         with SessionLogWriter(tmp_path / "again", endpoint=url, sample_rate=plan.rate) as log:
             again = asyncio.run(
-                run_session(url, plan.start, plan.frames(), speed=None, log=log, stop_timeout_s=10)
+                run_session(
+                    url,
+                    Stream(plan.start, plan.frames(), speed=None),
+                    log=log,
+                    observers=Observers(stop_timeout_s=10),
+                )
             )
     assert again.close_code == 1006
     assert fault_messages(again)[0]["faults"] == {"delay_ms": 20.0, "drop_after_frames": 60}

@@ -19,7 +19,7 @@ import websockets
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.client.session import frames_of, run_session
+from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import StartRequest
 from harness.serve import RunningServer, running
 from harness.session_folder.log import TextFrame, read_session
@@ -77,7 +77,9 @@ def test_our_client_through_the_proxy(proxied: tuple[RunningServer, RunningServe
     audio = read_pcm16(FIXTURES / "standup" / "audio.wav")
     start = StartRequest(sample_rate_hertz=16000, insight_types=("question",), sentiment=True)
     url = f"{proxy.ws_url}/v1/streaming/standup?access_token={access}"
-    result = asyncio.run(run_session(url, start, frames_of(audio.samples, 1024), speed=None))
+    result = asyncio.run(
+        run_session(url, Stream(start, frames_of(audio.samples, 1024), speed=None))
+    )
     phrases = read_transcript(FIXTURES / "standup" / "transcript.json").phrases
     assert result.final_transcripts == [p.text.replace(",", "") for p in phrases]
     assert result.close_code == 1000
@@ -191,7 +193,7 @@ def test_two_connections_with_one_id_get_two_folders(
     start = StartRequest(sample_rate_hertz=48000)
     url = f"{proxy.ws_url}/v1/streaming/same?access_token={access}"
     for _ in range(2):
-        asyncio.run(run_session(url, start, frames_of(audio, 1024), speed=None))
+        asyncio.run(run_session(url, Stream(start, frames_of(audio, 1024), speed=None)))
     assert sorted(p.name for p in out.iterdir()) == ["same", "same-2"]
 
 
@@ -221,7 +223,7 @@ def test_the_proxy_command(tmp_path: Path) -> None:
         url = f"{proxy.ws_url}/v1/streaming/cli?access_token={access}"
         result = asyncio.run(
             run_session(
-                url, StartRequest(sample_rate_hertz=48000), frames_of(audio, 1024), speed=None
+                url, Stream(StartRequest(sample_rate_hertz=48000), frames_of(audio, 1024), None)
             )
         )
         assert result.close_code == 1000

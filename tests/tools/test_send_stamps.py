@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from harness.client.session import frames_of, run_session
+from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import StartRequest
 from harness.session_folder.log import SessionLogWriter, read_session
 from harness.session_folder.wavfile import read_pcm16
@@ -24,7 +24,7 @@ def replay(folder: Path, stamp: bool) -> list[tuple[float, int | None]]:
         with SessionLogWriter(folder, endpoint=url, sample_rate=48000) as log:
             start = StartRequest(sample_rate_hertz=48000)
             asyncio.run(
-                run_session(url, start, frames_of(audio.samples, 1024), speed=None, log=log)
+                run_session(url, Stream(start, frames_of(audio.samples, 1024), speed=None), log=log)
             )
     session = read_session(folder)
     origin = int(session.header["clock_origin_ns"])
