@@ -69,16 +69,14 @@ class RecordTake:
 
     def stream(self) -> Stream:
         """What the take sends."""
+        about = {"source": _describe(self.source)}
         if isinstance(self.source, ReplayPlan):
+            replayed = replay_stream(self.source, self.speed)
             return dataclasses.replace(
-                replay_stream(self.source, self.speed), duration_s=self.duration_s
+                replayed, duration_s=self.duration_s, about={**about, **replayed.about}
             )
         return Stream(
-            self.start,
-            self.source.frames(),
-            speed=self.speed,
-            duration_s=self.duration_s,
-            about={"source": _describe(self.source)},
+            self.start, self.source.frames(), self.speed, duration_s=self.duration_s, about=about
         )
 
 
