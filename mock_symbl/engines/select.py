@@ -15,7 +15,6 @@ from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.cassette import CassetteRecognizer
 from mock_symbl.engines.names import Engine
 from mock_symbl.engines.transcript import TranscriptRecognizer
-from mock_symbl.session.faults import Faults, plan_of_recording
 
 SUFFIX = "--"
 ENGINES = tuple(engine.value for engine in Engine)
@@ -71,8 +70,8 @@ class EngineChoice:
         name = connection_id.split(SUFFIX, 1)[0]
         return name if name in self.transcripts or name in self.cassettes else connection_id
 
-    def recorded_faults(self, connection_id: str) -> Faults | None:
-        """The faults the cassette for `connection_id` was recorded under, if any."""
+    def recording(self, connection_id: str) -> SessionLog | None:
+        """The recorded session a cassette replays to `connection_id`, if one answers it."""
         connection_id = self._named(connection_id)
         if self.engine in (Engine.ASR, Engine.TRANSCRIPT) or connection_id in self.transcripts:
             return None
@@ -81,7 +80,7 @@ class EngineChoice:
         ):
             return None
         try:
-            return plan_of_recording(self._cassette(connection_id).records)
+            return self._cassette(connection_id)
         except EngineUnavailableError:
             return None
 

@@ -26,6 +26,7 @@ from mock_symbl.session.faults import (
     Faults,
     FrameTriggers,
     fired,
+    plan_of_recording,
 )
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.streaming import (
@@ -153,11 +154,12 @@ class StreamingEndpoint:
         app = await self._authenticate(socket)
         if app is None:
             return
+        recording = self.engines.recording(connection_id)
         try:
             faults = self.faults.for_connection(
                 connection_id,
                 socket.query_params,
-                self.engines.recorded_faults(connection_id),
+                plan_of_recording(recording.records) if recording else None,
             )
         except FaultError as error:
             await self._refuse(socket, 400, f"Invalid fault: {error}")
