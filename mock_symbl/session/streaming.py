@@ -556,7 +556,7 @@ class StreamingSession:
                 message["sequenceNumber"] = conversation.message_seq
                 conversation.message_seq += 1
                 for body in message.get("messages") or []:
-                    stored = replayed_message(body, conversation)
+                    stored = replayed_message(body, conversation.id, conversation.started)
                     if stored is not None:
                         conversation.messages.append(stored)
                         outputs.append(Store(stored, conversation.id))
