@@ -4,6 +4,8 @@
 frames to send (`Send`), when to close (`Close`) and what to store (`Store`); the ASGI
 layer carries them out. Several sockets with the same connection id share one
 `ConversationState` (one per speaker), and messages and insights go to all of them.
+Nothing here locks: a caller that runs one conversation's sessions in several threads
+makes its calls into them one at a time (the web layer holds a lock per conversation).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import ast
 import dataclasses
 import io
 import json
-import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,6 @@ class ConversationState:
     insight_seq: int = 0
     tracker_seq: int = 0
     sockets: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,9 +415,7 @@ class StreamingSession:
                 continue
             outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
             if hypothesis.is_final:
-                assert self.conversation is not None
-                with self.conversation.lock:
-                    outputs.extend(self._finalise(hypothesis))
+                outputs.extend(self._finalise(hypothesis))
         return outputs
 
     def _user(self) -> dict[str, Any]:
@@ -551,28 +549,27 @@ class StreamingSession:
         assert conversation is not None
         message = dict(item.message)
         outputs: list[Output] = []
-        with conversation.lock:
-            if item.kind == "message_response":
-                message["sequenceNumber"] = conversation.message_seq
-                conversation.message_seq += 1
-                for body in message.get("messages") or []:
-                    stored = replayed_message(body, conversation.id, conversation.started)
-                    if stored is not None:
-                        conversation.messages.append(stored)
-                        outputs.append(Store(stored, conversation.id))
-            elif item.kind == "insight_response":
-                message["sequenceNumber"] = conversation.insight_seq
-                conversation.insight_seq += 1
-                for body in message.get("insights") or []:
-                    insight = replayed_insight(body, conversation.id)
-                    if insight is not None:
-                        outputs.append(Store(insight, conversation.id))
-            elif item.kind == "topic_response":
-                for body in message.get("topics") or []:
-                    topic = replayed_topic(body, conversation.id)
-                    if topic is not None:
-                        conversation.topics[topic.text] = topic
-                best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
-                outputs.append(Store(tuple(best), conversation.id))
+        if item.kind == "message_response":
+            message["sequenceNumber"] = conversation.message_seq
+            conversation.message_seq += 1
+            for body in message.get("messages") or []:
+                stored = replayed_message(body, conversation.id, conversation.started)
+                if stored is not None:
+                    conversation.messages.append(stored)
+                    outputs.append(Store(stored, conversation.id))
+        elif item.kind == "insight_response":
+            message["sequenceNumber"] = conversation.insight_seq
+            conversation.insight_seq += 1
+            for body in message.get("insights") or []:
+                insight = replayed_insight(body, conversation.id)
+                if insight is not None:
+                    outputs.append(Store(insight, conversation.id))
+        elif item.kind == "topic_response":
+            for body in message.get("topics") or []:
+                topic = replayed_topic(body, conversation.id)
+                if topic is not None:
+                    conversation.topics[topic.text] = topic
+            best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
+            outputs.append(Store(tuple(best), conversation.id))
         outputs.append(Send(message, everyone=item.kind in SHARED_KINDS))
         return outputs
