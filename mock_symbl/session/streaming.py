@@ -255,6 +255,7 @@ class StreamingSession:
             return self._text(text)
         except IllegalTransitionError as illegal:
             if illegal.state is State.CLOSED:
+                # Frames still in flight after the close get no answer, not even a pong.
                 return []
             return [self._error(*REFUSALS[illegal.trigger])]
 
