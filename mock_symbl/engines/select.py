@@ -6,17 +6,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.modes import parse_mode
 from harness.protocol import StartRequest
 from harness.session_folder.log import SessionLog, SessionLogError, read_session
 from harness.session_folder.transcript import Transcript, read_transcript
 from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.cassette import CassetteRecognizer
+from mock_symbl.engines.names import Engine
 from mock_symbl.engines.transcript import TranscriptRecognizer
-from mock_symbl.session.faults import Faults, plan_of_recording
 
 SUFFIX = "--"
-ENGINES = ("auto", "asr", "transcript", "cassette")
+ENGINES = tuple(engine.value for engine in Engine)
 
 
 class EngineUnavailableError(HarnessError):
@@ -36,10 +37,10 @@ class EngineChoice:
     connection id, or the only one loaded.
     """
 
-    def __init__(self, engine: str, cassettes: Sequence[Path], transcripts: Sequence[Path]) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
-        self.engine = engine
+    def __init__(
+        self, engine: Engine | str, cassettes: Sequence[Path], transcripts: Sequence[Path]
+    ) -> None:
+        self.engine = parse_mode(Engine, engine, "engine")
         self.cassettes = {path.name: path for path in cassettes}
         self.transcripts: dict[str, Transcript] = {
             _transcript_path(path).parent.name: read_transcript(_transcript_path(path))
@@ -69,30 +70,30 @@ class EngineChoice:
         name = connection_id.split(SUFFIX, 1)[0]
         return name if name in self.transcripts or name in self.cassettes else connection_id
 
-    def recorded_faults(self, connection_id: str) -> Faults | None:
-        """The faults the cassette for `connection_id` was recorded under, if any."""
+    def recording(self, connection_id: str) -> SessionLog | None:
+        """The recorded session a cassette replays to `connection_id`, if one answers it."""
         connection_id = self._named(connection_id)
-        if self.engine in ("asr", "transcript") or connection_id in self.transcripts:
+        if self.engine in (Engine.ASR, Engine.TRANSCRIPT) or connection_id in self.transcripts:
             return None
         if connection_id not in self.cassettes and not (
-            self.engine == "cassette" and len(self.cassettes) == 1
+            self.engine is Engine.CASSETTE and len(self.cassettes) == 1
         ):
             return None
         try:
-            return plan_of_recording(self._cassette(connection_id).records)
+            return self._cassette(connection_id)
         except EngineUnavailableError:
             return None
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
         connection_id = self._named(connection_id)
-        if self.engine == "asr":
+        if self.engine is Engine.ASR:
             return AsrRecognizer()
-        if self.engine == "transcript" or (
-            self.engine == "auto" and connection_id in self.transcripts
+        if self.engine is Engine.TRANSCRIPT or (
+            self.engine is Engine.AUTO and connection_id in self.transcripts
         ):
             return TranscriptRecognizer(self._transcript(connection_id))
-        if self.engine == "cassette" or connection_id in self.cassettes:
+        if self.engine is Engine.CASSETTE or connection_id in self.cassettes:
             return CassetteRecognizer(self._cassette(connection_id))
         return AsrRecognizer()
 

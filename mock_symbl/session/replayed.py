@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mock_symbl.session import insights
 from mock_symbl.store import Member, StoredInsight, StoredMessage, StoredTopic, StoredWord
-
-if TYPE_CHECKING:
-    from mock_symbl.session.streaming import ConversationState
 
 
 def _member(value: Any) -> Member:
@@ -31,20 +28,20 @@ def _seconds_between(start: str, later: str) -> float:
     return (datetime.fromisoformat(later.replace("Z", "+00:00")) - earlier).total_seconds()
 
 
-def replayed_message(body: Any, conversation: ConversationState) -> StoredMessage | None:
-    """A message_response message as a stored message, or None if it is malformed."""
+def replayed_message(body: Any, conversation_id: str, started: datetime) -> StoredMessage | None:
+    """A message_response message as a stored message (offsets from `started`), or None."""
     try:
         text = str(body["payload"]["content"])
         duration = body.get("duration") or {}
         start, end = str(duration["startTime"]), str(duration["endTime"])
-        started = conversation.started.isoformat()
-        offset = float(duration.get("timeOffset", _seconds_between(started, start)))
+        began = started.isoformat()
+        offset = float(duration.get("timeOffset", _seconds_between(began, start)))
         words = [
             StoredWord(
                 word=str(w["word"]),
                 start_time=str(w["startTime"]),
                 end_time=str(w["endTime"]),
-                time_offset=round(_seconds_between(started, str(w["startTime"])), 2),
+                time_offset=round(_seconds_between(began, str(w["startTime"])), 2),
                 duration=round(_seconds_between(str(w["startTime"]), str(w["endTime"])), 2),
                 score=1.0,
             )
@@ -53,7 +50,7 @@ def replayed_message(body: Any, conversation: ConversationState) -> StoredMessag
         recorded = body.get("sentiment", {}).get("polarity", {}).get("score")
         return StoredMessage(
             id=str(body["id"]),
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             text=text,
             sender=_member(body.get("from")),
             start_time=start,

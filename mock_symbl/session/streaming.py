@@ -2,22 +2,26 @@
 
 `StreamingSession.receive_text()` / `receive_audio()` / `connection_lost()` return the
 frames to send (`Send`), when to close (`Close`) and what to store (`Store`); the ASGI
-layer carries them out. Several sockets with the same connection id share one
-`ConversationState` (one per speaker), and messages and insights go to all of them.
+layer carries them out. A session moves between its `State`s only along `TRANSITIONS`,
+the one table of what each `Trigger` may do in each state. Several sockets with the same
+connection id share one `ConversationState` (one per speaker), and messages and insights
+go to all of them. Nothing here locks: a caller that runs one conversation's sessions in
+several threads makes its calls into them one at a time (the web layer holds a lock per
+conversation).
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import enum
 import io
 import json
-import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import soundfile as sf
@@ -40,13 +44,85 @@ from mock_symbl.store import (
 )
 
 MAX_FRAME_BYTES = 8192
-# What every socket of a conversation receives, not only the speaker's.
 NOT_AN_OBJECT = "Text frames must be JSON objects with a type."
+# What every socket of a conversation receives, not only the speaker's.
 SHARED_KINDS = frozenset(
     {"message_response", "insight_response", "topic_response", "tracker_response"}
 )
 DECODABLE = ("LINEAR16", "MULAW")
 EngineFactory = Callable[[StartRequest, str], Recognizer]
+
+
+class State(enum.Enum):
+    """Where one streaming socket is in its life."""
+
+    AWAITING_START = "awaiting_start"  # connected; no start_request served yet
+    STREAMING = "streaming"  # audio goes to the engine; results come back
+    STOPPED = "stopped"  # recognition ended, socket kept (disconnectOnStopRequest: false)
+    CLOSED = "closed"  # the socket is closing or gone; nothing more is read
+
+
+class Trigger(enum.Enum):
+    """What moves a session: a frame from the client, or news from the socket layer."""
+
+    START_REQUEST = "start_request"
+    MODIFY_REQUEST = "modify_request"
+    STOP_REQUEST = "stop_request"  # JSON, or the Python SDK's str(dict)
+    AUDIO = "audio"  # a binary frame
+    PING = "ping"  # the heartbeat text frame
+    BAD_MESSAGE = "bad_message"  # a text frame that is no message the mock knows
+    SILENCE = "silence"  # no audio for the silence timeout: ends as a stop_request would
+    HANG_UP = "hang_up"  # the server closes the socket after recognition ended
+    CONNECTION_LOST = "connection_lost"  # the socket is gone
+
+
+TRANSITIONS: Final[Mapping[tuple[State, Trigger], State]] = {
+    (State.AWAITING_START, Trigger.START_REQUEST): State.STREAMING,
+    (State.AWAITING_START, Trigger.PING): State.AWAITING_START,
+    (State.AWAITING_START, Trigger.BAD_MESSAGE): State.AWAITING_START,
+    (State.AWAITING_START, Trigger.CONNECTION_LOST): State.CLOSED,
+    (State.STREAMING, Trigger.AUDIO): State.STREAMING,
+    (State.STREAMING, Trigger.MODIFY_REQUEST): State.STREAMING,
+    (State.STREAMING, Trigger.PING): State.STREAMING,
+    (State.STREAMING, Trigger.BAD_MESSAGE): State.STREAMING,
+    (State.STREAMING, Trigger.STOP_REQUEST): State.STOPPED,
+    (State.STREAMING, Trigger.SILENCE): State.STOPPED,
+    # A dropped socket's conversation may linger for a rejoin (noConnectionTimeout).
+    (State.STREAMING, Trigger.CONNECTION_LOST): State.CLOSED,
+    (State.STOPPED, Trigger.HANG_UP): State.CLOSED,
+    # With disconnectOnStopRequest: false, a new start resumes the same conversation.
+    (State.STOPPED, Trigger.START_REQUEST): State.STREAMING,
+    (State.STOPPED, Trigger.MODIFY_REQUEST): State.STOPPED,
+    (State.STOPPED, Trigger.PING): State.STOPPED,
+    (State.STOPPED, Trigger.BAD_MESSAGE): State.STOPPED,
+    (State.STOPPED, Trigger.CONNECTION_LOST): State.CLOSED,
+    # The socket layer reports every connection's end, also after the server closed it.
+    (State.CLOSED, Trigger.CONNECTION_LOST): State.CLOSED,
+}
+
+# What a client hears when a request is not allowed in the session's state (not closed).
+REFUSALS: Final[Mapping[Trigger, tuple[str, str]]] = {
+    Trigger.START_REQUEST: ("Already started", "A start_request was already received."),
+    Trigger.MODIFY_REQUEST: ("Not started", "modify_request needs a start_request first."),
+    Trigger.STOP_REQUEST: ("Not started", "stop_request before start_request."),
+}
+
+
+class IllegalTransitionError(Exception):
+    """A trigger that TRANSITIONS does not allow in a state; the session answers it itself."""
+
+    def __init__(self, state: State, trigger: Trigger) -> None:
+        super().__init__(f"{trigger.value} is not allowed in state {state.value}")
+        self.state = state
+        self.trigger = trigger
+
+
+def next_state(state: State, trigger: Trigger) -> State:
+    """The state `trigger` leads to from `state`; IllegalTransitionError if it may not occur."""
+    try:
+        return TRANSITIONS[state, trigger]
+    except KeyError:
+        raise IllegalTransitionError(state, trigger) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +170,6 @@ class ConversationState:
     insight_seq: int = 0
     tracker_seq: int = 0
     sockets: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +209,7 @@ def _stop_request(text: str) -> bool:
 
 
 class StreamingSession:
-    """The state of one socket: awaiting a start, streaming, stopped, or closed."""
+    """One socket's session: what the client sends moves it through TRANSITIONS."""
 
     def __init__(
         self,
@@ -153,14 +228,13 @@ class StreamingSession:
         self._engines = engines
         self._ids = ids
         self._now = now
-        self.state = "awaiting_start"
+        self.state = State.AWAITING_START
         self.request: StartRequest | None = None
         self.conversation: ConversationState | None = None
         self.member: Member | None = None
         self._engine: Recognizer | None = None
         self._carry = b""
         self._decode_error_sent = False
-        self._stopped_by_client = False
         self.ignored_audio_bytes = 0
         self.oversized_frames = 0
         self.samples_received = 0
@@ -171,46 +245,52 @@ class StreamingSession:
         self.errors[message] += 1
         return Send(messages.error(message, details))
 
+    def _move(self, trigger: Trigger) -> None:
+        """Take `trigger`'s transition; IllegalTransitionError if the table has none."""
+        self.state = next_state(self.state, trigger)
+
     def receive_text(self, text: str) -> list[Output]:
         """Take a text frame from the client."""
-        if self.state == "closed":
-            return []
+        try:
+            return self._text(text)
+        except IllegalTransitionError as illegal:
+            if illegal.state is State.CLOSED:
+                # Frames still in flight after the close get no answer, not even a pong.
+                return []
+            return [self._error(*REFUSALS[illegal.trigger])]
+
+    def _text(self, text: str) -> list[Output]:
         if text == PING:
+            self._move(Trigger.PING)
             return [Send(PONG)]
         try:
             message = json.loads(text)
         except ValueError:
             if _stop_request(text):
-                return self._stop()
-            return [
-                Send(
-                    messages.error(
-                        "Invalid message", "Text frames must be JSON objects with a type."
-                    )
-                )
-            ]
+                return self._stop_request()
+            self._move(Trigger.BAD_MESSAGE)
+            return [Send(messages.error("Invalid message", NOT_AN_OBJECT))]
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            return [
-                Send(
-                    messages.error(
-                        "Invalid message", "Text frames must be JSON objects with a type."
-                    )
-                )
-            ]
+            self._move(Trigger.BAD_MESSAGE)
+            return [Send(messages.error("Invalid message", NOT_AN_OBJECT))]
         kind = message["type"]
         if kind == "start_request":
             return self._start(message)
         if kind in ("stop_request", "stop_recognition"):
-            return self._stop()
+            return self._stop_request()
         if kind == "modify_request":
             return self._modify(message)
+        self._move(Trigger.BAD_MESSAGE)
         return [self._error("Unsupported type", f"Message type {kind!r} is not supported.")]
 
     def receive_audio(self, data: bytes) -> list[Output]:
         """Take a binary (audio) frame from the client."""
-        if self.state != "streaming" or self._engine is None or self.request is None:
+        try:
+            self._move(Trigger.AUDIO)
+        except IllegalTransitionError:
             self.ignored_audio_bytes += len(data)
             return []
+        assert self._engine is not None and self.request is not None
         if len(data) > MAX_FRAME_BYTES:
             self.oversized_frames += 1
             if self.oversized_frames > 1:
@@ -242,28 +322,24 @@ class StreamingSession:
         With `noConnectionTimeout`, a conversation dropped without a stop request stays
         joinable by the same connection id for that long (a `Linger` output).
         """
+        was = self.state
+        self._move(Trigger.CONNECTION_LOST)
         outputs: list[Output] = []
-        if self.state == "streaming":
+        if was is State.STREAMING:
             outputs = self._finish_recognition()
             linger = self.request.no_connection_timeout if self.request else None
             outputs.extend(self._leave(linger_s=linger or 0))
-        elif self.state == "stopped":
+        elif was is State.STOPPED:
             outputs = self._leave()
-        self.state = "closed"
         return [o for o in outputs if isinstance(o, Store | Linger)]
 
     def end_for_silence(self, seconds: float) -> list[Output]:
         """No audio for `seconds`: end the conversation as a stop request would."""
-        if self.state != "streaming":
+        try:
+            outputs = self._stop(Trigger.SILENCE)
+        except IllegalTransitionError:
             return []
-        outputs = self._stop()
-        if self.state != "closed":
-            outputs.extend(self._leave())
-            outputs.append(Close(1000, f"no audio for {seconds:g} s"))
-            self.state = "closed"
-        else:
-            outputs[-1] = Close(1000, f"no audio for {seconds:g} s")
-        return outputs
+        return outputs + self._hang_up(f"no audio for {seconds:g} s")
 
     def _decode(self, data: bytes, encoding: str) -> NDArray[np.int16]:
         if encoding == "MULAW":
@@ -288,8 +364,9 @@ class StreamingSession:
         )
 
     def _start(self, message: Mapping[str, Any]) -> list[Output]:
-        if self.state == "streaming":
-            return [self._error("Already started", "A start_request was already received.")]
+        # Asked before the request is read: a started session answers "Already started"
+        # whatever the request says, and builds no engine for it.
+        next_state(self.state, Trigger.START_REQUEST)
         try:
             request = StartRequest.from_json(message)
             engine = self._engines(request, self.connection_id)
@@ -335,7 +412,7 @@ class StreamingSession:
         )
         outputs.append(Store(self.member, conversation.id))
         self._carry = b""
-        self.state = "streaming"
+        self._move(Trigger.START_REQUEST)
         outputs += [
             Send(messages.lifecycle("conversation_created", conversation.id)),
             Send(messages.lifecycle("started_listening")),
@@ -344,8 +421,8 @@ class StreamingSession:
         return outputs
 
     def _modify(self, message: Mapping[str, Any]) -> list[Output]:
-        if self.request is None:
-            return [self._error("Not started", "modify_request needs a start_request first.")]
+        self._move(Trigger.MODIFY_REQUEST)
+        assert self.request is not None
         speech = message.get("speechRecognition")
         if not isinstance(speech, dict):
             return [self._error("Invalid modify_request", "speechRecognition: expected object")]
@@ -364,27 +441,30 @@ class StreamingSession:
         self._decode_error_sent = False
         return []
 
-    def _stop(self) -> list[Output]:
-        if self.state != "streaming":
-            return [self._error("Not started", "stop_request before start_request.")]
-        self._stopped_by_client = True
+    def _stop_request(self) -> list[Output]:
+        outputs = self._stop(Trigger.STOP_REQUEST)
+        assert self.request is not None
+        if self.request.disconnect_on_stop_request is False:
+            return outputs
+        return outputs + self._hang_up("stop_request processed")
+
+    def _stop(self, trigger: Trigger) -> list[Output]:
+        """End recognition (a stop request or silence) and say that the conversation is over."""
+        self._move(trigger)
         outputs = self._finish_recognition()
-        assert self.conversation is not None and self.request is not None
+        assert self.conversation is not None
         outputs.append(Send(messages.lifecycle("recognition_stopped")))
         outputs.append(Send(messages.conversation_completed(self.conversation.id)))
-        if self.request.disconnect_on_stop_request is False:
-            self.state = "stopped"
-            return outputs
-        outputs.extend(self._leave())
-        outputs.append(Close(1000, "stop_request processed"))
-        self.state = "closed"
         return outputs
+
+    def _hang_up(self, reason: str) -> list[Output]:
+        self._move(Trigger.HANG_UP)
+        return [*self._leave(), Close(1000, reason)]
 
     def _finish_recognition(self) -> list[Output]:
         assert self._engine is not None
         outputs = self._recognised(self._engine.finish())
         self._engine = None
-        self.state = "stopped"
         return outputs
 
     def _leave(self, linger_s: float = 0) -> list[Output]:
@@ -415,9 +495,7 @@ class StreamingSession:
                 continue
             outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
             if hypothesis.is_final:
-                assert self.conversation is not None
-                with self.conversation.lock:
-                    outputs.extend(self._finalise(hypothesis))
+                outputs.extend(self._finalise(hypothesis))
         return outputs
 
     def _user(self) -> dict[str, Any]:
@@ -551,28 +629,27 @@ class StreamingSession:
         assert conversation is not None
         message = dict(item.message)
         outputs: list[Output] = []
-        with conversation.lock:
-            if item.kind == "message_response":
-                message["sequenceNumber"] = conversation.message_seq
-                conversation.message_seq += 1
-                for body in message.get("messages") or []:
-                    stored = replayed_message(body, conversation)
-                    if stored is not None:
-                        conversation.messages.append(stored)
-                        outputs.append(Store(stored, conversation.id))
-            elif item.kind == "insight_response":
-                message["sequenceNumber"] = conversation.insight_seq
-                conversation.insight_seq += 1
-                for body in message.get("insights") or []:
-                    insight = replayed_insight(body, conversation.id)
-                    if insight is not None:
-                        outputs.append(Store(insight, conversation.id))
-            elif item.kind == "topic_response":
-                for body in message.get("topics") or []:
-                    topic = replayed_topic(body, conversation.id)
-                    if topic is not None:
-                        conversation.topics[topic.text] = topic
-                best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
-                outputs.append(Store(tuple(best), conversation.id))
+        if item.kind == "message_response":
+            message["sequenceNumber"] = conversation.message_seq
+            conversation.message_seq += 1
+            for body in message.get("messages") or []:
+                stored = replayed_message(body, conversation.id, conversation.started)
+                if stored is not None:
+                    conversation.messages.append(stored)
+                    outputs.append(Store(stored, conversation.id))
+        elif item.kind == "insight_response":
+            message["sequenceNumber"] = conversation.insight_seq
+            conversation.insight_seq += 1
+            for body in message.get("insights") or []:
+                insight = replayed_insight(body, conversation.id)
+                if insight is not None:
+                    outputs.append(Store(insight, conversation.id))
+        elif item.kind == "topic_response":
+            for body in message.get("topics") or []:
+                topic = replayed_topic(body, conversation.id)
+                if topic is not None:
+                    conversation.topics[topic.text] = topic
+            best = sorted(conversation.topics.values(), key=lambda t: -t.score)[:10]
+            outputs.append(Store(tuple(best), conversation.id))
         outputs.append(Send(message, everyone=item.kind in SHARED_KINDS))
         return outputs

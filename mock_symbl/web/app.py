@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from harness import __version__
+from harness.modes import parse_mode
+from mock_symbl.engines.names import Engine
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.session.faults import FaultBoard, Faults
 from mock_symbl.session.ids import IdSource
@@ -27,7 +29,7 @@ class MockConfig:
     """How the server runs: storage, engines, accepted apps, token lifetime, id seed."""
 
     db: Path | None = None
-    engine: str = "auto"
+    engine: Engine | str = Engine.AUTO
     cassettes: tuple[Path, ...] = ()
     transcripts: tuple[Path, ...] = ()
     apps: Mapping[str, str] | None = None
@@ -44,6 +46,10 @@ class MockConfig:
     stamp_send_times: bool = False
     # Faults every session gets (the control route can change them while it runs).
     faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        """Hold the engine as an Engine; a name is checked (ModeError lists the valid ones)."""
+        object.__setattr__(self, "engine", parse_mode(Engine, self.engine, "engine"))
 
 
 def create_app(config: MockConfig | None = None) -> FastAPI:

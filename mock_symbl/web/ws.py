@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 from fastapi import WebSocket
@@ -26,6 +27,7 @@ from mock_symbl.session.faults import (
     Faults,
     FrameTriggers,
     fired,
+    plan_of_recording,
 )
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.streaming import (
@@ -109,6 +111,67 @@ async def inject(outbox: Outbox, faults: Faults, triggers: FrameTriggers) -> boo
     return False
 
 
+class ConversationLocks:
+    """A lock per connection key (app, connection id), kept while a socket with the key is open.
+
+    Only the event loop enters and leaves `lock_for()`, so the map itself needs no lock.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[Key, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def lock_for(self, key: Key) -> Iterator[threading.Lock]:
+        """The key's lock, shared with every other socket that has the key, for the block."""
+        lock, sockets = self._held.get(key, (threading.Lock(), 0))
+        self._held[key] = (lock, sockets + 1)
+        try:
+            yield lock
+        finally:
+            lock, sockets = self._held[key]
+            if sockets > 1:
+                self._held[key] = (lock, sockets - 1)
+            else:
+                del self._held[key]
+
+
+class LockedSession:
+    """A StreamingSession whose every call holds its conversation's lock.
+
+    The sockets of one conversation share its messages, sequence numbers and topics, and
+    the asr engine takes audio in worker threads while the event loop serves the others.
+    """
+
+    def __init__(self, session: StreamingSession, lock: threading.Lock) -> None:
+        self._session = session
+        self._lock = lock
+
+    @property
+    def cpu_bound(self) -> bool:
+        """Whether audio handling is heavy enough to run off the event loop."""
+        return self._session.cpu_bound
+
+    def receive_text(self, text: str) -> list[Output]:
+        """`StreamingSession.receive_text`, holding the lock."""
+        with self._lock:
+            return self._session.receive_text(text)
+
+    def receive_audio(self, data: bytes) -> list[Output]:
+        """`StreamingSession.receive_audio`, holding the lock."""
+        with self._lock:
+            return self._session.receive_audio(data)
+
+    def connection_lost(self) -> list[Output]:
+        """`StreamingSession.connection_lost`, holding the lock."""
+        with self._lock:
+            return self._session.connection_lost()
+
+    def end_for_silence(self, seconds: float) -> list[Output]:
+        """`StreamingSession.end_for_silence`, holding the lock."""
+        with self._lock:
+            return self._session.end_for_silence(seconds)
+
+
 async def discard_until_closed(socket: WebSocket) -> None:
     """Read and drop whatever the client still sends until it closes (or a grace passes):
     closing a socket with unread data would reset it, and the client would lose what it
@@ -146,18 +209,21 @@ class StreamingEndpoint:
         self.engines = engines
         self.ids = ids
         self.outboxes: dict[Key, set[Outbox]] = {}
+        # Only the event loop starts, leaves or ends conversations; worker threads take audio.
         self.conversations: dict[Key, ConversationState] = {}
+        self.locks = ConversationLocks()
 
     async def __call__(self, socket: WebSocket, connection_id: str) -> None:
         """Handle one streaming connection from handshake to close."""
         app = await self._authenticate(socket)
         if app is None:
             return
+        recording = self.engines.recording(connection_id)
         try:
             faults = self.faults.for_connection(
                 connection_id,
                 socket.query_params,
-                self.engines.recorded_faults(connection_id),
+                plan_of_recording(recording.records) if recording else None,
             )
         except FaultError as error:
             await self._refuse(socket, 400, f"Invalid fault: {error}")
@@ -173,27 +239,38 @@ class StreamingEndpoint:
         try:
             await self._accept(socket)
             key = (app.key, connection_id)
-            session = StreamingSession(
-                connection_id=connection_id,
-                app_key=app.key,
-                conversations=self.conversations,
-                engines=self.engines.for_request,
-                ids=self.ids,
-                now=lambda: datetime.now(UTC),
-            )
-            monitor = self.conformance.watch(connection_id)
-            async with self._attached(socket, key, faults) as outbox:
-                try:
-                    await self._serve(socket, key, session, outbox, faults=faults, monitor=monitor)
-                finally:
-                    if not monitor.closed:
-                        monitor.close(time.perf_counter_ns(), None)
-                    self._carry_out(session.connection_lost())
+            session = self._session(key)
+            with self.locks.lock_for(key) as lock:
+                await self._stream(socket, key, LockedSession(session, lock), faults)
             if session.errors:
                 said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
                 log.warning("connection %s answered with errors: %s", connection_id, said)
         finally:
             self.streams.release(app.key)
+
+    def _session(self, key: Key) -> StreamingSession:
+        app_key, connection_id = key
+        return StreamingSession(
+            connection_id=connection_id,
+            app_key=app_key,
+            conversations=self.conversations,
+            engines=self.engines.for_request,
+            ids=self.ids,
+            now=lambda: datetime.now(UTC),
+        )
+
+    async def _stream(
+        self, socket: WebSocket, key: Key, session: LockedSession, faults: Faults
+    ) -> None:
+        """Run an accepted connection's session until it ends; store what it leaves behind."""
+        monitor = self.conformance.watch(key[1])
+        async with self._attached(socket, key, faults) as outbox:
+            try:
+                await self._serve(socket, key, session, outbox, faults=faults, monitor=monitor)
+            finally:
+                if not monitor.closed:
+                    monitor.close(time.perf_counter_ns(), None)
+                self._carry_out(session.connection_lost())
 
     async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
         """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
@@ -270,7 +347,7 @@ class StreamingEndpoint:
         self,
         socket: WebSocket,
         key: Key,
-        session: StreamingSession,
+        session: LockedSession,
         outbox: Outbox,
         *,
         faults: Faults,
@@ -317,7 +394,7 @@ class StreamingEndpoint:
                 timer.cancel()
 
     @staticmethod
-    async def _audio(session: StreamingSession, data: bytes) -> list[Output]:
+    async def _audio(session: LockedSession, data: bytes) -> list[Output]:
         # Recognition is CPU work; keep the event loop free for other sockets.
         if session.cpu_bound:
             return await asyncio.to_thread(session.receive_audio, data)

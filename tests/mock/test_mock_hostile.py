@@ -196,7 +196,7 @@ def test_a_client_that_never_reads_is_let_go_and_holds_up_nobody() -> None:
         async def scenario() -> tuple[bool, float, list[dict[str, Any]]]:
             raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            raw.connect((mock.host, mock.port))
+            raw.connect((mock.server.host, mock.server.port))
             url = f"{mock.ws_url}/v1/streaming/sleeper?access_token={access}"
             async with websockets.connect(url, sock=raw, max_queue=1) as sleeper:
                 await sleeper.send(json.dumps(start_request(16000)))

@@ -16,7 +16,7 @@ from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.engines.transcript import TranscriptRecognizer
 from mock_symbl.session.ids import IdSource
-from mock_symbl.session.streaming import Close, Output, Send, Store, StreamingSession
+from mock_symbl.session.streaming import Close, Output, Send, State, Store, StreamingSession
 from mock_symbl.store import Conversation, StoredMessage
 
 from helpers import FIXTURES
@@ -185,7 +185,7 @@ def test_bad_text_frames_get_an_error_message_and_the_session_goes_on(
     (reply,) = sent(session.receive_text(frame))
     assert kind(reply) == "error"
     assert reply["message"]["message"] == error
-    assert session.state == "awaiting_start"
+    assert session.state is State.AWAITING_START
     assert kind(sent(session.receive_text(json.dumps(START)))[0]) == "conversation_created"
 
 
@@ -204,7 +204,7 @@ def test_a_second_start_and_an_oversized_frame_are_errors() -> None:
     assert "8194 bytes" in big["message"]["details"]
     assert session.receive_audio(bytes(9000)) == []
     assert session.oversized_frames == 2
-    assert session.state == "streaming"
+    assert session.state is State.STREAMING
 
 
 def test_heartbeat_and_python_sdk_stop_request() -> None:
@@ -213,7 +213,7 @@ def test_heartbeat_and_python_sdk_stop_request() -> None:
     session.receive_text(json.dumps(START))
     outputs = session.receive_text(str({"type": "stop_request"}))
     assert kind(sent(outputs)[-1]) == "conversation_completed"
-    assert session.state == "closed"
+    assert session.state is State.CLOSED
 
 
 def test_odd_length_frames_lose_no_audio() -> None:
@@ -280,7 +280,7 @@ def test_a_vanished_client_still_has_its_words_stored() -> None:
     stored = session.connection_lost()
     assert all(isinstance(o, Store) for o in stored)
     assert isinstance(stored[-1].record, str)
-    assert session.state == "closed"
+    assert session.state is State.CLOSED
 
 
 def test_two_sockets_with_one_connection_id_share_a_conversation() -> None:
