@@ -58,10 +58,6 @@ class EngineChoice:
         else:
             self.cassettes[name] = folder
 
-    def learn_as(self, connection_id: str, folder: Path) -> None:
-        """`learn(folder, connection_id)`, in the order a benchmark's hook passes them."""
-        self.learn(folder, connection_id)
-
     def _named(self, connection_id: str) -> str:
         """The session a connection id names: itself, or NAME in `NAME--anything` (so
         concurrent load on one session need not share a connection id)."""
