@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from harness.tools.targets import BUNDLED_SESSIONS as FIXTURES
 from mock_symbl.session.faults import FaultError, Faults
 
 
@@ -87,3 +88,13 @@ def speed_option_value(value: str) -> float | None:
     if not speed > 0:
         raise click.BadParameter(f"expected 1, a factor N > 0, or max; got {value!r}")
     return speed
+
+
+def fixture_folder(name: str) -> Path:
+    """A bundled fixture by name, or any folder."""
+    folder = Path(name) if Path(name).is_dir() else FIXTURES / name
+    if not folder.is_dir():
+        known = ", ".join(sorted(p.name for p in FIXTURES.iterdir())) if FIXTURES.is_dir() else ""
+        hint = f"bundled: {known}" if known else "install from a source checkout: pip install -e ."
+        raise UsageProblem(f"no fixture or folder named {name!r} ({hint})")
+    return folder
