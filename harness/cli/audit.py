@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from harness.audio.audit import ConversionAudit, audit_seed_conversion
-from harness.audio.pcm import int16_to_float32, level
-from harness.cli.options import UsageProblem, fixture_folder, print_json
-from harness.session_folder.transcript import TranscriptError, read_transcript
-from harness.session_folder.wavfile import WavError, read_pcm16
+from harness.cli.options import fixture_folder, print_json
+
+if TYPE_CHECKING:
+    from harness.audio.audit import ConversionAudit
 
 
 @click.command("seed-audit")
@@ -46,12 +43,14 @@ def seed_audit(fixture: str, gain_db: float, frame_samples: int, as_json: bool) 
 
     Example: symbl-harness seed-audit --fixture standup --gain-db 9
     """
+    from harness.audio.audit import audit_seed_conversion
+    from harness.audio.pcm import int16_to_float32, level
+    from harness.session_folder.transcript import read_transcript
+    from harness.session_folder.wavfile import read_pcm16
+
     folder = fixture_folder(fixture)
-    try:
-        audio = read_pcm16(folder / "audio.wav")
-        transcript = read_transcript(folder / "transcript.json")
-    except (WavError, TranscriptError) as error:
-        raise UsageProblem(str(error)) from None
+    audio = read_pcm16(folder / "audio.wav")
+    transcript = read_transcript(folder / "transcript.json")
     signal = int16_to_float32(audio.samples) * 10 ** (gain_db / 20)
     audit = audit_seed_conversion(signal, frame_samples)
     figures = {
@@ -74,6 +73,9 @@ def _db(value: float) -> str:
 
 
 def _show_audit(figures: dict[str, Any], audit: ConversionAudit, text: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(soft_wrap=True)
     console.print(
         f"[bold]{figures['fixture']}[/]: {figures['sample_rate']} Hz, {figures['seconds']} s, "

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from harness.cli.options import (
-    UsageProblem,
     endpoint_options,
+    new_folder,
     one_endpoint,
     out_option,
     print_json,
 )
-from harness.client.auth import AuthError, TokenSource, http_base
-from harness.conformance.check import check_log
-from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogError, read_session
-from harness.tools.browser import (
-    DEVICE_RATE,
-    OPEN_TIMEOUT_S,
-    BrowserError,
-    find_chromium,
-    run_browser,
-)
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# harness.tools.browser's DEVICE_RATE and OPEN_TIMEOUT_S, spelled out so that `--help` need not
+# import the browser driver; tests/cli holds them together.
+DEVICE_RATE = 48000
+OPEN_TIMEOUT_S = 15.0
 
 
 @click.command()
@@ -42,10 +35,12 @@ def check(session_dir: Path, as_json: bool) -> None:
 
     Example: symbl-harness check recordings/browser-session
     """
-    try:
-        report = check_log(read_session(session_dir))
-    except SessionLogError as error:
-        raise UsageProblem(str(error)) from None
+    from rich.console import Console
+
+    from harness.conformance.check import check_log
+    from harness.session_folder.log import read_session
+
+    report = check_log(read_session(session_dir))
     if as_json:
         print_json(report)
     else:
@@ -120,40 +115,46 @@ def browser(
       symbl-harness browser fixtures/browser/tutorial.html \\
         --audio fixtures/sessions/hot/audio.wav --mock
     """
+    import asyncio
+
+    from rich.console import Console
+
+    from harness.client.auth import TokenSource, http_base
+    from harness.session_folder.log import TRANSCRIPT_FILE
+    from harness.tools.browser import find_chromium, run_browser
+    from mock_symbl import MockConfig, running_mock
+
     one_endpoint(endpoint, use_mock)
     rate = None if device_rate == "native" else _device_rate(device_rate)
-    folder = out or Path(tempfile.mkdtemp(prefix="symbl-browser-"))
-    try:
-        path = find_chromium(chromium)
-        with contextlib.ExitStack() as stack:
-            if use_mock:
-                transcript = audio.parent / TRANSCRIPT_FILE
-                config = (
-                    MockConfig(engine="transcript", transcripts=(transcript,))
-                    if transcript.is_file()
-                    else MockConfig()
-                )
-                upstream = stack.enter_context(running_mock(config)).base_url
-                environ = {"SYMBL_APP_ID": "symbl-harness-browser", "SYMBL_APP_SECRET": "offline"}
-            else:
-                assert endpoint is not None
-                upstream, environ = http_base(endpoint), None
-            token = TokenSource(upstream, environ).token()
-            run = asyncio.run(
-                run_browser(
-                    page,
-                    audio,
-                    upstream=upstream,
-                    token=token,
-                    out=folder,
-                    chromium=path,
-                    device_rate=rate,
-                    stop=not no_stop,
-                    open_timeout_s=open_timeout,
-                )
+    folder = out or new_folder("symbl-browser-")
+    path = find_chromium(chromium)
+    with contextlib.ExitStack() as stack:
+        if use_mock:
+            transcript = audio.parent / TRANSCRIPT_FILE
+            config = (
+                MockConfig(engine="transcript", transcripts=(transcript,))
+                if transcript.is_file()
+                else MockConfig()
             )
-    except (BrowserError, AuthError) as error:
-        raise UsageProblem(str(error)) from None
+            upstream = stack.enter_context(running_mock(config)).base_url
+            environ = {"SYMBL_APP_ID": "symbl-harness-browser", "SYMBL_APP_SECRET": "offline"}
+        else:
+            assert endpoint is not None
+            upstream, environ = http_base(endpoint), None
+        token = TokenSource(upstream, environ).token()
+        run = asyncio.run(
+            run_browser(
+                page,
+                audio,
+                upstream=upstream,
+                token=token,
+                out=folder,
+                chromium=path,
+                device_rate=rate,
+                stop=not no_stop,
+                open_timeout_s=open_timeout,
+            )
+        )
     if as_json:
         print_json(run.to_json())
     else:
@@ -169,6 +170,7 @@ def browser(
 
 
 def _device_rate(value: str) -> int:
+    """`--device-rate` in Hz."""
     try:
         rate = int(value)
     except ValueError:

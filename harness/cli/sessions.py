@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from harness.audio.sources import AudioSourceError, FileSource, MicSource, input_devices
-from harness.cli.compare import show_comparison
 from harness.cli.options import (
     UsageProblem,
     display,
     endpoint_options,
     fixture_folder,
+    new_folder,
     one_endpoint,
     out_option,
     print_json,
     speed_option_value,
 )
-from harness.protocol import Speaker, StartRequest, StartRequestError
-from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogError, read_session
-from harness.session_folder.transcript import TranscriptError, read_transcript
-from harness.tools.compare import Tolerances
-from harness.tools.compare import compare as compare_sessions
-from harness.tools.latency import finalisation_latency_ms, percentiles
-from harness.tools.recorder import RecordTake, Source, run_take
-from harness.tools.replay import ReplayError, plan_replay
-from harness.tools.summary import summarise
-from mock_symbl.web.app import MockConfig
+from harness.modes import Display
+
+if TYPE_CHECKING:
+    from harness.tools.recorder import Source
 
 
 @click.command()
@@ -51,14 +43,21 @@ def demo(fixture: str, out: Path | None, speed: str) -> None:
 
     Example: symbl-harness demo --fixture feedback
     """
+    from harness.cli.compare import show_comparison
+    from harness.session_folder.log import TRANSCRIPT_FILE, read_session
+    from harness.session_folder.transcript import read_transcript
+    from harness.tools.compare import Tolerances
+    from harness.tools.compare import compare as compare_sessions
+    from harness.tools.latency import finalisation_latency_ms, percentiles
+    from harness.tools.recorder import RecordTake, run_take
+    from harness.tools.replay import plan_replay
+    from mock_symbl import MockConfig
+
     folder = fixture_folder(fixture)
     pace = speed_option_value(speed)
-    try:
-        plan = plan_replay(folder)
-        transcript = read_transcript(folder / TRANSCRIPT_FILE)
-    except (ReplayError, TranscriptError) as error:
-        raise UsageProblem(str(error)) from None
-    target = out or Path(tempfile.mkdtemp(prefix="symbl-demo-")) / folder.name
+    plan = plan_replay(folder)
+    transcript = read_transcript(folder / TRANSCRIPT_FILE)
+    target = out or new_folder("symbl-demo-") / folder.name
     take = RecordTake(
         folder=target,
         source=plan,
@@ -67,7 +66,7 @@ def demo(fixture: str, out: Path | None, speed: str) -> None:
         speed=pace,
         duration_s=None,
         stop_timeout_s=30.0,
-        display="live" if sys.stdout.isatty() else "quiet",
+        display=Display.LIVE if sys.stdout.isatty() else Display.QUIET,
         schedule=plan.schedule,
         header={"replay_of": str(folder), "speed": "max" if pace is None else pace},
     )
@@ -101,11 +100,12 @@ def inspect(session_dir: Path, as_json: bool) -> None:
 
     Example: symbl-harness inspect recordings/standup --json
     """
-    try:
-        log = read_session(session_dir)
-    except SessionLogError as error:
-        raise UsageProblem(str(error)) from None
-    summary = summarise(log)
+    from rich.console import Console
+
+    from harness.session_folder.log import read_session
+    from harness.tools.summary import summarise
+
+    summary = summarise(read_session(session_dir))
     if as_json:
         print_json(summary)
         return
@@ -136,10 +136,9 @@ def devices(as_json: bool) -> None:
 
     Example: symbl-harness devices --json
     """
-    try:
-        found = input_devices()
-    except AudioSourceError as error:
-        raise UsageProblem(str(error)) from None
+    from harness.audio.sources import input_devices
+
+    found = input_devices()
     if as_json:
         print_json(found)
         return
@@ -230,22 +229,22 @@ def record(
       symbl-harness record takes/standup --file fixtures/sessions/standup/audio.wav --mock
       SYMBL_APP_ID=… SYMBL_APP_SECRET=… symbl-harness record takes/live --mic --endpoint wss://host
     """
+    from harness.protocol import Speaker, StartRequest
+    from harness.tools.recorder import RecordTake, run_take
+
     if (mic is None) == (wav is None):
         raise click.UsageError("give exactly one of --mic [DEVICE] or --file WAV")
     one_endpoint(endpoint, use_mock)
-    try:
-        source = _source(mic, wav, rate, frame_samples)
-        request = StartRequest(
-            sample_rate_hertz=source.rate,
-            meeting_title=title,
-            insight_types=tuple(t for t in insight_types.split(",") if t),
-            sentiment=True,
-            speaker=Speaker(user_id=speaker_id, name=speaker_name)
-            if speaker_id or speaker_name
-            else None,
-        )
-    except (AudioSourceError, StartRequestError) as error:
-        raise UsageProblem(str(error)) from None
+    source = _source(mic, wav, rate, frame_samples)
+    request = StartRequest(
+        sample_rate_hertz=source.rate,
+        meeting_title=title,
+        insight_types=tuple(t for t in insight_types.split(",") if t),
+        sentiment=True,
+        speaker=Speaker(user_id=speaker_id, name=speaker_name)
+        if speaker_id or speaker_name
+        else None,
+    )
     take = RecordTake(
         folder=out_dir,
         source=source,
@@ -298,15 +297,17 @@ def replay(
       symbl-harness replay fixtures/sessions/standup --mock --out /tmp/standup-replay
       symbl-harness replay takes/live --endpoint wss://host --speed max
     """
+    from harness.session_folder.log import TRANSCRIPT_FILE
+    from harness.tools.recorder import RecordTake, run_take
+    from harness.tools.replay import plan_replay
+    from mock_symbl import MockConfig
+
     one_endpoint(endpoint, use_mock)
     pace = speed_option_value(speed)
-    try:
-        plan = plan_replay(session_dir)
-    except ReplayError as error:
-        raise UsageProblem(str(error)) from None
+    plan = plan_replay(session_dir)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    folder = out or Path(tempfile.mkdtemp(prefix="symbl-replay-")) / session_dir.name
+    folder = out or new_folder("symbl-replay-") / session_dir.name
     transcript = session_dir / TRANSCRIPT_FILE
     mock = MockConfig(transcripts=(transcript,) if transcript.is_file() else ())
     take = RecordTake(
@@ -327,6 +328,9 @@ def replay(
 
 
 def _source(mic: str | None, wav: Path | None, rate: int | None, frame_samples: int) -> Source:
+    """The file, or the microphone named by index or name (the default one when empty)."""
+    from harness.audio.sources import FileSource, MicSource
+
     if wav is not None:
         return FileSource(wav, rate, frame_samples)
     device: str | int | None = None if not mic else int(mic) if mic.isdigit() else mic
