@@ -8,38 +8,64 @@ stderr and the error's exit code (130 for Ctrl-C).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
-
-import click
-
-from harness import __version__
-from harness.cli.audit import seed_audit
-from harness.cli.bench import bench
-from harness.cli.clients import browser, check
-from harness.cli.compare import compare
-from harness.cli.servers import mock, proxy
-from harness.cli.sessions import demo, devices, inspect, record, replay
-from harness.errors import HarnessError
-
-__all__ = ["main"]
 
 # As a shell reports a process that SIGINT ended: 128 + 2.
 INTERRUPTED = 130
+
+try:
+    import click
+
+    from harness import __version__
+    from harness.cli.audit import seed_audit
+    from harness.cli.bench import bench
+    from harness.cli.clients import browser, check
+    from harness.cli.compare import compare
+    from harness.cli.servers import mock, proxy
+    from harness.cli.sessions import demo, devices, inspect, record, replay
+    from harness.errors import HarnessError
+except KeyboardInterrupt:
+    # Ctrl-C while the command line itself loads, before click can report anything.
+    sys.stderr.write("error: interrupted\n")
+    raise SystemExit(INTERRUPTED) from None
+
+__all__ = ["INTERRUPTED", "HarnessGroup", "main"]
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """End a HarnessError or Ctrl-C with `error: MESSAGE` on stderr and its exit code."""
+    try:
+        yield
+    except HarnessError as error:
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 class HarnessGroup(click.Group):
     """A group that ends every HarnessError and Ctrl-C with one line and an exit code."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the group's own options; Ctrl-C meanwhile is reported as in a command."""
+        with reported():
+            return super().make_context(info_name, args, parent, **extra)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a HarnessError or Ctrl-C becomes `error: MESSAGE` and its code."""
-        try:
+        with reported():
             return super().invoke(ctx)
-        except HarnessError as error:
-            click.echo(f"error: {error}", err=True)
-            ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
-            ctx.exit(INTERRUPTED)
 
 
 @click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
