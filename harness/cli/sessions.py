@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from harness.cli.compare import show_comparison
 from harness.cli.options import (
     UsageProblem,
     display,
@@ -43,7 +44,6 @@ def demo(fixture: str, out: Path | None, speed: str) -> None:
 
     Example: symbl-harness demo --fixture feedback
     """
-    from harness.cli.compare import show_comparison
     from harness.session_folder.log import TRANSCRIPT_FILE, read_session
     from harness.session_folder.transcript import read_transcript
     from harness.tools.compare import Tolerances
