@@ -23,9 +23,8 @@ from harness.session_folder.log import SessionLogWriter, read_session
 from harness.tools.bench import loopback_floor
 from harness.tools.latency import percentiles
 from harness.tools.replay import plan_replay, replay_stream
-from mock_symbl.web.app import MockConfig
+from mock_symbl import MockConfig, running_mock
 from mock_symbl.web.outbox import SENT_STAMP
-from mock_symbl.web.server import running_mock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 

@@ -29,7 +29,7 @@ from harness.serve import running
 from harness.session_folder.log import SessionLogWriter
 from harness.tools.latency import lateness_ms
 from harness.tools.replay import ReplayPlan, plan_replay, replay_stream
-from mock_symbl.web.app import MockConfig, create_app
+from mock_symbl import MockConfig, create_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessions"
 

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from mock_symbl.engines.names import Engine
     from mock_symbl.engines.select import ENGINES, EngineUnavailableError
     from mock_symbl.session.faults import FaultError, Faults
-    from mock_symbl.web.app import MockConfig, create_app
+    from mock_symbl.web.app import create_app
+    from mock_symbl.web.config import MockConfig
     from mock_symbl.web.server import RunningMock, running_mock, serve_mock
 
 __all__ = [
@@ -40,7 +41,7 @@ _WHERE = {
     "EngineUnavailableError": "mock_symbl.engines.select",
     "FaultError": "mock_symbl.session.faults",
     "Faults": "mock_symbl.session.faults",
-    "MockConfig": "mock_symbl.web.app",
+    "MockConfig": "mock_symbl.web.config",
     "create_app": "mock_symbl.web.app",
     "RunningMock": "mock_symbl.web.server",
     "running_mock": "mock_symbl.web.server",

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from harness.serve import RunningServer
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig, running_mock
 
 from helpers import FIXTURES
 

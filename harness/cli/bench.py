@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from harness.cli.options import (
-    UsageProblem,
     endpoint_options,
     fault_option,
+    new_folder,
     one_endpoint,
     out_option,
     print_json,
     speed_option_value,
 )
-from harness.client.auth import AuthError
-from harness.session_folder.log import TRANSCRIPT_FILE
-from harness.session_folder.transcript import read_transcript
-from harness.tools.bench import DEFAULT_BOUND, METRICS, Bound, Load, Ramp, run_benchmark
-from harness.tools.bench_plots import latency_cdfs, timeline
-from harness.tools.replay import ReplayError, plan_replay
-from mock_symbl.session.faults import Faults
-from mock_symbl.web.app import MockConfig
+
+if TYPE_CHECKING:
+    from mock_symbl import Faults
 
 
 @click.command()
@@ -85,6 +77,13 @@ def bench(
       symbl-harness bench fixtures/sessions/hot --mock --ramp --bound finalisation:p99=900
       symbl-harness bench fixtures/sessions/hot --mock --mock-fault delay_ms=200
     """
+    from harness.session_folder.log import TRANSCRIPT_FILE
+    from harness.session_folder.transcript import read_transcript
+    from harness.tools.bench import DEFAULT_BOUND, Bound, Load, Ramp, run_benchmark
+    from harness.tools.bench_plots import latency_cdfs, timeline
+    from harness.tools.replay import plan_replay
+    from mock_symbl import MockConfig
+
     one_endpoint(endpoint, use_mock)
     if faults.active and not use_mock:
         raise click.UsageError("--mock-fault needs --mock (an endpoint chooses its own faults)")
@@ -97,19 +96,16 @@ def bench(
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--bound") from None
-    folder = out or Path(tempfile.mkdtemp(prefix="symbl-bench-"))
-    try:
-        for session in sessions:
-            plan_replay(session)
-        report = run_benchmark(
-            list(sessions),
-            Load(levels, repeat, pace),
-            endpoint=endpoint,
-            out=folder,
-            mock=MockConfig(faults=faults),
-        )
-    except (ReplayError, AuthError) as error:
-        raise UsageProblem(str(error)) from None
+    folder = out or new_folder("symbl-bench-")
+    for session in sessions:
+        plan_replay(session)
+    report = run_benchmark(
+        list(sessions),
+        Load(levels, repeat, pace),
+        endpoint=endpoint,
+        out=folder,
+        mock=MockConfig(faults=faults),
+    )
     summary = report.to_json()
     (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
     plots = [latency_cdfs(report, folder / "latency-cdf.png")]
@@ -128,6 +124,11 @@ def bench(
 
 
 def _show_bench(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.tools.bench import METRICS
+
     console = Console(soft_wrap=True)
     floor = summary["floor"]
     rtt = floor["loopback_round_trip_ms"]

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from harness.cli.options import (
-    UsageProblem,
     endpoint_options,
+    new_folder,
     one_endpoint,
     out_option,
     print_json,
 )
-from harness.client.auth import AuthError
-from harness.conformance.check import check_log
-from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogError, read_session
-from harness.tools.browser import (
-    DEVICE_RATE,
-    OPEN_TIMEOUT_S,
-    BrowserError,
-    BrowserOptions,
-    find_chromium,
-    run_browser,
-)
-from harness.tools.targets import target
-from mock_symbl.web.app import MockConfig
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# harness.tools.browser's DEVICE_RATE and OPEN_TIMEOUT_S, spelled out so that `--help` need not
+# import the browser driver; tests/cli holds them together.
+DEVICE_RATE = 48000
+OPEN_TIMEOUT_S = 15.0
 
 
 @click.command()
@@ -42,10 +34,12 @@ def check(session_dir: Path, as_json: bool) -> None:
 
     Example: symbl-harness check recordings/browser-session
     """
-    try:
-        report = check_log(read_session(session_dir))
-    except SessionLogError as error:
-        raise UsageProblem(str(error)) from None
+    from rich.console import Console
+
+    from harness.conformance.check import check_log
+    from harness.session_folder.log import read_session
+
+    report = check_log(read_session(session_dir))
     if as_json:
         print_json(report)
     else:
@@ -120,22 +114,28 @@ def browser(
       symbl-harness browser fixtures/browser/tutorial.html \\
         --audio fixtures/sessions/hot/audio.wav --mock
     """
+    import asyncio
+
+    from rich.console import Console
+
+    from harness.session_folder.log import TRANSCRIPT_FILE
+    from harness.tools.browser import BrowserOptions, find_chromium, run_browser
+    from harness.tools.targets import target
+    from mock_symbl import MockConfig
+
     one_endpoint(endpoint, use_mock)
     rate = None if device_rate == "native" else _device_rate(device_rate)
-    folder = out or Path(tempfile.mkdtemp(prefix="symbl-browser-"))
-    try:
-        path = find_chromium(chromium)
-        transcript = audio.parent / TRANSCRIPT_FILE
-        config = (
-            MockConfig(engine="transcript", transcripts=(transcript,))
-            if use_mock and transcript.is_file()
-            else MockConfig()
-        )
-        options = BrowserOptions(path, rate, stop=not no_stop, open_timeout_s=open_timeout)
-        with target(None if use_mock else endpoint, config) as where:
-            run = asyncio.run(run_browser(page, audio, where, folder, options))
-    except (BrowserError, AuthError) as error:
-        raise UsageProblem(str(error)) from None
+    folder = out or new_folder("symbl-browser-")
+    path = find_chromium(chromium)
+    transcript = audio.parent / TRANSCRIPT_FILE
+    config = (
+        MockConfig(engine="transcript", transcripts=(transcript,))
+        if use_mock and transcript.is_file()
+        else MockConfig()
+    )
+    options = BrowserOptions(path, rate, stop=not no_stop, open_timeout_s=open_timeout)
+    with target(None if use_mock else endpoint, config) as where:
+        run = asyncio.run(run_browser(page, audio, where, folder, options))
     if as_json:
         print_json(run.to_json())
     else:
@@ -151,6 +151,7 @@ def browser(
 
 
 def _device_rate(value: str) -> int:
+    """`--device-rate` in Hz."""
     try:
         rate = int(value)
     except ValueError:

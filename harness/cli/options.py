@@ -1,4 +1,4 @@
-"""What the `symbl-harness` commands share: the exit status of bad input and common options."""
+"""What the `symbl-harness` commands share: the one-line usage error and the common options."""
 
 from __future__ import annotations
 
@@ -6,18 +6,24 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from harness.modes import Display
-from mock_symbl.session.faults import FaultError, Faults
+
+if TYPE_CHECKING:
+    from mock_symbl import Faults
 
 
 class UsageProblem(click.ClickException):
-    """Unusable input: a one-line error on stderr and exit status 2."""
+    """Unusable input the command line finds itself: `error: MESSAGE` on stderr, exit status 2."""
 
     exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print `error: MESSAGE` on stderr (or on `file`)."""
+        click.echo(f"error: {self.format_message()}", file=file, err=True)
 
 
 def endpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,6 +40,8 @@ def fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callabl
     """`NAME KEY=VALUE`, repeatable: a fault plan (the keys of POST /v1/mock/faults)."""
 
     def plan(_: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Faults:
+        from mock_symbl import FaultError, Faults
+
         pairs = {}
         for value in values:
             key, sep, setting = value.partition("=")
@@ -64,12 +72,21 @@ def out_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     )
 
 
+def new_folder(prefix: str) -> Path:
+    """A new temporary folder, where a command writes when `--out` is not given."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 def one_endpoint(endpoint: str | None, use_mock: bool) -> None:
+    """Refuse both or neither of `--endpoint` and `--mock`."""
     if bool(endpoint) == use_mock:
         raise click.UsageError("give exactly one of --endpoint URL or --mock")
 
 
 def print_json(value: Any) -> None:
+    """`value` as indented JSON on stdout."""
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
@@ -79,6 +96,7 @@ def display(as_json: bool) -> Display:
 
 
 def speed_option_value(value: str) -> float | None:
+    """`--speed`: a factor above 0, or None for `max`."""
     if value == "max":
         return None
     try:
@@ -88,3 +106,10 @@ def speed_option_value(value: str) -> float | None:
     if not speed > 0:
         raise click.BadParameter(f"expected 1, a factor N > 0, or max; got {value!r}")
     return speed
+
+
+def fixture_folder(name: str) -> Path:
+    """A bundled fixture by name, or any folder."""
+    from harness.tools.targets import bundled_session
+
+    return bundled_session(name)

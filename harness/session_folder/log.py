@@ -142,7 +142,9 @@ class SessionLogWriter:
     taken at the socket as `at` to each method, or let the writer read its clock.
     """
 
-    def __init__(
+    # Keyword-only settings with defaults, each read once: an options object would add a type
+    # for every caller to build and nothing else.
+    def __init__(  # noqa: PLR0913
         self,
         folder: Path,
         *,

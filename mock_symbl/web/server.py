@@ -10,7 +10,8 @@ from pathlib import Path
 
 from harness.serve import RunningServer, running, serve
 from mock_symbl.engines.select import EngineChoice
-from mock_symbl.web.app import MockConfig, create_app
+from mock_symbl.web.app import create_app
+from mock_symbl.web.config import MockConfig
 
 GC_THRESHOLDS = (50_000, 20, 100)
 

@@ -42,16 +42,14 @@ from mock_symbl.session.streaming import (
 from mock_symbl.session.streaming import Store as Persist
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
+from mock_symbl.web.config import MockConfig
 from mock_symbl.web.limits import StreamCounter
 from mock_symbl.web.outbox import DROP_GRACE_S, Outbox
 
 log = logging.getLogger("mock_symbl")
-# A client that stops reading must not hold up the others: give up on it when one write
-# waits this long, or when this many frames wait for it.
-SEND_TIMEOUT_S = 10.0
+# A client that stops reading must not hold up the others: give up on it when this many
+# frames wait for it (or one write waits MockConfig.send_timeout_s).
 OUTBOX_LIMIT = 5000
-# A conversation with no audio for this long ends (the hosted service: 30 minutes).
-SILENCE_TIMEOUT_S = 1800.0
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
 
@@ -186,28 +184,18 @@ class StreamingEndpoint:
     """Serves `/v1/streaming/{id}` and `/v1/realtime/insights/{id}`."""
 
     def __init__(
-        self,
-        store: Store,
-        authority: Authority,
-        engines: EngineChoice,
-        ids: IdSource,
-        streams: StreamCounter,
-        *,
-        send_timeout_s: float = SEND_TIMEOUT_S,
-        silence_timeout_s: float = SILENCE_TIMEOUT_S,
-        stamp_send_times: bool = False,
-        faults: FaultBoard | None = None,
+        self, store: Store, authority: Authority, config: MockConfig, faults: FaultBoard
     ) -> None:
-        self.faults = faults or FaultBoard()
+        self.faults = faults
         self.conformance = ConformanceReports()
-        self.stamp_send_times = stamp_send_times
-        self.streams = streams
-        self.send_timeout_s = send_timeout_s
-        self.silence_timeout_s = silence_timeout_s
+        self.stamp_send_times = config.stamp_send_times
+        self.streams = StreamCounter(config.max_streams)
+        self.send_timeout_s = config.send_timeout_s
+        self.silence_timeout_s = config.silence_timeout_s
         self.store = store
         self.authority = authority
-        self.engines = engines
-        self.ids = ids
+        self.engines = EngineChoice(config.engine, config.cassettes, config.transcripts)
+        self.ids = IdSource(config.seed)
         self.outboxes: dict[Key, set[Outbox]] = {}
         # Only the event loop starts, leaves or ends conversations; worker threads take audio.
         self.conversations: dict[Key, ConversationState] = {}

@@ -23,8 +23,7 @@ from harness.conformance.monitor import ConformanceMonitor
 from harness.protocol import StartRequest
 from harness.session_folder.log import read_session
 from harness.session_folder.wavfile import read_pcm16
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig, running_mock
 
 from helpers import FIXTURES, token
 

@@ -15,9 +15,8 @@ from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import Dispatcher, ProtocolError, StartRequest
 from harness.serve import RunningServer
 from harness.session_folder.log import SessionLog, SessionLogWriter, TextFrame, read_session
+from mock_symbl import MockConfig, running_mock
 from mock_symbl.engines.cassette import LIFECYCLE
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
 
 from helpers import FIXTURES, token
 

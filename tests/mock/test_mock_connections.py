@@ -11,8 +11,7 @@ import httpx
 import websockets
 
 from harness.session_folder.wavfile import read_pcm16
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig, running_mock
 
 from helpers import FIXTURES, kind, start_request, stream_session, token
 

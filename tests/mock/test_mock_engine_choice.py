@@ -9,9 +9,9 @@ import pytest
 
 from harness.modes import ModeError
 from harness.session_folder.log import read_session
+from mock_symbl import MockConfig
 from mock_symbl.engines.names import Engine
 from mock_symbl.engines.select import ENGINES, EngineChoice
-from mock_symbl.web.app import MockConfig
 
 from helpers import FIXTURES
 

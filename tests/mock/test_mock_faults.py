@@ -31,6 +31,7 @@ from harness.session_folder.log import (
 )
 from harness.session_folder.wavfile import read_pcm16
 from harness.tools.replay import plan_replay
+from mock_symbl import MockConfig, running_mock
 from mock_symbl.session.faults import (
     FAULT_MESSAGE,
     EventDelays,
@@ -41,8 +42,6 @@ from mock_symbl.session.faults import (
     RestFaults,
     plan_of_recording,
 )
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
 
 from helpers import FIXTURES, token
 

@@ -8,9 +8,8 @@ import httpx
 import pytest
 import websockets
 
-from mock_symbl.web.app import MockConfig
+from mock_symbl import MockConfig, running_mock
 from mock_symbl.web.limits import RateLimiter, StreamCounter
-from mock_symbl.web.server import running_mock
 
 from helpers import token
 

@@ -20,8 +20,7 @@ from harness.protocol import Dispatcher, ProtocolError
 from harness.serve import RunningServer
 from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig, running_mock
 
 from helpers import (
     APP_ID,
@@ -251,8 +250,8 @@ def test_conversations_survive_a_restart_with_a_database_file(tmp_path: Path) ->
 SECOND_PROCESS = """
 import sys, time
 from pathlib import Path
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig
+from mock_symbl import running_mock
 with running_mock(MockConfig(db=Path(sys.argv[1]))) as mock:
     print(mock.base_url, flush=True)
     sys.stdin.read()

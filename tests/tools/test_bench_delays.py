@@ -11,8 +11,8 @@ from harness.session_folder.log import read_session
 from harness.session_folder.transcript import read_transcript
 from harness.tools.bench import METRICS, Bound, Load, Ramp, run_benchmark
 from harness.tools.latency import session_latency
+from mock_symbl import MockConfig
 from mock_symbl.session.faults import Faults
-from mock_symbl.web.app import MockConfig
 
 from helpers import FIXTURES
 

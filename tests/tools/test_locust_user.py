@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig, running_mock
 
 from helpers import ROOT
 

@@ -26,8 +26,7 @@ from harness.session_folder.log import TextFrame, read_session
 from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
 from harness.tools.proxy import REST_LOG, create_proxy, safe_name
-from mock_symbl.web.app import MockConfig
-from mock_symbl.web.server import running_mock
+from mock_symbl import MockConfig, running_mock
 
 from helpers import APP_ID, APP_SECRET, FIXTURES, kind
 

@@ -9,9 +9,8 @@ from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import StartRequest
 from harness.session_folder.log import SessionLogWriter, read_session
 from harness.session_folder.wavfile import read_pcm16
-from mock_symbl.web.app import MockConfig
+from mock_symbl import MockConfig, running_mock
 from mock_symbl.web.outbox import SENT_STAMP
-from mock_symbl.web.server import running_mock
 
 from helpers import FIXTURES, token
 

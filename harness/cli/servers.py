@@ -1,0 +1,164 @@
+"""The servers: the bundled `mock`, and the recording `proxy` in front of any endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from harness.cli.options import UsageProblem, fault_option
+from mock_symbl import Engine
+
+if TYPE_CHECKING:
+    from harness.serve import RunningServer
+    from mock_symbl import Faults
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option(
+    "--engine",
+    type=click.Choice([engine.value for engine in Engine]),
+    default=Engine.AUTO.value,
+    show_default=True,
+    help="Recognition engine (auto: cassette or transcript named by the connection id, else asr).",
+)
+@click.option(
+    "--cassette",
+    "cassettes",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A recorded session folder to replay to connections of the same name.",
+)
+@click.option(
+    "--transcript",
+    "transcripts",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A transcript.json (or a folder holding one) for the transcript engine.",
+)
+@click.option("--app", "apps", multiple=True, help="Accept only these credentials (ID:SECRET).")
+@click.option("--seed", type=int, help="Seed the ids the server hands out (reproducible runs).")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(1),
+    help="REST requests per minute per app; more get 429 with Retry-After.",
+)
+@click.option("--max-streams", type=click.IntRange(1), help="Concurrent streams per app.")
+@click.option(
+    "--stamp-send-times",
+    is_flag=True,
+    help="Add x_mock_sent_ns (monotonic send time) to every JSON frame, to measure measurers.",
+)
+@fault_option("--fault", "inject this fault in every session (the control route can change it)")
+def mock(
+    host: str,
+    port: int,
+    db: Path | None,
+    engine: str,
+    cassettes: tuple[Path, ...],
+    transcripts: tuple[Path, ...],
+    apps: tuple[str, ...],
+    seed: int | None,
+    rate_limit: int | None,
+    max_streams: int | None,
+    stamp_send_times: bool,
+    faults: Faults,
+) -> None:
+    """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
+
+    Example: symbl-harness mock --engine transcript --transcript fixtures/sessions/standup
+    """
+    from mock_symbl import MockConfig, serve_mock
+
+    try:
+        pairs = dict(_app_pair(value) for value in apps)
+        config = MockConfig(
+            db=db,
+            engine=engine,
+            cassettes=cassettes,
+            transcripts=transcripts,
+            apps=pairs or None,
+            seed=seed,
+            requests_per_minute=rate_limit,
+            max_streams=max_streams,
+            stamp_send_times=stamp_send_times,
+            faults=faults,
+        )
+
+        def announce(running: RunningServer) -> None:
+            click.echo(f"REST       {running.base_url}")
+            click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
+            click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
+
+        stopped_by = serve_mock(config, host, port, announce)
+        click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
+    except OSError as error:
+        raise UsageProblem(str(error)) from None
+
+
+@click.command()
+@click.option("--upstream", help="The endpoint to forward to (ws://, wss://, http(s)://).")
+@click.option("--mock", "use_mock", is_flag=True, help="Forward to the bundled mock, in-process.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8081",
+    show_default=True,
+    help="Address and port the clients connect to.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the recorded sessions (one subfolder per streaming connection).",
+)
+def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
+    """Record any client's sessions: it talks to the proxy as it would to the endpoint.
+
+    Streaming connections are forwarded unchanged in both directions and written to
+    OUT/<connection id>/; REST calls about a recorded conversation go to its rest.jsonl.
+
+    \b
+    Example:
+      symbl-harness proxy --mock --listen 127.0.0.1:8081 --out recordings
+      # then point the client at ws://127.0.0.1:8081 instead of wss://api.symbl.ai
+    """
+    from harness.client.auth import http_base
+    from harness.serve import serve
+    from harness.tools.proxy import create_proxy
+    from harness.tools.targets import bundled_mock
+
+    if bool(upstream) == use_mock:
+        raise click.UsageError("give exactly one of --upstream URL or --mock")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, got {listen!r}", param_hint="--listen")
+    with contextlib.ExitStack() as stack:
+        if use_mock:
+            upstream = stack.enter_context(bundled_mock()).endpoint
+        assert upstream is not None
+        http_base(upstream)
+        out.mkdir(parents=True, exist_ok=True)
+
+        def announce(running: RunningServer) -> None:
+            click.echo(f"REST       {running.base_url} -> {upstream}")
+            click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
+            click.echo(f"recording  into {out}", err=True)
+
+        try:
+            stopped_by = serve(create_proxy(upstream, out), host.strip("[]"), int(port), announce)
+        except OSError as error:
+            raise UsageProblem(f"cannot listen on {listen}: {error.strerror}") from None
+        click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
+
+
+def _app_pair(value: str) -> tuple[str, str]:
+    """`--app ID:SECRET` as a pair."""
+    app_id, sep, secret = value.partition(":")
+    if not sep or not app_id or not secret:
+        raise click.BadParameter(f"expected ID:SECRET, got {value!r}")
+    return app_id, secret

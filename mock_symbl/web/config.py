@@ -1,0 +1,39 @@
+"""How the mock runs: one frozen settings object for the app and its streaming endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.modes import parse_mode
+from mock_symbl.engines.names import Engine
+from mock_symbl.session.faults import Faults
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """How the server runs: storage, engines, accepted apps, token lifetime, id seed."""
+
+    db: Path | None = None
+    engine: Engine | str = Engine.AUTO
+    cassettes: tuple[Path, ...] = ()
+    transcripts: tuple[Path, ...] = ()
+    apps: Mapping[str, str] | None = None
+    token_lifetime_s: int = 86400
+    seed: int | None = None
+    # Per app; None: unlimited. The hosted free plan allowed 5 concurrent streams.
+    requests_per_minute: int | None = None
+    max_streams: int | None = None
+    # How long one write to a client may wait before the client counts as not reading.
+    send_timeout_s: float = 10.0
+    # A conversation with no audio for this long ends (the hosted service: 30 minutes).
+    silence_timeout_s: float = 1800.0
+    # An extension for measuring the measurer: every JSON frame carries `x_mock_sent_ns`.
+    stamp_send_times: bool = False
+    # Faults every session gets (the control route can change them while it runs).
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        """Hold the engine as an Engine; a name is checked (ModeError lists the valid ones)."""
+        object.__setattr__(self, "engine", parse_mode(Engine, self.engine, "engine"))
