@@ -17,7 +17,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from harness.audio.pcm import float_to_int16, int16_to_float32, resample, seed_float_to_int16
-from harness.client.record import record
+from harness.client.record import Destination, record
+from harness.client.session import Stream
 from harness.conformance.check import CONFORMANCE_FILE, check_log
 from harness.conformance.monitor import ConformanceMonitor
 from harness.protocol import StartRequest
@@ -182,13 +183,8 @@ def test_the_mock_serves_the_report_of_a_live_session_and_check_agrees(tmp_path:
         asyncio.run(
             record(
                 folder,
-                endpoint=mock.ws_url,
-                connection_id="feedback",
-                token=token(mock.base_url),
-                start=StartRequest(sample_rate_hertz=44100),
-                frames=frames,
-                speed=None,
-                stop=asyncio.Event(),
+                Stream(StartRequest(sample_rate_hertz=44100), frames, speed=None),
+                Destination(mock.ws_url, token(mock.base_url), "feedback"),
             )
         )
         live = httpx.get(f"{mock.base_url}/v1/mock/sessions/feedback/conformance").json()
