@@ -79,6 +79,24 @@ def new_folder(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
+def stop_options(after: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--stop-timeout S` (how long the final events may take `after` ...) and `--json`."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--json", "as_json", is_flag=True, help="One JSON object per event on stdout."
+        )(command)
+        return click.option(
+            "--stop-timeout",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help=f"Seconds to wait for the final events{after}.",
+        )(command)
+
+    return decorate
+
+
 def one_endpoint(endpoint: str | None, use_mock: bool) -> None:
     """Refuse both or neither of `--endpoint` and `--mock`."""
     if bool(endpoint) == use_mock:

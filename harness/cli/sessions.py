@@ -19,6 +19,7 @@ from harness.cli.options import (
     out_option,
     print_json,
     speed_option_value,
+    stop_options,
 )
 from harness.modes import Display
 
@@ -183,14 +184,7 @@ def devices(as_json: bool) -> None:
     show_default=True,
     help="Pace a file in real time, or send it as fast as the socket takes it.",
 )
-@click.option(
-    "--stop-timeout",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for the final events.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout.")
+@stop_options("")
 def record(
     out_dir: Path,
     mic: str | None,
@@ -261,14 +255,7 @@ def record(
     help="1 (the recorded pace), N (N times faster) or max (as fast as the socket takes it).",
 )
 @out_option("the new session")
-@click.option(
-    "--stop-timeout",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for the final events after the last frame.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout.")
+@stop_options(" after the last frame")
 def replay(
     session_dir: Path,
     endpoint: str | None,
