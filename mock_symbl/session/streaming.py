@@ -19,7 +19,6 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -32,6 +31,14 @@ from harness.protocol.requests import canonical_encoding, check_sample_rate
 from mock_symbl.engines.base import Bindable, Hypothesis, Recognised, Recognizer, Replayed
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.session import insights, messages
+from mock_symbl.session.conversation import (
+    Close,
+    ConversationState,
+    Linger,
+    Output,
+    Send,
+    Store,
+)
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.replayed import replayed_insight, replayed_message, replayed_topic
 from mock_symbl.store import (
@@ -123,78 +130,6 @@ def next_state(state: State, trigger: Trigger) -> State:
         return TRANSITIONS[state, trigger]
     except KeyError:
         raise IllegalTransitionError(state, trigger) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """A text frame for this socket, or for every socket of the conversation."""
-
-    message: Mapping[str, Any] | str
-    everyone: bool = False
-
-    @property
-    def text(self) -> str:
-        """The frame's text."""
-        if isinstance(self.message, str):
-            return self.message
-        return json.dumps(self.message, separators=(",", ":"))
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close the socket with a code and reason."""
-
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Store:
-    """Something to persist: a conversation, a member, a message, an insight, topics, an end."""
-
-    record: Conversation | Member | StoredMessage | StoredInsight | tuple[StoredTopic, ...] | str
-    conversation_id: str
-
-
-@dataclass
-class ConversationState:
-    """What the sockets of one conversation share."""
-
-    id: str
-    app_key: str
-    connection_id: str
-    started: datetime
-    messages: list[StoredMessage] = field(default_factory=list)
-    topics: dict[str, StoredTopic] = field(default_factory=dict)
-    message_seq: int = 0
-    insight_seq: int = 0
-    tracker_seq: int = 0
-    sockets: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Linger:
-    """Keep a dropped conversation joinable for `seconds`; then end it if nobody rejoined."""
-
-    seconds: float
-    key: tuple[str, str]
-    conversation_id: str
-
-
-Output = Send | Close | Store | Linger
-
-
-def end_if_abandoned(
-    conversations: dict[tuple[str, str], ConversationState],
-    linger: Linger,
-    now: datetime,
-) -> list[Output]:
-    """After a linger: end the conversation if no socket rejoined it."""
-    conversation = conversations.get(linger.key)
-    if conversation is None or conversation.id != linger.conversation_id or conversation.sockets:
-        return []
-    del conversations[linger.key]
-    return [Store(messages.iso(now), conversation.id)]
 
 
 def _stop_request(text: str) -> bool:

@@ -17,6 +17,15 @@ from fastapi.responses import JSONResponse
 from harness.conformance.monitor import ConformanceMonitor, ConformanceReports
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.session import messages
+from mock_symbl.session.conversation import (
+    Close,
+    ConversationState,
+    Linger,
+    Output,
+    Send,
+    end_if_abandoned,
+)
+from mock_symbl.session.conversation import Store as Persist
 from mock_symbl.session.faults import (
     FAULT_MESSAGE,
     INJECTED,
@@ -30,16 +39,7 @@ from mock_symbl.session.faults import (
     plan_of_recording,
 )
 from mock_symbl.session.ids import IdSource
-from mock_symbl.session.streaming import (
-    Close,
-    ConversationState,
-    Linger,
-    Output,
-    Send,
-    StreamingSession,
-    end_if_abandoned,
-)
-from mock_symbl.session.streaming import Store as Persist
+from mock_symbl.session.streaming import StreamingSession
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
 from mock_symbl.web.config import MockConfig

@@ -13,8 +13,9 @@ from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
+from mock_symbl.session.conversation import Output, Send
 from mock_symbl.session.ids import IdSource
-from mock_symbl.session.streaming import Output, Send, StreamingSession
+from mock_symbl.session.streaming import StreamingSession
 from mock_symbl.web.ws import ConversationLocks, LockedSession
 
 from helpers import FIXTURES, start_request

@@ -16,20 +16,15 @@ from harness.protocol import StartRequest
 from harness.session_folder.transcript import read_transcript
 from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
+from mock_symbl.session.conversation import Close, Linger, Output, Send, Store, end_if_abandoned
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.streaming import (
     REFUSALS,
     TRANSITIONS,
-    Close,
     IllegalTransitionError,
-    Linger,
-    Output,
-    Send,
     State,
-    Store,
     StreamingSession,
     Trigger,
-    end_if_abandoned,
     next_state,
 )
 from mock_symbl.store import Conversation

@@ -15,8 +15,9 @@ from harness.session_folder.wavfile import read_pcm16
 from mock_symbl.engines.base import Recognizer
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.engines.transcript import TranscriptRecognizer
+from mock_symbl.session.conversation import Close, Output, Send, Store
 from mock_symbl.session.ids import IdSource
-from mock_symbl.session.streaming import Close, Output, Send, State, Store, StreamingSession
+from mock_symbl.session.streaming import State, StreamingSession
 from mock_symbl.store import Conversation, StoredMessage
 
 from helpers import FIXTURES
