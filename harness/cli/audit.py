@@ -7,19 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.options import fixture_folder, print_json
+from harness.cli.options import fixture_option, print_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from harness.audio.audit import ConversionAudit
 
 
 @click.command("seed-audit")
-@click.option(
-    "--fixture",
-    default="feedback",
-    show_default=True,
-    help="Bundled reference session to use (a name under fixtures/sessions), or a folder.",
-)
+@fixture_option("feedback", "to use")
 @click.option(
     "--gain-db",
     type=float,
@@ -35,7 +32,7 @@ if TYPE_CHECKING:
     help="Samples per frame, as the browser's ScriptProcessorNode delivers them.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def seed_audit(fixture: str, gain_db: float, frame_samples: int, as_json: bool) -> None:
+def seed_audit(folder: Path, gain_db: float, frame_samples: int, as_json: bool) -> None:
     """Show, measured on a bundled recording, what the seed tutorial's audio loop does.
 
     The tutorial converts each Float32 frame to Int16 with a loop that never writes
@@ -48,7 +45,6 @@ def seed_audit(fixture: str, gain_db: float, frame_samples: int, as_json: bool) 
     from harness.session_folder.transcript import read_transcript
     from harness.session_folder.wavfile import read_pcm16
 
-    folder = fixture_folder(fixture)
     audio = read_pcm16(folder / "audio.wav")
     transcript = read_transcript(folder / "transcript.json")
     signal = int16_to_float32(audio.samples) * 10 ** (gain_db / 20)

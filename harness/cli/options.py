@@ -126,8 +126,21 @@ def speed_option_value(value: str) -> float | None:
     return speed
 
 
-def fixture_folder(name: str) -> Path:
-    """A bundled fixture by name, or any folder."""
-    from harness.tools.targets import bundled_session
+def fixture_option(
+    default: str, purpose: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--fixture NAME|DIR`: a bundled reference session by name, or any folder, as a Path."""
 
-    return bundled_session(name)
+    def folder(_: click.Context, __: click.Parameter, value: str) -> Path:
+        from harness.tools.targets import bundled_session
+
+        return bundled_session(value)
+
+    return click.option(
+        "--fixture",
+        "folder",
+        default=default,
+        show_default=True,
+        callback=folder,
+        help=f"Bundled reference session {purpose} (a name under fixtures/sessions), or a folder.",
+    )

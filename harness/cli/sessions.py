@@ -13,7 +13,7 @@ from harness.cli.options import (
     UsageProblem,
     display,
     endpoint_options,
-    fixture_folder,
+    fixture_option,
     new_folder,
     one_endpoint,
     out_option,
@@ -28,15 +28,10 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option(
-    "--fixture",
-    default="standup",
-    show_default=True,
-    help="Bundled reference session to replay (a name under fixtures/sessions), or a folder.",
-)
+@fixture_option("standup", "to replay")
 @out_option("the new session")
 @click.option("--speed", default="1", show_default=True, help="1, a factor N, or max.")
-def demo(fixture: str, out: Path | None, speed: str) -> None:
+def demo(folder: Path, out: Path | None, speed: str) -> None:
     """Replay a bundled session through the bundled mock and check it against its baseline.
 
     Shows live captions, insights and each message's sentiment as the mock answers, writes
@@ -54,7 +49,6 @@ def demo(fixture: str, out: Path | None, speed: str) -> None:
     from harness.tools.replay import plan_replay
     from mock_symbl import MockConfig
 
-    folder = fixture_folder(fixture)
     pace = speed_option_value(speed)
     plan = plan_replay(folder)
     transcript = read_transcript(folder / TRANSCRIPT_FILE)
