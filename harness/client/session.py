@@ -227,13 +227,16 @@ class Observers:
 
 def _frames(stream: Stream, watch: Observers) -> Frames:
     """The stream's frames, cut at its duration and at the stop signal, each one observed."""
-    rate = stream.start.sample_rate_hertz or 16000
-    frames: Frames = stream.frames
-    if stream.duration_s is not None or watch.on_frame is not None:
+    limited = stream.duration_s is not None or watch.on_frame is not None
+    if not limited and watch.stop is None:
+        return stream.frames
+    frames: AsyncIterator[NDArray[np.int16]] = as_async(stream.frames)
+    if limited:
+        rate = stream.start.sample_rate_hertz or 16000
         limit = None if stream.duration_s is None else round(stream.duration_s * rate)
-        frames = _limited(as_async(frames), limit, watch.on_frame)
+        frames = _limited(frames, limit, watch.on_frame)
     if watch.stop is not None:
-        frames = until_stopped(as_async(frames), watch.stop)
+        frames = until_stopped(frames, watch.stop)
     return frames
 
 
