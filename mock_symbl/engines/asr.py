@@ -3,28 +3,60 @@
 Audio is resampled to 16 kHz as it arrives (libsoxr's streaming resampler) and cut into
 10 ms frames for an energy voice-activity detector: a phrase opens when a frame rises
 SPEECH_ABOVE_FLOOR_DB over the tracked noise floor, and ends after PHRASE_END_SILENCE_S of
-frames below it. While a phrase is open, pocketsphinx decodes it incrementally; its
-hypothesis goes out as a partial at least every PARTIAL_EVERY_S, and the utterance's
-word segmentation gives the final words and their times.
+frames below it (or after MAX_PHRASE_S). While a phrase is open, pocketsphinx decodes it
+incrementally; its hypothesis goes out as a partial at least every PARTIAL_EVERY_S, and
+the utterance's word segmentation gives the final words and their times.
+
+A pocketsphinx decoder holds ~90 MB, so decoders are shared by every session of the
+process (`DecoderPool`): a phrase holds one of FULL_DECODERS full decoders while it is
+open. A phrase that opens while recognition is behind (`Pace.BEHIND`), or while every
+full decoder is busy, is buffered and decoded whole when it ends by the one cheap decoder
+(narrower beams, every other frame: ~10x less CPU, more word errors), with no partials.
+The engine's memory is thus bounded by FULL_DECODERS + 1 decoders and the open phrases'
+audio, whatever the number of sessions.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import soxr
 from numpy.typing import NDArray
 
-from mock_symbl.engines.base import PARTIAL_EVERY_S, PHRASE_END_SILENCE_S, Hypothesis, Word
+from mock_symbl.engines.base import (
+    PARTIAL_EVERY_S,
+    PHRASE_END_SILENCE_S,
+    Hypothesis,
+    Pace,
+    Word,
+)
 
 RATE = 16000
 FRAME = RATE // 100  # 10 ms, pocketsphinx's own frame rate
 PRE_ROLL_FRAMES = 20  # decode 200 ms before the detected onset, so word starts are kept
 SPEECH_ABOVE_FLOOR_DB = 15.0
 SPEECH_MIN_DBFS = -55.0
+# A longer phrase is cut: pocketsphinx slows on long utterances, and a buffered phrase
+# must not grow without end on audio that never falls silent.
+MAX_PHRASE_S = 20.0
+FULL_DECODERS = 4
+# Measured on the fixtures: real-time factor 0.26-0.47 -> 0.03-0.05; WER 0.66-0.84 -> 0.85-0.92.
+CHEAP_DECODE: dict[str, float | int] = {
+    "beam": 1e-30,
+    "wbeam": 1e-20,
+    "pbeam": 1e-30,
+    "maxhmmpf": 2000,
+    "ds": 2,
+    "topn": 2,
+}
 _FILLERS = re.compile(r"^(<.*>|\[.*\])$")
 
 
@@ -33,32 +65,131 @@ def _frame_dbfs(frame: NDArray[np.int16]) -> float:
     return float(20 * np.log10(max(rms, 1e-3) / 32767))
 
 
+@dataclass(slots=True)
+class Decoder:
+    """A pocketsphinx decoder and its initial cepstral mean.
+
+    The decoder adapts its cepstral mean to the voice it hears. A stream carries its own
+    from phrase to phrase, so a phrase decodes the same whichever decoder (and whichever
+    sessions before) it gets.
+    """
+
+    ps: Any
+    cmn: str
+
+    @classmethod
+    def load(cls, **options: float | int) -> Decoder:
+        """Load the bundled model (~0.5 s, ~90 MB)."""
+        from pocketsphinx import Decoder as PsDecoder  # noqa: PLC0415
+
+        ps = PsDecoder(samprate=RATE, loglevel="FATAL", **options)
+        return cls(ps, ps.get_cmn(False))
+
+    def start(self, audio: NDArray[np.int16], cmn: str | None) -> None:
+        """Begin an utterance with `audio`, from the stream's cepstral mean (None: none yet)."""
+        self.ps.set_cmn(cmn or self.cmn)
+        self.ps.start_utt()
+        self.ps.process_raw(audio.tobytes(), False, False)
+
+    def words(self, offset_s: float) -> tuple[Word, ...]:
+        """The current hypothesis' words, timed from `offset_s`."""
+        if self.ps.hyp() is None:
+            return ()
+        return tuple(
+            Word(
+                word=re.sub(r"\(\d+\)$", "", segment.word),
+                start=round(offset_s + segment.start_frame / 100, 3),
+                end=round(offset_s + (segment.end_frame + 1) / 100, 3),
+            )
+            for segment in self.ps.seg()
+            if not _FILLERS.match(segment.word)
+        )
+
+
+class DecoderPool:
+    """The process's decoders: `full` ones lent for a phrase, one cheap one lent per call.
+
+    A full decoder is only ever taken without waiting, so a session never waits for
+    another's phrase to end; the cheap one is held for one whole-phrase decode at a time,
+    so waiting for it always ends.
+    """
+
+    def __init__(self, full: int) -> None:
+        self._capacity = full
+        self._free: list[Decoder] = []
+        self._loaded = 0
+        self._lock = threading.Lock()
+        self._cheap: Decoder | None = None
+        self._cheap_lock = threading.Lock()
+
+    def take(self) -> Decoder | None:
+        """A full decoder, or None if all are lent."""
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            if self._loaded >= self._capacity:
+                return None
+            self._loaded += 1
+        try:
+            return Decoder.load()
+        except BaseException:
+            with self._lock:
+                self._loaded -= 1
+            raise
+
+    def give_back(self, decoder: Decoder) -> None:
+        """Return a full decoder taken with `take()`."""
+        with self._lock:
+            self._free.append(decoder)
+
+    @contextmanager
+    def cheap(self) -> Iterator[Decoder]:
+        """The cheap decoder, for the block."""
+        with self._cheap_lock:
+            if self._cheap is None:
+                self._cheap = Decoder.load(**CHEAP_DECODE)
+            yield self._cheap
+
+
+POOL = DecoderPool(FULL_DECODERS)
+
+
+def _give_back_held(pool: DecoderPool, held: list[Decoder]) -> None:
+    """A recognizer dropped with a phrase open (its session failed) returns its decoder."""
+    while held:
+        decoder = held.pop()
+        decoder.ps.end_utt()
+        pool.give_back(decoder)
+
+
 class AsrRecognizer:
     """pocketsphinx recognition of one audio stream, phrase by phrase."""
 
     cpu_bound = True
 
-    def __init__(self) -> None:
-        self._decoder: Any = None
+    def __init__(self, pool: DecoderPool = POOL) -> None:
+        self._pool = pool
+        # The full decoder of the open phrase, if it has one (a list for the finalizer).
+        self._held: list[Decoder] = []
+        weakref.finalize(self, _give_back_held, pool, self._held)
+        self._buffered: list[NDArray[np.int16]] = []  # the open phrase, when it has none
+        self._pace = Pace.NORMAL
+        self._cmn: str | None = None  # this stream's cepstral mean, as its last phrase left it
         self._resampler: soxr.ResampleStream | None = None
         self._rate = 0
         self._pending = np.zeros(0, dtype=np.int16)
         self._pre_roll: deque[NDArray[np.int16]] = deque(maxlen=PRE_ROLL_FRAMES)
         self._frames = 0  # 10 ms frames seen since the stream began
+        self._skimmed = 0.0  # 16 kHz samples skimmed but not yet counted as frames
         self._floor_db = -70.0
         self._in_phrase = False
         self._phrase_start = 0  # in frames
         self._silent_frames = 0
         self._last_partial = 0
 
-    @property
-    def decoder(self) -> Any:
-        """The pocketsphinx decoder, created on first use (loading the model takes ~0.2 s)."""
-        if self._decoder is None:
-            from pocketsphinx import Decoder  # noqa: PLC0415
-
-            self._decoder = Decoder(samprate=RATE, loglevel="FATAL")
-        return self._decoder
+    def set_pace(self, pace: Pace) -> None:
+        """How much work to do on what follows (`Pace.SKIM` is `skim()`'s business)."""
+        self._pace = pace
 
     def accept(self, samples: NDArray[np.int16], sample_rate: int) -> list[Hypothesis]:
         """Resample, detect speech and decode; return new partials and finals."""
@@ -73,13 +204,26 @@ class AsrRecognizer:
         self._pending = np.concatenate([self._pending, np.asarray(audio, dtype=np.int16)])
         return self._drain()
 
+    def skim(self, samples: NDArray[np.int16], sample_rate: int) -> list[Hypothesis]:
+        """Count the samples without recognising them; finalise the open phrase first."""
+        out = self._close_phrase() if self._in_phrase else []
+        self._skimmed += self._pending.size + samples.size * RATE / sample_rate
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._resampler = None
+        self._rate = 0
+        self._pre_roll.clear()
+        whole = int(self._skimmed) // FRAME
+        self._frames += whole
+        self._skimmed -= whole * FRAME
+        return out
+
     def finish(self) -> list[Hypothesis]:
         """Decode what is buffered and finalise the open phrase."""
         self._flush_resampler()
         out = self._drain()
         if self._in_phrase:
             if self._pending.size:
-                self.decoder.process_raw(self._pending.tobytes(), False, False)
+                self._feed(self._pending)
             out += self._close_phrase()
         self._pending = np.zeros(0, dtype=np.int16)
         return out
@@ -98,6 +242,12 @@ class AsrRecognizer:
         self._pending = self._pending[usable:]
         return out
 
+    def _feed(self, audio: NDArray[np.int16]) -> None:
+        if self._held:
+            self._held[0].ps.process_raw(audio.tobytes(), False, False)
+        else:
+            self._buffered.append(audio.copy())
+
     def _frame(self, frame: NDArray[np.int16]) -> list[Hypothesis]:
         self._frames += 1
         level = _frame_dbfs(frame)
@@ -110,13 +260,20 @@ class AsrRecognizer:
             if speech:
                 self._open_phrase()
             return []
-        self.decoder.process_raw(frame.tobytes(), False, False)
+        self._feed(frame)
         self._silent_frames = 0 if speech else self._silent_frames + 1
-        if self._silent_frames * FRAME >= PHRASE_END_SILENCE_S * RATE:
+        if (
+            self._silent_frames * FRAME >= PHRASE_END_SILENCE_S * RATE
+            or (self._frames - self._phrase_start) * FRAME >= MAX_PHRASE_S * RATE
+        ):
             return self._close_phrase()
-        if (self._frames - self._last_partial) * FRAME >= PARTIAL_EVERY_S * RATE:
+        if (
+            self._held
+            and self._pace is Pace.NORMAL
+            and (self._frames - self._last_partial) * FRAME >= PARTIAL_EVERY_S * RATE
+        ):
             self._last_partial = self._frames
-            words = self._words()
+            words = self._held[0].words(self._phrase_start / 100)
             if words:
                 return [Hypothesis(words, is_final=False)]
         return []
@@ -126,26 +283,29 @@ class AsrRecognizer:
         self._silent_frames = 0
         self._phrase_start = self._frames - len(self._pre_roll)
         self._last_partial = self._frames
-        self.decoder.start_utt()
-        self.decoder.process_raw(np.concatenate(list(self._pre_roll)).tobytes(), False, False)
+        onset = np.concatenate(list(self._pre_roll))
         self._pre_roll.clear()
-
-    def _words(self) -> tuple[Word, ...]:
-        if self.decoder.hyp() is None:
-            return ()
-        offset = self._phrase_start / 100
-        return tuple(
-            Word(
-                word=re.sub(r"\(\d+\)$", "", segment.word),
-                start=round(offset + segment.start_frame / 100, 3),
-                end=round(offset + (segment.end_frame + 1) / 100, 3),
-            )
-            for segment in self.decoder.seg()
-            if not _FILLERS.match(segment.word)
-        )
+        decoder = self._pool.take() if self._pace is Pace.NORMAL else None
+        if decoder is None:
+            self._buffered = [onset]
+            return
+        self._held.append(decoder)
+        decoder.start(onset, self._cmn)
 
     def _close_phrase(self) -> list[Hypothesis]:
-        self.decoder.end_utt()
         self._in_phrase = False
-        words = self._words()
+        offset = self._phrase_start / 100
+        if self._held:
+            decoder = self._held.pop()
+            decoder.ps.end_utt()
+            words = decoder.words(offset)
+            self._cmn = decoder.ps.get_cmn(False)
+            self._pool.give_back(decoder)
+        else:
+            with self._pool.cheap() as cheap:
+                cheap.start(np.concatenate(self._buffered), self._cmn)
+                cheap.ps.end_utt()
+                words = cheap.words(offset)
+                self._cmn = cheap.ps.get_cmn(False)
+            self._buffered = []
         return [Hypothesis(words, is_final=True)] if words else []

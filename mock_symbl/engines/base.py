@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,4 +75,27 @@ class Bindable(Protocol):
 
     def bind(self, conversation_id: str, started: datetime, new_id: Callable[[], str]) -> None:
         """Learn the conversation it serves."""
+        ...
+
+
+class Pace(enum.Enum):
+    """How much work recognition may do on the audio it takes next (the web layer judges
+    this from how far recognition lags behind the audio's arrival)."""
+
+    NORMAL = "normal"  # partials, and the full decode
+    BEHIND = "behind"  # no partials; phrases that open now get the cheaper decode
+    SKIM = "skim"  # far behind, or out of time at a stop: the audio only moves time on
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """An engine whose work per second of audio can shrink when it falls behind."""
+
+    def set_pace(self, pace: Pace) -> None:
+        """Do this much work on the audio that follows."""
+        ...
+
+    def skim(self, samples: NDArray[np.int16], sample_rate: int) -> Sequence[Recognised]:
+        """Let the samples pass without recognising them: finalise the open phrase with
+        what was recognised of it, and count the samples, so later words keep their times."""
         ...

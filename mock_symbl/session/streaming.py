@@ -28,9 +28,18 @@ from numpy.typing import NDArray
 
 from harness.protocol import PING, PONG, StartRequest, StartRequestError
 from harness.protocol.requests import canonical_encoding, check_sample_rate
-from mock_symbl.engines.base import Bindable, Hypothesis, Recognised, Recognizer, Replayed
+from mock_symbl.engines.base import (
+    Bindable,
+    Hypothesis,
+    Pace,
+    Paced,
+    Recognised,
+    Recognizer,
+    Replayed,
+)
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.session import insights, messages
+from mock_symbl.session.backlog import audio_seconds
 from mock_symbl.session.conversation import (
     Close,
     ConversationState,
@@ -173,6 +182,8 @@ class StreamingSession:
         self.ignored_audio_bytes = 0
         self.oversized_frames = 0
         self.samples_received = 0
+        # Audio let pass unrecognised because recognition was too far behind.
+        self.seconds_skimmed = 0.0
         # Errors answered, by message: the socket layer logs them once per session.
         self.errors: Counter[str] = Counter()
 
@@ -218,8 +229,9 @@ class StreamingSession:
         self._move(Trigger.BAD_MESSAGE)
         return [self._error("Unsupported type", f"Message type {kind!r} is not supported.")]
 
-    def receive_audio(self, data: bytes) -> list[Output]:
-        """Take a binary (audio) frame from the client."""
+    def receive_audio(self, data: bytes, pace: Pace = Pace.NORMAL) -> list[Output]:
+        """Take a binary (audio) frame from the client; `pace` says how much recognition
+        work it may cost (an engine that cannot do less ignores it)."""
         try:
             self._move(Trigger.AUDIO)
         except IllegalTransitionError:
@@ -249,7 +261,13 @@ class StreamingSession:
         samples = self._decode(data, encoding)
         self.samples_received += samples.size
         rate = self._rate()
-        return self._recognised(self._engine.accept(samples, rate))
+        engine = self._engine
+        if isinstance(engine, Paced):
+            if pace is Pace.SKIM:
+                self.seconds_skimmed += samples.size / rate
+                return self._recognised(engine.skim(samples, rate))
+            engine.set_pace(pace)
+        return self._recognised(engine.accept(samples, rate))
 
     def connection_lost(self) -> list[Output]:
         """The socket went away: finalise and store what was recognised.
@@ -414,6 +432,12 @@ class StreamingSession:
             return [Linger(linger_s, self._key, conversation.id)]
         self._conversations.pop(self._key, None)
         return [Store(messages.iso(self._now()), conversation.id)]
+
+    def audio_seconds(self, size: int) -> float | None:
+        """How much audio a frame of `size` bytes holds, if known before decoding it."""
+        if self.request is None:
+            return None
+        return audio_seconds(size, self.request.encoding, self._rate())
 
     @property
     def cpu_bound(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.modes import parse_mode
 from mock_symbl.engines.names import Engine
+from mock_symbl.session.backlog import Backlog
 from mock_symbl.session.faults import Faults
 
 
@@ -29,6 +30,8 @@ class MockConfig:
     send_timeout_s: float = 10.0
     # A conversation with no audio for this long ends (the hosted service: 30 minutes).
     silence_timeout_s: float = 1800.0
+    # How far recognition may fall behind the audio, and how it catches up (backlog.py).
+    backlog: Backlog = field(default_factory=Backlog)
     # An extension for measuring the measurer: every JSON frame carries `x_mock_sent_ns`.
     stamp_send_times: bool = False
     # Faults every session gets (the control route can change them while it runs).

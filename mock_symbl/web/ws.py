@@ -6,17 +6,23 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket as sockets
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 
 from harness.conformance.monitor import ConformanceMonitor, ConformanceReports
+from mock_symbl.engines.base import Pace
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.session import messages
+from mock_symbl.session.backlog import asks_to_stop
 from mock_symbl.session.conversation import (
     Close,
     ConversationState,
@@ -43,8 +49,9 @@ from mock_symbl.session.streaming import StreamingSession
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
 from mock_symbl.web.config import MockConfig
+from mock_symbl.web.intake import END, SILENCE, Arrived, Intake
 from mock_symbl.web.limits import StreamCounter
-from mock_symbl.web.outbox import DROP_GRACE_S, Outbox
+from mock_symbl.web.outbox import DROP_GRACE_S, TRANSPORT, Outbox
 
 log = logging.getLogger("mock_symbl")
 # A client that stops reading must not hold up the others: give up on it when this many
@@ -52,6 +59,13 @@ log = logging.getLogger("mock_symbl")
 OUTBOX_LIMIT = 5000
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
+# Recognition of every session runs on these threads: their number, and the memory malloc
+# keeps for each thread, stay bounded whatever the number of sessions.
+RECOGNITION = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="recognition")
+# How often a stalled reader looks whether its client is still there.
+STALL_CHECK_S = 0.2
+# Linux TCP states (tcp_states.h) of a connection whose peer is still there.
+_TCP_ESTABLISHED = 1
 
 
 def persist(store: Store, output: Persist) -> None:
@@ -92,7 +106,35 @@ def end_by_fault(outbox: Outbox, faults: Faults, where: dict[str, float]) -> Non
         outbox.close(faults.close_code, "Injected fault")
 
 
-async def inject(outbox: Outbox, faults: Faults, triggers: FrameTriggers) -> bool:
+def peer_gone(socket: WebSocket) -> bool:
+    """Whether the client closed or reset its TCP connection, seen without reading it."""
+    transport = socket.scope.get(TRANSPORT)
+    if transport is None:
+        return False
+    if transport.is_closing():
+        return True
+    raw = transport.get_extra_info("socket")
+    if raw is None or not hasattr(sockets, "TCP_INFO"):
+        return False
+    try:
+        state = raw.getsockopt(sockets.IPPROTO_TCP, sockets.TCP_INFO, 1)[0]
+    except OSError:
+        return True
+    return bool(state != _TCP_ESTABLISHED)
+
+
+async def stall(socket: WebSocket, seconds: float) -> None:
+    """Stop reading for `seconds`, or until the client leaves (a stalled socket is not read,
+    so its leaving is seen in the TCP state)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while (left := until - loop.time()) > 0 and not peer_gone(socket):
+        await asyncio.sleep(min(left, STALL_CHECK_S))
+
+
+async def inject(
+    socket: WebSocket, outbox: Outbox, faults: Faults, triggers: FrameTriggers
+) -> bool:
     """Fire the faults due after one more audio frame; True once the connection is ending."""
     frames = triggers.frames + 1
     for fault in triggers.frame():
@@ -102,7 +144,7 @@ async def inject(outbox: Outbox, faults: Faults, triggers: FrameTriggers) -> boo
             outbox.send(json.dumps(error, separators=(",", ":")))
         elif fault == "stall":
             outbox.send(fired("stall", frames=frames, seconds=faults.stall_s))
-            await asyncio.sleep(faults.stall_s)
+            await stall(socket, faults.stall_s)
         else:
             end_by_fault(outbox, faults, {"frames": frames})
             return True
@@ -154,10 +196,14 @@ class LockedSession:
         with self._lock:
             return self._session.receive_text(text)
 
-    def receive_audio(self, data: bytes) -> list[Output]:
+    def receive_audio(self, data: bytes, pace: Pace = Pace.NORMAL) -> list[Output]:
         """`StreamingSession.receive_audio`, holding the lock."""
         with self._lock:
-            return self._session.receive_audio(data)
+            return self._session.receive_audio(data, pace)
+
+    def audio_seconds(self, size: int) -> float | None:
+        """`StreamingSession.audio_seconds` (it only reads the request, replaced whole)."""
+        return self._session.audio_seconds(size)
 
     def connection_lost(self) -> list[Output]:
         """`StreamingSession.connection_lost`, holding the lock."""
@@ -192,6 +238,7 @@ class StreamingEndpoint:
         self.streams = StreamCounter(config.max_streams)
         self.send_timeout_s = config.send_timeout_s
         self.silence_timeout_s = config.silence_timeout_s
+        self.backlog = config.backlog
         self.store = store
         self.authority = authority
         self.engines = EngineChoice(config.engine, config.cassettes, config.transcripts)
@@ -233,6 +280,12 @@ class StreamingEndpoint:
             if session.errors:
                 said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
                 log.warning("connection %s answered with errors: %s", connection_id, said)
+            if session.seconds_skimmed:
+                log.warning(
+                    "connection %s: recognition fell behind; %.1f s of audio passed unrecognised",
+                    connection_id,
+                    session.seconds_skimmed,
+                )
         finally:
             self.streams.release(app.key)
 
@@ -258,7 +311,7 @@ class StreamingEndpoint:
             finally:
                 if not monitor.closed:
                     monitor.close(time.perf_counter_ns(), None)
-                self._carry_out(session.connection_lost())
+                self._carry_out(await self._call(session, session.connection_lost))
 
     async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
         """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
@@ -341,14 +394,36 @@ class StreamingEndpoint:
         faults: Faults,
         monitor: ConformanceMonitor,
     ) -> None:
+        """Read the socket in one task and serve what it read in this one, in order."""
         loop = asyncio.get_running_loop()
-        # Without faults, no per-frame fault bookkeeping at all.
-        triggers = FrameTriggers(faults) if faults.streaming else None
+        intake = Intake(loop.time)
         timer = None
         if faults.drop_after_s is not None:
             timer = loop.call_later(
                 faults.drop_after_s, end_by_fault, outbox, faults, {"seconds": faults.drop_after_s}
             )
+        reader = asyncio.create_task(self._read(socket, intake, outbox, faults, monitor))
+        try:
+            await self._work(key, session, outbox, intake)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            if timer is not None:
+                timer.cancel()
+
+    async def _read(
+        self,
+        socket: WebSocket,
+        intake: Intake,
+        outbox: Outbox,
+        faults: Faults,
+        monitor: ConformanceMonitor,
+    ) -> None:
+        """Read every frame as it comes, whatever recognition's backlog: uvicorn stops
+        reading a socket (pongs too) while its app has a frame it has not taken."""
+        loop = asyncio.get_running_loop()
+        # Without faults, no per-frame fault bookkeeping at all.
+        triggers = FrameTriggers(faults) if faults.streaming else None
         try:
             async with asyncio.timeout(self.silence_timeout_s) as silence:
                 while True:
@@ -359,34 +434,42 @@ class StreamingEndpoint:
                         return
                     if message.get("text") is not None:
                         monitor.text(at, message["text"])
-                        outputs = session.receive_text(message["text"])
+                        intake.text(message["text"], stop=asks_to_stop(message["text"]))
                     elif message.get("bytes") is not None:
                         monitor.audio(at, message["bytes"])
                         silence.reschedule(loop.time() + self.silence_timeout_s)
-                        outputs = await self._audio(session, message["bytes"])
-                    else:
-                        continue
-                    if self._deliver(key, outbox, outputs):
-                        return
-                    if (
-                        triggers is not None
-                        and message.get("bytes") is not None
-                        and await inject(outbox, faults, triggers)
-                    ):
-                        await discard_until_closed(socket)
-                        return
+                        intake.audio(message["bytes"])
+                        if triggers is not None and await inject(socket, outbox, faults, triggers):
+                            await discard_until_closed(socket)
+                            return
         except TimeoutError:
-            self._deliver(key, outbox, session.end_for_silence(self.silence_timeout_s))
+            intake.put(SILENCE)
         finally:
-            if timer is not None:
-                timer.cancel()
+            intake.put(END)
+
+    async def _work(self, key: Key, session: LockedSession, outbox: Outbox, intake: Intake) -> None:
+        """Serve the frames read, in order, until the connection ends or is closing."""
+        backlog = self.backlog
+        while True:
+            item = await intake.get()
+            if item is END:
+                return
+            if not isinstance(item, Arrived):
+                outputs = await self._call(session, session.end_for_silence, self.silence_timeout_s)
+            elif isinstance(item.frame, str):
+                outputs = await self._call(session, session.receive_text, item.frame)
+            else:
+                pace = backlog.pace(intake.waited(item), intake.audio_bytes, intake.stopping_for())
+                outputs = await self._call(session, session.receive_audio, item.frame, pace)
+            if self._deliver(key, outbox, outputs):
+                return
 
     @staticmethod
-    async def _audio(session: LockedSession, data: bytes) -> list[Output]:
+    async def _call(session: LockedSession, method: Callable[..., Any], *args: Any) -> Any:
         # Recognition is CPU work; keep the event loop free for other sockets.
         if session.cpu_bound:
-            return await asyncio.to_thread(session.receive_audio, data)
-        return session.receive_audio(data)
+            return await asyncio.get_running_loop().run_in_executor(RECOGNITION, method, *args)
+        return method(*args)
 
     def _carry_out(self, outputs: list[Output]) -> None:
         """Store what is to be stored and schedule the end of lingering conversations."""
