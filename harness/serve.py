@@ -14,6 +14,13 @@ import uvicorn
 from starlette.types import ASGIApp
 
 STARTUP_TIMEOUT_S = 30.0
+# WebSocket keepalive: a ping every 20 s; a client that has not answered within 30 s more
+# is gone. The app reads its sockets continuously, so a pong is never stuck behind
+# unread audio; the margin is for a machine too busy to run the client promptly.
+WS_PING_INTERVAL_S = 20.0
+WS_PING_TIMEOUT_S = 30.0
+# An idle HTTP keep-alive connection is closed after this long (uvicorn's own default).
+HTTP_KEEP_ALIVE_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,9 @@ def _config(app: ASGIApp) -> uvicorn.Config:
         ws="websockets-sansio",
         lifespan="off",
         ws_max_size=1 << 20,
+        ws_ping_interval=WS_PING_INTERVAL_S,
+        ws_ping_timeout=WS_PING_TIMEOUT_S,
+        timeout_keep_alive=HTTP_KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
     )
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mock_symbl.engines.names import Engine
     from mock_symbl.engines.select import ENGINES, EngineUnavailableError
+    from mock_symbl.session.backlog import Backlog
     from mock_symbl.session.faults import FaultError, Faults
     from mock_symbl.web.app import create_app
     from mock_symbl.web.config import MockConfig
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGINES",
+    "Backlog",
     "Engine",
     "EngineUnavailableError",
     "FaultError",
@@ -37,6 +39,7 @@ __all__ = [
 
 _WHERE = {
     "ENGINES": "mock_symbl.engines.select",
+    "Backlog": "mock_symbl.session.backlog",
     "Engine": "mock_symbl.engines.names",
     "EngineUnavailableError": "mock_symbl.engines.select",
     "FaultError": "mock_symbl.session.faults",

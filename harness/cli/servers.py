@@ -54,6 +54,28 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Add x_mock_sent_ns (monotonic send time) to every JSON frame, to measure measurers.",
 )
+@click.option(
+    "--max-lag",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds recognition may fall behind a client's audio before it skims (lets audio "
+    "pass unrecognised) to catch up; from 2 s behind it drops partials and decodes cheaply.",
+)
+@click.option(
+    "--stop-within",
+    type=click.FloatRange(0, min_open=True),
+    default=15.0,
+    show_default=True,
+    help="Seconds a stop request waits for recognition of the audio before it; the rest is "
+    "skimmed.",
+)
+@click.option(
+    "--patient",
+    is_flag=True,
+    help="Recognise every frame fully however late (the same words on any machine; no bound "
+    "on a stop's wait or on memory).",
+)
 @fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
     host: str,
@@ -67,13 +89,16 @@ def mock(
     rate_limit: int | None,
     max_streams: int | None,
     stamp_send_times: bool,
+    max_lag: float,
+    stop_within: float,
+    patient: bool,
     faults: Faults,
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
 
     Example: symbl-harness mock --engine transcript --transcript fixtures/sessions/standup
     """
-    from mock_symbl import MockConfig, serve_mock
+    from mock_symbl import Backlog, MockConfig, serve_mock
 
     try:
         pairs = dict(_app_pair(value) for value in apps)
@@ -87,6 +112,9 @@ def mock(
             requests_per_minute=rate_limit,
             max_streams=max_streams,
             stamp_send_times=stamp_send_times,
+            backlog=Backlog.patient()
+            if patient
+            else Backlog(max_lag_s=max_lag, stop_within_s=stop_within),
             faults=faults,
         )
 

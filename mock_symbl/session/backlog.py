@@ -35,7 +35,7 @@ class Backlog:
 
     behind_after_s: float = 2.0
     max_lag_s: float = 30.0
-    stop_within_s: float = 10.0
+    stop_within_s: float = 15.0
     max_queued_bytes: int = 32 << 20
 
     @classmethod

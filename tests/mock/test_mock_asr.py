@@ -24,8 +24,7 @@ from harness.protocol import Dispatcher, ProtocolError
 from harness.serve import RunningServer
 from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
-from mock_symbl import MockConfig, running_mock
-from mock_symbl.session.backlog import Backlog
+from mock_symbl import Backlog, MockConfig, running_mock
 
 from helpers import FIXTURES, kind, start_request, stream_session, token
 
