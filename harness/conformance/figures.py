@@ -127,7 +127,8 @@ class AudioFigures:
             return
         pending = np.concatenate((self.rest, samples))
         whole = pending.size // SPECTRUM_BLOCK
-        self.rest = pending[whole * SPECTRUM_BLOCK :]
+        # A copy: a view would pin the whole second of audio it was cut from.
+        self.rest = pending[whole * SPECTRUM_BLOCK :].copy()
         if not whole:
             return
         blocks = pending[: whole * SPECTRUM_BLOCK].reshape(whole, SPECTRUM_BLOCK)
@@ -135,6 +136,12 @@ class AudioFigures:
         total = power.sum(axis=0)
         self.spectrum = total if self.spectrum is None else self.spectrum + total
         self.spectrum_blocks += whole
+
+    def release(self) -> None:
+        """Drop the buffers once the figures are final (the counts stay)."""
+        self.batch, self.batched = [], 0
+        self.rest = np.zeros(0, np.int16)
+        self.spectrum = None
 
     @property
     def rms(self) -> float:

@@ -4,6 +4,23 @@ A `ConformanceMonitor` takes every frame a client sends, with the time it arrive
 (monotonic nanoseconds), and the close; `report()` says what it found. The mock runs one
 per streaming connection; `symbl-harness check` feeds one from a recorded session.
 Each finding has a code, a one-line explanation and its evidence.
+
+Memory is bounded whatever the session's length: audio and arrivals are kept as running
+figures, and a closed monitor keeps only its final report.
+
+How fast the audio comes, against the wall clock, is judged once, by its pace (audio seconds
+per wall-clock second over the steady part of the stream, see `ArrivalFigures.pace`):
+- within RATE_TOLERANCE of 1: real time, nothing to say;
+- at most REPLAY_FACTOR, and the measured rate within RATE_TOLERANCE of another common rate:
+  `sample_rate_mismatch`, a client that paces at its audio's true rate but declares another
+  (44.1 kHz audio declared 48 kHz comes at ~0.92x, 48 kHz declared 44.1 kHz at ~1.09x);
+- otherwise faster than real time, with the audio more than LEAD_S ahead of the wall clock
+  at the end: `faster_than_real_time`, a sender that does not pace (a file streamed as fast
+  as it can be). The lead tells it from an initial buffer flush, which puts a live client
+  ahead by its buffer and no more however long it streams; busy-machine jitter makes frames
+  late, never early.
+The two are exclusive by construction, so one cause is never reported twice.
+`band_too_narrow` judges the samples, not the clock, and may accompany either.
 """
 
 from __future__ import annotations
@@ -16,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.conformance.arrivals import GAP_S, ArrivalFigures
 from harness.conformance.figures import CLIP_RUN, EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
 from harness.protocol import StartRequest, StartRequestError
 
@@ -27,10 +45,12 @@ RATE_TOLERANCE = 0.03
 MIN_RATE_SPAN_S = 2.0
 # Faster than this, the client is replaying, not streaming live: no wall-clock rate.
 REPLAY_FACTOR = 1.5
+# A live client is never further ahead of the wall clock than what it buffered before
+# connecting; a sender that does not pace gets further ahead with every second it sends.
+LEAD_S = 3.0
 SILENCE_RMS_DBFS = -70.0
 LOW_LEVEL_DBFS = -45.0
 DC_OFFSET_LSB = 1000.0
-GAP_S = 1.0
 BURST_SHARE = 0.2
 BEHIND_S = 2.0
 KEEP_REPORTS = 1000
@@ -83,12 +103,16 @@ class ConformanceMonitor:
         self.odd_frames = 0
         self.odd_at: list[int] = []
         self.frame_index = 0
-        self.arrivals: list[tuple[int, int]] = []
+        self._arrivals = ArrivalFigures()
         self._audio = AudioFigures()
         self._carry = b""
+        # The report as it stood at the close, as JSON: all a closed monitor keeps.
+        self._final: str | None = None
 
     def text(self, at_ns: int, text: str) -> None:
         """A text frame arrived."""
+        if self.closed:
+            return
         try:
             message = json.loads(text)
         except ValueError:
@@ -105,12 +129,14 @@ class ConformanceMonitor:
             except StartRequestError:
                 return
             self.started = True
-            self._audio.rate = self.rate
+            self._audio.rate = self._arrivals.rate = self.rate
         elif kind in ("stop_request", "stop_recognition"):
             self.stopped = True
 
     def audio(self, at_ns: int, data: bytes) -> None:
         """A binary (audio) frame arrived."""
+        if self.closed:
+            return
         index = self.frame_index
         self.frame_index += 1
         if not self.started:
@@ -123,7 +149,7 @@ class ConformanceMonitor:
             if len(self.large_at) < EVIDENCE_POSITIONS:
                 self.large_at.append(index)
         if self.encoding != "LINEAR16":
-            self.arrivals.append((at_ns, len(data)))
+            self._arrivals.add(at_ns, len(data))
             return
         if len(data) % 2:
             self.odd_frames += 1
@@ -135,13 +161,17 @@ class ConformanceMonitor:
         even = len(data) - len(data) % 2
         self._carry = data[even:]
         samples = np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
-        self.arrivals.append((at_ns, samples.size))
+        self._arrivals.add(at_ns, samples.size)
         self._audio.add(samples)
 
     def close(self, at_ns: int, code: int | None) -> None:
-        """The connection closed."""
+        """The connection closed: the report is final, and the figures behind it go."""
+        if self.closed:
+            return
         self.closed = True
         self.close_code = code
+        self._final = json.dumps(self._judge())
+        self._audio.release()
 
     @property
     def encoding(self) -> str:
@@ -157,9 +187,19 @@ class ConformanceMonitor:
 
     def report(self) -> dict[str, Any]:
         """The findings so far, with the figures they rest on."""
+        if self._final is not None:
+            return dict(json.loads(self._final))
+        return self._judge()
+
+    def _judge(self) -> dict[str, Any]:
         self._audio.flush()
         findings = (
-            self._protocol() + self._rate() + self._band() + self._conversion() + self._timing()
+            self._protocol()
+            + self._rate()
+            + self._faster()
+            + self._band()
+            + self._conversion()
+            + self._timing()
         )
         audio = self._audio
         return {
@@ -169,7 +209,7 @@ class ConformanceMonitor:
             "frames": self.frame_index,
             "samples": audio.samples,
             "audio_seconds": round(audio.samples / self.rate, 3),
-            "wall_seconds": round(self._span_s(), 3),
+            "wall_seconds": round(self._arrivals.span_s, 3),
             "arrival_rate_hz": self._arrival_rate(),
             "level_dbfs": round(dbfs(audio.rms), 1) if audio.samples else None,
             "complete": self.closed,
@@ -239,47 +279,75 @@ class ConformanceMonitor:
             )
         return out
 
-    def _span_s(self) -> float:
-        if len(self.arrivals) < 2:
-            return 0.0
-        return (self.arrivals[-1][0] - self.arrivals[0][0]) / 1e9
-
     def _arrival_rate(self) -> float | None:
         """Samples per wall-clock second, from the first frame's arrival to the last's."""
-        span = self._span_s()
-        if span <= 0:
+        rate = self._arrivals.arrival_rate()
+        return None if rate is None else round(rate, 1)
+
+    def _pace(self) -> float | None:
+        """Audio seconds per wall-clock second over the stream's steady part (see the module
+        docstring); None when it says nothing (too short, or not LINEAR16)."""
+        if self._arrivals.span_s < MIN_RATE_SPAN_S or self.encoding != "LINEAR16":
             return None
-        # The last frame's samples arrived at its stamp; the first frame's before its own.
-        carried = sum(count for _, count in self.arrivals[1:])
-        return round(carried / span, 1)
+        return self._arrivals.pace()
+
+    def _rate_mismatch(self) -> int | None:
+        """The common rate the audio arrives at, if it is not the declared one."""
+        pace = self._pace()
+        if pace is None or pace > REPLAY_FACTOR or abs(pace - 1) <= RATE_TOLERANCE:
+            return None
+        measured = pace * self.rate
+        likely = nearest_rate(measured)
+        # Not another common rate: a stream that falls behind (see `_timing`).
+        return likely if abs(likely - measured) / likely <= RATE_TOLERANCE else None
 
     def _rate(self) -> list[Finding]:
-        measured = self._arrival_rate()
-        if measured is None or self._span_s() < MIN_RATE_SPAN_S or self.encoding != "LINEAR16":
+        likely = self._rate_mismatch()
+        pace = self._pace()
+        if likely is None or pace is None:
             return []
         declared = self.rate
-        ratio = measured / declared
-        if ratio > REPLAY_FACTOR or abs(ratio - 1) <= RATE_TOLERANCE:
-            return []
-        likely = nearest_rate(measured)
         evidence: dict[str, Any] = {
             "declared_hz": declared,
-            "measured_hz": measured,
+            "measured_hz": round(pace * declared, 1),
             "likely_hz": likely,
-            "wall_seconds": round(self._span_s(), 2),
+            "wall_seconds": round(self._arrivals.span_s, 2),
         }
         edge = self._audio.band_edge()
         if edge is not None:
             evidence["band_edge_hz"] = round(edge)
-        if abs(likely - measured) / likely > RATE_TOLERANCE:
-            # Not another common rate: a stream that falls behind (see `_timing`).
-            return []
         return [
             Finding(
                 "sample_rate_mismatch",
                 f"declared {declared} Hz, audio arrives at ~{likely} Hz "
                 f"(pitch and timing off by {abs(likely / declared - 1):.1%})",
                 evidence,
+            )
+        ]
+
+    def _faster(self) -> list[Finding]:
+        """A sender that does not pace; the pace is measured on the steady part, or over the
+        whole stream when it all came within a couple of seconds."""
+        arrivals = self._arrivals
+        if arrivals.frames < 2 or self.encoding != "LINEAR16" or self._rate_mismatch():
+            return []
+        pace = arrivals.pace()
+        ahead = arrivals.ahead_s()
+        if ahead <= LEAD_S or (pace is not None and pace <= 1 + RATE_TOLERANCE):
+            return []
+        # No pace: every frame arrived in the same instant.
+        speed = "all at once" if pace is None else f"at {pace:.1f} x real time"
+        return [
+            Finding(
+                "faster_than_real_time",
+                f"audio arrives {speed}: the client sends without pacing, "
+                f"{ahead:.1f} s ahead of the clock by the end (a live source cannot be)",
+                {
+                    "times_real_time": None if pace is None else round(pace, 2),
+                    "ahead_s": round(ahead, 2),
+                    "audio_seconds": round(arrivals.units / self.rate, 3),
+                    "wall_seconds": round(arrivals.span_s, 3),
+                },
             )
         ]
 
@@ -376,40 +444,36 @@ class ConformanceMonitor:
         return out
 
     def _timing(self) -> list[Finding]:
-        if len(self.arrivals) < 3 or self.encoding != "LINEAR16":
+        arrivals = self._arrivals
+        if arrivals.frames < 3 or self.encoding != "LINEAR16":
             return []
         out = []
-        times = np.array([at for at, _ in self.arrivals], dtype=np.float64) / 1e9
-        counts = np.array([count for _, count in self.arrivals], dtype=np.float64)
-        gaps = np.diff(times)
-        long = np.flatnonzero(gaps > GAP_S)
-        if long.size:
+        if arrivals.gaps:
             out.append(
                 Finding(
                     "gaps",
-                    f"{long.size} pauses of over {GAP_S:g} s between audio frames",
+                    f"{arrivals.gaps} pauses of over {GAP_S:g} s between audio frames",
                     {
-                        "gaps": int(long.size),
-                        "longest_s": round(float(gaps.max()), 3),
-                        "after_frames": [int(i) for i in long[:EVIDENCE_POSITIONS]],
+                        "gaps": arrivals.gaps,
+                        "longest_s": round(arrivals.longest_gap_s, 3),
+                        "after_frames": arrivals.gaps_after,
                     },
                 )
             )
-        measured = self._arrival_rate() or 0.0
-        if measured > REPLAY_FACTOR * self.rate or self._span_s() < MIN_RATE_SPAN_S:
+        pace = self._pace()
+        if pace is None or pace > REPLAY_FACTOR:
             return out
-        durations = counts[1:] / self.rate
-        bunched = int(np.count_nonzero(gaps < 0.1 * durations))
-        if bunched / gaps.size >= BURST_SHARE:
+        intervals = arrivals.frames - 1
+        if arrivals.bunched / intervals >= BURST_SHARE:
             out.append(
                 Finding(
                     "bursts",
-                    f"{bunched} of {gaps.size} frames arrived in bursts (within a tenth of a "
-                    "frame's duration of the previous one) instead of steadily",
-                    {"bunched_frames": bunched, "of": int(gaps.size)},
+                    f"{arrivals.bunched} of {intervals} frames arrived in bursts (within a "
+                    "tenth of a frame's duration of the previous one) instead of steadily",
+                    {"bunched_frames": arrivals.bunched, "of": intervals},
                 )
             )
-        behind = self._span_s() - float(counts[1:].sum()) / self.rate
+        behind = -arrivals.ahead_s()
         if behind > BEHIND_S:
             out.append(
                 Finding(

@@ -92,9 +92,79 @@ def test_audio_arriving_at_48k_against_a_declared_44k1_is_named() -> None:
     assert finding["evidence"]["measured_hz"] == pytest.approx(48000, rel=0.01)
 
 
-def test_a_replay_faster_than_real_time_is_not_a_rate_mismatch() -> None:
+def test_a_replay_faster_than_real_time_is_that_and_not_a_rate_mismatch() -> None:
     monitor = stream(framed(float_to_int16(SPEECH)), seconds_per_frame=0.001)
-    assert monitor.findings() == []
+    assert monitor.findings() == ["faster_than_real_time"]
+
+
+def arrivals(
+    frames: int, size: int, rate: int, *, pace: float, flush_s: float = 0.0, seed: int = 0
+) -> list[int]:
+    """Arrival stamps (ns) of frames sent at `pace` x real time after a flush of `flush_s`
+    seconds of buffered audio, each late by up to 50 ms and every hundredth by 300 ms
+    (a busy machine), never out of order."""
+    lateness = np.random.default_rng(seed).uniform(0, 0.05, frames)
+    lateness[::100] += 0.3
+    flushed = round(flush_s * rate / size)
+    stamps, last = [], 0.0
+    for index in range(frames):
+        due = max(index - flushed, 0) * size / rate / pace
+        last = max(last, due + lateness[index])
+        stamps.append(round(last * 1e9))
+    return stamps
+
+
+def fed(frames: list[bytes], stamps: list[int], declared: int) -> ConformanceMonitor:
+    monitor = ConformanceMonitor()
+    monitor.text(0, start(declared))
+    for at, frame in zip(stamps, frames, strict=True):
+        monitor.audio(at, frame)
+    monitor.text(stamps[-1], '{"type":"stop_request"}')
+    monitor.close(stamps[-1], 1000)
+    return monitor
+
+
+# At 30x the whole stream takes 0.7 s, so the busy machine's lateness weighs more.
+@pytest.mark.parametrize(("pace", "within"), [(1.25, 0.02), (2.0, 0.02), (30.0, 0.25)])
+def test_a_sender_that_does_not_pace_is_named_with_its_speed(pace: float, within: float) -> None:
+    frames = framed(float_to_int16(SPEECH))
+    report = fed(frames, arrivals(len(frames), 4096, 44100, pace=pace), 44100).report()
+    (finding,) = report["findings"]
+    assert finding["code"] == "faster_than_real_time"
+    measured = finding["evidence"]["times_real_time"]
+    assert measured == pytest.approx(pace, rel=within)
+    assert finding["explanation"].startswith(f"audio arrives at {measured:.1f} x real time")
+
+
+def test_a_buffer_flushed_at_the_start_then_real_time_on_a_busy_machine_is_not_faster() -> None:
+    frames = framed(float_to_int16(SPEECH), 1024)
+    # Four seconds ahead of the clock from the first second on: more than a sender that
+    # does not pace needs to be named, yet the steady part after it is real time.
+    stamps = arrivals(len(frames), 1024, 44100, pace=1.0, flush_s=4.0)
+    findings = set(fed(frames, stamps, 44100).findings())
+    assert not findings & {"faster_than_real_time", "sample_rate_mismatch", "behind_real_time"}
+
+
+@given(
+    pace=st.floats(0.5, 50),
+    flush_s=st.floats(0, 2),
+    declared=st.sampled_from([8000, 16000, 44100, 48000]),
+    seed=st.integers(0, 2**16),
+)
+# Real-time senders of 48 kHz audio declared 44.1 kHz, and the reverse.
+@example(pace=48000 / 44100, flush_s=0.5, declared=44100, seed=0)
+@example(pace=44100 / 48000, flush_s=0.5, declared=48000, seed=0)
+def test_a_rate_mismatch_and_a_sender_that_does_not_pace_are_never_both_named(
+    pace: float, flush_s: float, declared: int, seed: int
+) -> None:
+    size = 1024
+    frames = [bytes(2 * size)] * (10 * declared // size)
+    stamps = arrivals(len(frames), size, declared, pace=pace, flush_s=flush_s, seed=seed)
+    findings = set(fed(frames, stamps, declared).findings())
+    assert {"sample_rate_mismatch", "faster_than_real_time"} - findings
+    if pace >= 2:
+        # Ten seconds of audio in five or less: five seconds ahead, beyond any buffer.
+        assert "faster_than_real_time" in findings
 
 
 @pytest.mark.parametrize(
@@ -198,6 +268,28 @@ def test_the_mock_serves_the_report_of_a_live_session_and_check_agrees(tmp_path:
     assert written["samples"] == live["samples"]
 
 
+def test_the_mock_names_a_client_that_streams_a_file_as_fast_as_it_can(tmp_path: Path) -> None:
+    six_seconds = float_to_int16(SPEECH[: 44100 * 6])
+    frames = [six_seconds[i : i + 1024] for i in range(0, six_seconds.size, 1024)]
+    found = {}
+    with running_mock(MockConfig(transcripts=(FIXTURES / "feedback",))) as mock:
+        for name, speed in (("paced", 1.0), ("unpaced", None)):
+            asyncio.run(
+                record(
+                    tmp_path / name,
+                    Stream(StartRequest(sample_rate_hertz=44100), frames, speed=speed),
+                    Destination(mock.ws_url, token(mock.base_url), "feedback"),
+                )
+            )
+            live = httpx.get(f"{mock.base_url}/v1/mock/sessions/feedback/conformance").json()
+            found[name] = {finding["code"]: finding for finding in live["findings"]}
+    assert "faster_than_real_time" not in found["paced"]
+    unpaced = found["unpaced"]["faster_than_real_time"]
+    assert unpaced["explanation"].startswith("audio arrives at ")
+    assert unpaced["evidence"]["times_real_time"] > 2
+    assert "sample_rate_mismatch" not in found["unpaced"]
+
+
 def run_check(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", "check", str(folder), *args],
@@ -242,8 +334,9 @@ def test_audio_far_faster_than_declared_shows_in_its_spectrum_even_at_full_speed
     at_48k = float_to_int16(resample(int16_to_float32(audio.samples), audio.sample_rate, 48000))
     # A replay at full speed: the wall clock says nothing; the spectrum does.
     monitor = stream(framed(at_48k), declared=16000, seconds_per_frame=0.0001)
-    (finding,) = monitor.report()["findings"]
-    assert finding["code"] == "band_too_narrow"
+    findings = {finding["code"]: finding for finding in monitor.report()["findings"]}
+    assert set(findings) == {"band_too_narrow", "faster_than_real_time"}
+    finding = findings["band_too_narrow"]
     assert finding["evidence"]["band_edge_hz"] < 3000
 
 
