@@ -8,7 +8,6 @@ Each finding has a code, a one-line explanation and its evidence.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 
 from harness.conformance.figures import CLIP_RUN, EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
 from harness.protocol import StartRequest, StartRequestError
+from harness.protocol.bounded_json import loads
 
 MAX_FRAME_BYTES = 8192
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -90,7 +90,7 @@ class ConformanceMonitor:
     def text(self, at_ns: int, text: str) -> None:
         """A text frame arrived."""
         try:
-            message = json.loads(text)
+            message = loads(text)
         except ValueError:
             if "stop_request" in text or "stop_recognition" in text:
                 self.stopped = True

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from harness.protocol.bounded_json import JsonTooDeepError, loads
 from mock_symbl.session.faults import INJECTED, FaultBoard
 from mock_symbl.session.insights import sentiment_json
 from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
@@ -138,7 +139,9 @@ api = APIRouter()
 async def json_object(request: Request) -> dict[str, Any]:
     """The request's body, which must be a JSON object (400 otherwise)."""
     try:
-        body = await request.json()
+        body = loads(await request.body())
+    except JsonTooDeepError as error:
+        raise ApiError(400, f"The request body is not acceptable JSON: {error}.") from None
     except ValueError:
         raise ApiError(400, "The request body must be JSON.") from None
     if not isinstance(body, dict):
