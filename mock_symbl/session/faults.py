@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,21 @@ SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 JITTERS = ("uniform", "exponential")
 REFUSED = "Injected fault: handshake refused."
 INJECTED = "Injected fault"
+# The most each field may ask for: past these a plan is a typo or an attack, not a test.
+MAX_SECONDS = 3600
+MAX_MS = 600_000
+MAX_FRAMES = 2**31 - 1
+BOUNDS = {
+    "delay_ms": MAX_MS,
+    "jitter_ms": MAX_MS,
+    "drop_after_s": MAX_SECONDS,
+    "stall_s": MAX_SECONDS,
+    "retry_after_s": MAX_SECONDS,
+    "drop_after_frames": MAX_FRAMES,
+    "error_after_frames": MAX_FRAMES,
+    "stall_after_frames": MAX_FRAMES,
+    "seed": 2**63 - 1,
+}
 
 
 class FaultError(HarnessError, ValueError):
@@ -59,11 +75,18 @@ class Faults:
     rest_429_share: float = 0.0
     rest_500_share: float = 0.0
     retry_after_s: int = 1
+    # Refuse a client sending audio faster than this multiple of real time (None: any pace).
+    max_data_rate: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("delay_ms", "jitter_ms", "stall_s"):
-            if getattr(self, name) < 0:
-                raise FaultError(f"{name} must not be negative")
+        for name, most in BOUNDS.items():
+            value = getattr(self, name)
+            # NaN fails both comparisons, so it is refused with infinity and the absurd.
+            if value is not None and not 0 <= value <= most:
+                raise FaultError(f"{name} must be between 0 and {most}, got {value!r}")
+        rate = self.max_data_rate
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise FaultError(f"max_data_rate must be a finite multiple above 0, got {rate!r}")
         for name in ("rest_429_share", "rest_500_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise FaultError(f"{name} must be between 0 and 1")
@@ -133,7 +156,7 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FaultError(f"fault {name!r} must be a number, got {value!r}") from None
     return str(value)
 

@@ -57,12 +57,33 @@ def test_a_plan_reads_from_query_parameters_and_ignores_the_rest() -> None:
     assert Faults.from_json(plan.to_json()) == plan
 
 
+def test_max_data_rate_reads_from_json_and_query_and_is_off_by_default() -> None:
+    assert Faults().max_data_rate is None
+    assert Faults.from_json({"max_data_rate": 2}) == Faults(max_data_rate=2.0)
+    assert Faults.from_query({"fault_max_data_rate": "1.5"}) == Faults(max_data_rate=1.5)
+    assert Faults.from_json({"max_data_rate": None}) == Faults()
+    assert Faults(max_data_rate=2.0).to_json() == {"max_data_rate": 2.0}
+    assert Faults(max_data_rate=2.0).streaming
+
+
 @pytest.mark.parametrize(
     ("fields", "names"),
     [
         ({"delay": 1}, "unknown fault 'delay'"),
         ({"delay_ms": "soon"}, "'delay_ms' must be a number"),
-        ({"delay_ms": -1}, "delay_ms must not be negative"),
+        ({"delay_ms": -1}, "delay_ms must be between 0 and 600000"),
+        ({"delay_ms": float("nan")}, "delay_ms must be between 0 and 600000, got nan"),
+        ({"jitter_ms": "Infinity"}, "jitter_ms must be between 0 and 600000, got inf"),
+        ({"stall_s": 1e308}, "stall_s must be between 0 and 3600"),
+        ({"drop_after_s": "NaN"}, "drop_after_s must be between 0 and 3600"),
+        ({"retry_after_s": -5}, "retry_after_s must be between 0 and 3600, got -5"),
+        ({"error_after_frames": 2**31}, "error_after_frames must be between 0 and 2147483647"),
+        ({"seed": 10**30}, "seed must be between 0 and"),
+        ({"delay_ms": 10**400}, "'delay_ms' must be a number"),
+        ({"max_data_rate": 0}, "max_data_rate must be a finite multiple above 0, got 0.0"),
+        ({"max_data_rate": -2}, "max_data_rate must be a finite multiple above 0"),
+        ({"max_data_rate": "inf"}, "max_data_rate must be a finite multiple above 0, got inf"),
+        ({"max_data_rate": "nan"}, "max_data_rate must be a finite multiple above 0, got nan"),
         ({"drop_after_frames": 2.5}, "'drop_after_frames' must be a number"),
         ({"rest_429_share": 1.5}, "rest_429_share must be between 0 and 1"),
         ({"rest_429_share": 0.6, "rest_500_share": 0.6}, "must not pass 1"),
