@@ -259,45 +259,74 @@ class RestFaults:
 
 
 class FaultBoard:
-    """The plans in force: one for every session, and per connection id."""
+    """The plans in force: one for every session, and per connection id. An app's own plans
+    (set with its token) apply to its sessions only, and before everyone's."""
 
     def __init__(self, default: Faults | None = None) -> None:
         self.default = default or Faults()
         self.by_connection: dict[str, Faults] = {}
         self._rest = RestFaults(self.default)
+        self._apps: dict[str, FaultBoard] = {}
 
-    def set(self, faults: Faults, connection_id: str | None = None) -> None:
-        """Put a plan in force for one connection id, or (without one) for every session."""
-        if connection_id is None:
+    def set(self, faults: Faults, connection_id: str | None = None, app: str | None = None) -> None:
+        """Put a plan in force for one connection id, or (without one) for every session:
+        of one app (by its key), or of every app."""
+        if app is not None:
+            self._apps.setdefault(app, FaultBoard()).set(faults, connection_id)
+        elif connection_id is None:
             self.default = faults
             self._rest = RestFaults(faults)
         else:
             self.by_connection[connection_id] = faults
 
-    def clear(self) -> None:
-        """No faults any more."""
+    def clear(self, app: str | None = None) -> None:
+        """No faults any more: for one app, or (without one) for anybody."""
+        if app is not None:
+            self._apps.pop(app, None)
+            return
         self.set(Faults())
         self.by_connection.clear()
+        self._apps.clear()
 
     def for_connection(
-        self, connection_id: str, query: Mapping[str, str], recorded: Faults | None
+        self,
+        connection_id: str,
+        query: Mapping[str, str],
+        recorded: Faults | None,
+        app: str | None = None,
     ) -> Faults:
         """The plan of one streaming connection: its URL's, else the control route's for its
-        id, else the one every session gets, else the one its cassette was recorded with."""
+        id, else the one every session gets (the app's before everyone's), else the one its
+        cassette was recorded with."""
         if any(key.startswith(QUERY_PREFIX) for key in query):
             return Faults.from_query(query)
-        if connection_id in self.by_connection:
-            return self.by_connection[connection_id]
-        if self.default.streaming:
-            return self.default
+        own = self._apps.get(app) if app is not None else None
+        boards = [self] if own is None else [own, self]
+        for board in boards:
+            if connection_id in board.by_connection:
+                return board.by_connection[connection_id]
+        for board in boards:
+            if board.default.streaming:
+                return board.default
         return recorded or Faults()
 
-    def rest_status(self) -> int | None:
-        """The injected status of the next Conversation API request, if it gets one."""
-        return self._rest.next()
+    def rest_fault(self, app: str | None = None) -> tuple[int, int] | None:
+        """The injected status of the app's next Conversation API request and the
+        Retry-After to send with it, if it gets one."""
+        own = self._apps.get(app) if app is not None else None
+        board = self if own is None or not own.fails_rest else own
+        status = board._rest.next()
+        return None if status is None else (status, board.default.retry_after_s)
 
-    def to_json(self) -> dict[str, Any]:
-        """The plans in force, as the control route shows them."""
+    @property
+    def fails_rest(self) -> bool:
+        """True if the plan for every session fails some Conversation API requests."""
+        return bool(self.default.rest_429_share or self.default.rest_500_share)
+
+    def to_json(self, app: str | None = None) -> dict[str, Any]:
+        """The plans in force (one app's own, with its key), as the control route shows them."""
+        if app is not None:
+            return self._apps.get(app, FaultBoard()).to_json()
         return {
             "default": self.default.to_json(),
             "connections": {key: plan.to_json() for key, plan in self.by_connection.items()},

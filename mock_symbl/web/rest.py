@@ -117,14 +117,14 @@ def owned(
 ) -> Conversation:
     """The conversation named in the path, if the caller's app owns it."""
     faults: FaultBoard = request.app.state.faults
-    status = faults.rest_status()
-    if status == 429:
-        wait = str(faults.default.retry_after_s)
+    injected = faults.rest_fault(app.key)
+    if injected is not None and injected[0] == 429:
+        wait = str(injected[1])
         raise ApiError(
             429, f"{INJECTED}: too many requests.", {"Retry-After": wait, "X-Mock-Fault": "429"}
         )
-    if status is not None:
-        raise ApiError(status, f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
+    if injected is not None:
+        raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
     conversation = _store(request).conversation(conversation_id, app.key)
     if conversation is None:
         raise ApiError(404, NOT_FOUND)

@@ -143,6 +143,32 @@ def test_frame_triggers_fire_each_fault_once_at_its_frame() -> None:
     assert fired == [[], ["error"], ["stall"], [], ["drop"]]
 
 
+def test_an_apps_own_plans_come_before_everyones_and_reach_no_other_app() -> None:
+    board = FaultBoard()
+    board.set(Faults(delay_ms=10))
+    board.set(Faults(delay_ms=20), app="a")
+    board.set(Faults(delay_ms=30), "c", app="a")
+    assert board.for_connection("c", {}, None, app="a") == Faults(delay_ms=30)
+    assert board.for_connection("d", {}, None, app="a") == Faults(delay_ms=20)
+    assert board.for_connection("c", {}, None, app="b") == Faults(delay_ms=10)
+    assert board.for_connection("c", {}, None) == Faults(delay_ms=10)
+    assert board.to_json("a") == {
+        "default": {"delay_ms": 20.0},
+        "connections": {"c": {"delay_ms": 30.0}},
+    }
+    assert board.to_json("b") == {"default": {}, "connections": {}}
+    board.clear("a")
+    assert board.for_connection("c", {}, None, app="a") == Faults(delay_ms=10)
+
+
+def test_an_apps_rest_faults_fail_its_own_requests_only() -> None:
+    board = FaultBoard()
+    board.set(Faults(rest_500_share=1.0, retry_after_s=7), app="a")
+    assert board.rest_fault("a") == (500, 7)
+    assert board.rest_fault("b") is None
+    assert board.rest_fault() is None
+
+
 def test_the_board_prefers_the_url_then_the_connection_then_everyone_then_the_recording() -> None:
     board = FaultBoard()
     recorded = Faults(delay_ms=5)
@@ -176,7 +202,8 @@ def session(
 
 @pytest.fixture(scope="module")
 def mock() -> Any:
-    with running_mock(MockConfig(transcripts=(HOT,), seed=3)) as running:
+    # Open control: the plans set below are for every session, as for a local developer.
+    with running_mock(MockConfig(transcripts=(HOT,), seed=3, open_control=True)) as running:
         yield running
 
 
