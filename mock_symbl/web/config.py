@@ -37,6 +37,10 @@ class MockConfig:
     max_body_bytes: int = 1 << 20
     # Failed token requests per minute, per client address and per appId (None: any).
     token_failures_per_minute: int | None = 30
+    # A client gets this long to send a complete request head (slow ones hold connections).
+    header_timeout_s: float = 10.0
+    # A streaming connection id longer than this is refused at the handshake (400).
+    max_connection_id_chars: int = 256
     # `/v1/mock/*` without a token, every app's plans and reports open to all: local use only.
     open_control: bool = False
 

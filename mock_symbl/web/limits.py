@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 # Past this many keys, buckets that have filled up again are forgotten (a full bucket is
 # what an unseen key gets anyway), so callers inventing keys cannot grow the map forever.
@@ -158,3 +159,25 @@ class BodyLimit:
             headers={"Connection": "close"},
         )
         await answer(scope, receive, send)
+
+
+class ConnectionIdLimit:
+    """ASGI middleware: refuse a WebSocket handshake whose connection id (the path's last
+    segment) is longer than `max_chars`, with a 400 (or a 1008 close, where the server
+    cannot send a denial response)."""
+
+    def __init__(self, app: ASGIApp, max_chars: int) -> None:
+        self.app = app
+        self.max_chars = max_chars
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection_id = str(scope.get("path", "")).rpartition("/")[2]
+        if scope["type"] != "websocket" or len(connection_id) <= self.max_chars:
+            await self.app(scope, receive, send)
+            return
+        message = f"The connection id is longer than {self.max_chars} characters."
+        socket = WebSocket(scope, receive, send)
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await socket.send_denial_response(JSONResponse({"message": message}, 400))
+        else:
+            await socket.close(1008, message)
