@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from harness.connection_guards import ConnectionLimits, guarded_protocols
+
 STARTUP_TIMEOUT_S = 30.0
 # WebSocket keepalive: a ping every 20 s; a client that has not answered within 30 s more
 # is gone. The app reads its sockets continuously, so a pong is never stuck behind
@@ -46,11 +48,13 @@ class RunningServer:
         return f"{self.ws_url}/v1/streaming/{connection_id}"
 
 
-def _config(app: ASGIApp) -> uvicorn.Config:
+def _config(app: ASGIApp, limits: ConnectionLimits) -> uvicorn.Config:
+    http, ws = guarded_protocols(limits)
     return uvicorn.Config(
         app,
         log_level="warning",
-        ws="websockets-sansio",
+        http=http,
+        ws=ws,
         lifespan="off",
         ws_max_size=1 << 20,
         ws_ping_interval=WS_PING_INTERVAL_S,
@@ -75,6 +79,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     announce: Callable[[RunningServer], None] = lambda _: None,
+    limits: ConnectionLimits | None = None,
 ) -> str | None:
     """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM.
 
@@ -84,7 +89,7 @@ def serve(
     """
     sock = _bind(host, port)
     announce(RunningServer(host, sock.getsockname()[1]))
-    server = uvicorn.Server(_config(app))
+    server = uvicorn.Server(_config(app, limits or ConnectionLimits()))
     received: list[int] = []
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; these
     # handlers take that signal, so a stop by Ctrl-C or SIGTERM is a normal exit.
@@ -101,10 +106,12 @@ def serve(
 
 
 @contextmanager
-def running(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[RunningServer]:
+def running(
+    app: ASGIApp, host: str = "127.0.0.1", limits: ConnectionLimits | None = None
+) -> Iterator[RunningServer]:
     """Start `app` on an ephemeral port in a background thread; stop it on exit."""
     sock = _bind(host, 0)
-    server = uvicorn.Server(_config(app))
+    server = uvicorn.Server(_config(app, limits or ConnectionLimits()))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

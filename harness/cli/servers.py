@@ -76,6 +76,39 @@ if TYPE_CHECKING:
     help="Recognise every frame fully however late (the same words on any machine; no bound "
     "on a stop's wait or on memory).",
 )
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(1),
+    default=1 << 20,
+    show_default=True,
+    help="Largest request body; a larger one gets 413.",
+)
+@click.option(
+    "--token-failures",
+    type=click.IntRange(0),
+    default=30,
+    show_default=True,
+    help="Failed token requests per minute per address and per appId before 429 (0: any).",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client has to send a complete request head.",
+)
+@click.option(
+    "--max-id-length",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="Longest streaming connection id; a longer one is refused (400).",
+)
+@click.option(
+    "--open-control",
+    is_flag=True,
+    help="Serve /v1/mock/* without a token, for every app at once (local use only).",
+)
 @fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
     host: str,
@@ -92,6 +125,11 @@ def mock(
     max_lag: float,
     stop_within: float,
     patient: bool,
+    max_body_bytes: int,
+    token_failures: int,
+    header_timeout: float,
+    max_id_length: int,
+    open_control: bool,
     faults: Faults,
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
@@ -116,6 +154,11 @@ def mock(
             if patient
             else Backlog(max_lag_s=max_lag, stop_within_s=stop_within),
             faults=faults,
+            max_body_bytes=max_body_bytes,
+            token_failures_per_minute=token_failures or None,
+            header_timeout_s=header_timeout,
+            max_connection_id_chars=max_id_length,
+            open_control=open_control,
         )
 
         def announce(running: RunningServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -87,10 +88,13 @@ class ConversationClient:
     @staticmethod
     def _wait(reply: httpx.Response, attempt: int) -> float:
         """Seconds before retrying: the server's Retry-After, else an exponential backoff."""
+        backoff = float(RETRY_BACKOFF_S * 2**attempt)
         try:
-            return min(float(reply.headers["retry-after"]), RETRY_AFTER_CAP_S)
+            after = float(reply.headers["retry-after"])
         except (KeyError, ValueError):
-            return float(RETRY_BACKOFF_S * 2**attempt)
+            return backoff
+        # A server may say anything: a negative wait is no wait, NaN none at all.
+        return backoff if math.isnan(after) else min(max(after, 0.0), RETRY_AFTER_CAP_S)
 
     def snapshot(self, conversation_id: str) -> dict[str, Any]:
         """The conversation, its messages with sentiment, topics, questions and action items."""

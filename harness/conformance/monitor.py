@@ -36,6 +36,7 @@ import numpy as np
 from harness.conformance.arrivals import GAP_S, ArrivalFigures
 from harness.conformance.figures import CLIP_RUN, EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
 from harness.protocol import StartRequest, StartRequestError
+from harness.protocol.bounded_json import loads
 
 MAX_FRAME_BYTES = 8192
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -114,7 +115,7 @@ class ConformanceMonitor:
         if self.closed:
             return
         try:
-            message = json.loads(text)
+            message = loads(text)
         except ValueError:
             if "stop_request" in text or "stop_recognition" in text:
                 self.stopped = True
@@ -486,24 +487,29 @@ class ConformanceMonitor:
 
 
 class ConformanceReports:
-    """The monitors of the latest connections, by connection id (bounded)."""
+    """The monitors of the latest connections, by owner (an app) and connection id (bounded)."""
 
     def __init__(self, keep: int = KEEP_REPORTS) -> None:
         self._keep = keep
-        self._monitors: OrderedDict[str, ConformanceMonitor] = OrderedDict()
+        self._monitors: OrderedDict[tuple[str, str], ConformanceMonitor] = OrderedDict()
 
-    def watch(self, connection_id: str) -> ConformanceMonitor:
-        """A new monitor for a connection; it replaces an earlier one with the same id."""
+    def watch(self, owner: str, connection_id: str) -> ConformanceMonitor:
+        """A new monitor for a connection; it replaces the owner's earlier one with the id."""
         monitor = ConformanceMonitor()
-        self._monitors.pop(connection_id, None)
-        self._monitors[connection_id] = monitor
+        self._monitors.pop((owner, connection_id), None)
+        self._monitors[(owner, connection_id)] = monitor
         while len(self._monitors) > self._keep:
             self._monitors.popitem(last=False)
         return monitor
 
-    def report(self, connection_id: str) -> dict[str, Any] | None:
-        """The report of the latest connection with this id (live while it streams)."""
-        monitor = self._monitors.get(connection_id)
-        if monitor is None:
+    def report(self, connection_id: str, owner: str | None = None) -> dict[str, Any] | None:
+        """The report of the latest connection with this id (of `owner` only, if given),
+        live while it streams."""
+        latest = [
+            monitor
+            for (whose, seen), monitor in self._monitors.items()
+            if seen == connection_id and owner in (None, whose)
+        ]
+        if not latest:
             return None
-        return {"connectionId": connection_id, **monitor.report()}
+        return {"connectionId": connection_id, **latest[-1].report()}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.protocol.bounded_json import loads
 from harness.protocol.fields import FieldError, Fields, type_name
 
 PONG = "__PONG__"
@@ -405,8 +406,8 @@ def parse_event(frame: str | bytes) -> Event:
     if text == PONG:
         return Pong()
     try:
-        decoded = json.loads(text)
-    except (ValueError, RecursionError) as error:
+        decoded = loads(text)
+    except ValueError as error:
         return ProtocolError(reason=f"not JSON ({error})", frame=text)
     if not isinstance(decoded, dict):
         return ProtocolError(reason=f"expected a JSON object, got {type_name(decoded)}", frame=text)

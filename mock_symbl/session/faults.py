@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,21 @@ SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 JITTERS = ("uniform", "exponential")
 REFUSED = "Injected fault: handshake refused."
 INJECTED = "Injected fault"
+# The most each field may ask for: past these a plan is a typo or an attack, not a test.
+MAX_SECONDS = 3600
+MAX_MS = 600_000
+MAX_FRAMES = 2**31 - 1
+BOUNDS = {
+    "delay_ms": MAX_MS,
+    "jitter_ms": MAX_MS,
+    "drop_after_s": MAX_SECONDS,
+    "stall_s": MAX_SECONDS,
+    "retry_after_s": MAX_SECONDS,
+    "drop_after_frames": MAX_FRAMES,
+    "error_after_frames": MAX_FRAMES,
+    "stall_after_frames": MAX_FRAMES,
+    "seed": 2**63 - 1,
+}
 
 
 class FaultError(HarnessError, ValueError):
@@ -59,11 +75,18 @@ class Faults:
     rest_429_share: float = 0.0
     rest_500_share: float = 0.0
     retry_after_s: int = 1
+    # Refuse a client sending audio faster than this multiple of real time (None: any pace).
+    max_data_rate: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("delay_ms", "jitter_ms", "stall_s"):
-            if getattr(self, name) < 0:
-                raise FaultError(f"{name} must not be negative")
+        for name, most in BOUNDS.items():
+            value = getattr(self, name)
+            # NaN fails both comparisons, so it is refused with infinity and the absurd.
+            if value is not None and not 0 <= value <= most:
+                raise FaultError(f"{name} must be between 0 and {most}, got {value!r}")
+        rate = self.max_data_rate
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise FaultError(f"max_data_rate must be a finite multiple above 0, got {rate!r}")
         for name in ("rest_429_share", "rest_500_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise FaultError(f"{name} must be between 0 and 1")
@@ -133,7 +156,7 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FaultError(f"fault {name!r} must be a number, got {value!r}") from None
     return str(value)
 
@@ -236,45 +259,74 @@ class RestFaults:
 
 
 class FaultBoard:
-    """The plans in force: one for every session, and per connection id."""
+    """The plans in force: one for every session, and per connection id. An app's own plans
+    (set with its token) apply to its sessions only, and before everyone's."""
 
     def __init__(self, default: Faults | None = None) -> None:
         self.default = default or Faults()
         self.by_connection: dict[str, Faults] = {}
         self._rest = RestFaults(self.default)
+        self._apps: dict[str, FaultBoard] = {}
 
-    def set(self, faults: Faults, connection_id: str | None = None) -> None:
-        """Put a plan in force for one connection id, or (without one) for every session."""
-        if connection_id is None:
+    def set(self, faults: Faults, connection_id: str | None = None, app: str | None = None) -> None:
+        """Put a plan in force for one connection id, or (without one) for every session:
+        of one app (by its key), or of every app."""
+        if app is not None:
+            self._apps.setdefault(app, FaultBoard()).set(faults, connection_id)
+        elif connection_id is None:
             self.default = faults
             self._rest = RestFaults(faults)
         else:
             self.by_connection[connection_id] = faults
 
-    def clear(self) -> None:
-        """No faults any more."""
+    def clear(self, app: str | None = None) -> None:
+        """No faults any more: for one app, or (without one) for anybody."""
+        if app is not None:
+            self._apps.pop(app, None)
+            return
         self.set(Faults())
         self.by_connection.clear()
+        self._apps.clear()
 
     def for_connection(
-        self, connection_id: str, query: Mapping[str, str], recorded: Faults | None
+        self,
+        connection_id: str,
+        query: Mapping[str, str],
+        recorded: Faults | None,
+        app: str | None = None,
     ) -> Faults:
         """The plan of one streaming connection: its URL's, else the control route's for its
-        id, else the one every session gets, else the one its cassette was recorded with."""
+        id, else the one every session gets (the app's before everyone's), else the one its
+        cassette was recorded with."""
         if any(key.startswith(QUERY_PREFIX) for key in query):
             return Faults.from_query(query)
-        if connection_id in self.by_connection:
-            return self.by_connection[connection_id]
-        if self.default.streaming:
-            return self.default
+        own = self._apps.get(app) if app is not None else None
+        boards = [self] if own is None else [own, self]
+        for board in boards:
+            if connection_id in board.by_connection:
+                return board.by_connection[connection_id]
+        for board in boards:
+            if board.default.streaming:
+                return board.default
         return recorded or Faults()
 
-    def rest_status(self) -> int | None:
-        """The injected status of the next Conversation API request, if it gets one."""
-        return self._rest.next()
+    def rest_fault(self, app: str | None = None) -> tuple[int, int] | None:
+        """The injected status of the app's next Conversation API request and the
+        Retry-After to send with it, if it gets one."""
+        own = self._apps.get(app) if app is not None else None
+        board = self if own is None or not own.fails_rest else own
+        status = board._rest.next()
+        return None if status is None else (status, board.default.retry_after_s)
 
-    def to_json(self) -> dict[str, Any]:
-        """The plans in force, as the control route shows them."""
+    @property
+    def fails_rest(self) -> bool:
+        """True if the plan for every session fails some Conversation API requests."""
+        return bool(self.default.rest_429_share or self.default.rest_500_share)
+
+    def to_json(self, app: str | None = None) -> dict[str, Any]:
+        """The plans in force (one app's own, with its key), as the control route shows them."""
+        if app is not None:
+            return self._apps.get(app, FaultBoard()).to_json()
         return {
             "default": self.default.to_json(),
             "connections": {key: plan.to_json() for key, plan in self.by_connection.items()},

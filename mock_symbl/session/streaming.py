@@ -16,7 +16,6 @@ import ast
 import dataclasses
 import enum
 import io
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ import soundfile as sf
 from numpy.typing import NDArray
 
 from harness.protocol import PING, PONG, StartRequest, StartRequestError
+from harness.protocol.bounded_json import JsonTooDeepError, loads
 from harness.protocol.requests import canonical_encoding, check_sample_rate
 from mock_symbl.engines.base import (
     Bindable,
@@ -210,7 +210,10 @@ class StreamingSession:
             self._move(Trigger.PING)
             return [Send(PONG)]
         try:
-            message = json.loads(text)
+            message = loads(text)
+        except JsonTooDeepError as error:
+            self._move(Trigger.BAD_MESSAGE)
+            return [self._error("Invalid message", f"{NOT_AN_OBJECT} This one is {error}.")]
         except ValueError:
             if _stop_request(text):
                 return self._stop_request()

@@ -11,7 +11,7 @@ from mock_symbl.store import Store
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
-from mock_symbl.web.limits import RateLimiter
+from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.outbox import ExposeTransport
 from mock_symbl.web.rest import ApiError, api, api_error_response
 from mock_symbl.web.ws import StreamingEndpoint
@@ -30,8 +30,17 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.state.rate_limiter = (
         RateLimiter(config.requests_per_minute) if config.requests_per_minute else None
     )
+    app.state.token_throttle = (
+        FailureThrottle(config.token_failures_per_minute)
+        if config.token_failures_per_minute
+        else None
+    )
+    app.state.open_control = config.open_control
     app.state.streaming = streaming
     app.state.faults = faults
+    # Innermost, so its 413 still gets the CORS headers a browser needs to read it.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(ConnectionIdLimit, max_chars=config.max_connection_id_chars)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

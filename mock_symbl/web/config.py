@@ -36,6 +36,16 @@ class MockConfig:
     stamp_send_times: bool = False
     # Faults every session gets (the control route can change them while it runs).
     faults: Faults = field(default_factory=Faults)
+    # Abuse limits. A request body over this is refused (413) as it arrives.
+    max_body_bytes: int = 1 << 20
+    # Failed token requests per minute, per client address and per appId (None: any).
+    token_failures_per_minute: int | None = 30
+    # A client gets this long to send a complete request head (slow ones hold connections).
+    header_timeout_s: float = 10.0
+    # A streaming connection id longer than this is refused at the handshake (400).
+    max_connection_id_chars: int = 256
+    # `/v1/mock/*` without a token, every app's plans and reports open to all: local use only.
+    open_control: bool = False
 
     def __post_init__(self) -> None:
         """Hold the engine as an Engine; a name is checked (ModeError lists the valid ones)."""

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from harness.protocol.bounded_json import JsonTooDeepError, loads
 from mock_symbl.session.faults import INJECTED, FaultBoard
 from mock_symbl.session.insights import sentiment_json
 from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import App, AuthError, Authority
-from mock_symbl.web.limits import RateLimiter
+from mock_symbl.web.limits import FailureThrottle, RateLimiter
 
 NOT_FOUND = "The conversationId is either invalid or does not exist."
 
@@ -116,14 +117,14 @@ def owned(
 ) -> Conversation:
     """The conversation named in the path, if the caller's app owns it."""
     faults: FaultBoard = request.app.state.faults
-    status = faults.rest_status()
-    if status == 429:
-        wait = str(faults.default.retry_after_s)
+    injected = faults.rest_fault(app.key)
+    if injected is not None and injected[0] == 429:
+        wait = str(injected[1])
         raise ApiError(
             429, f"{INJECTED}: too many requests.", {"Retry-After": wait, "X-Mock-Fault": "429"}
         )
-    if status is not None:
-        raise ApiError(status, f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
+    if injected is not None:
+        raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
     conversation = _store(request).conversation(conversation_id, app.key)
     if conversation is None:
         raise ApiError(404, NOT_FOUND)
@@ -138,7 +139,9 @@ api = APIRouter()
 async def json_object(request: Request) -> dict[str, Any]:
     """The request's body, which must be a JSON object (400 otherwise)."""
     try:
-        body = await request.json()
+        body = loads(await request.body())
+    except JsonTooDeepError as error:
+        raise ApiError(400, f"The request body is not acceptable JSON: {error}.") from None
     except ValueError:
         raise ApiError(400, "The request body must be JSON.") from None
     if not isinstance(body, dict):
@@ -146,17 +149,40 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+def _throttled(throttle: FailureThrottle | None, keys: list[str]) -> None:
+    """429 while any of the keys has failed too often (the answer says nothing else)."""
+    wait = throttle.retry_after(keys) if throttle is not None else None
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"Too many failed token requests; retry after {wait} s.",
+            {"Retry-After": str(wait)},
+        )
+
+
 @api.post("/oauth2/token:generate")
 async def generate_token(request: Request) -> dict[str, Any]:
-    body = await json_object(request)
-    if body.get("type", "application") != "application":
-        raise ApiError(400, f"Unsupported type {body.get('type')!r}; use 'application'.")
+    throttle: FailureThrottle | None = request.app.state.token_throttle
+    keys = [f"address {request.client.host if request.client else ''}"]
+    _throttled(throttle, keys)
     try:
-        token, expires_in = _authority(request).generate(
-            str(body.get("appId") or ""), str(body.get("appSecret") or "")
-        )
-    except AuthError as error:
-        raise ApiError(401, str(error)) from None
+        body = await json_object(request)
+        app_id = str(body.get("appId") or "")
+        keys.append(f"app {app_id}")
+        # Refused even with the right secret: a guesser must learn nothing while throttled.
+        _throttled(throttle, keys[1:])
+        if body.get("type", "application") != "application":
+            raise ApiError(400, f"Unsupported type {body.get('type')!r}; use 'application'.")
+        try:
+            token, expires_in = _authority(request).generate(
+                app_id, str(body.get("appSecret") or "")
+            )
+        except AuthError as error:
+            raise ApiError(401, str(error)) from None
+    except ApiError as error:
+        if throttle is not None and error.status in (400, 401):
+            throttle.failed(keys)
+        raise
     return {"accessToken": token, "expiresIn": expires_in}
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.connection_guards import ConnectionLimits
 from harness.serve import RunningServer, running, serve
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.web.app import create_app
@@ -66,7 +67,7 @@ def serve_mock(
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    return serve(app, host, port, announce)
+    return serve(app, host, port, announce, ConnectionLimits(config.header_timeout_s))
 
 
 @contextmanager
@@ -74,6 +75,7 @@ def running_mock(
     config: MockConfig | None = None, host: str = "127.0.0.1"
 ) -> Iterator[RunningMock]:
     """Start the mock on an ephemeral port in a background thread; stop it on exit."""
-    app = create_app(config or MockConfig())
-    with running(app, host) as server:
+    config = config or MockConfig()
+    app = create_app(config)
+    with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
         yield RunningMock(server, app.state.streaming.engines)

@@ -259,6 +259,7 @@ class StreamingEndpoint:
                 connection_id,
                 socket.query_params,
                 plan_of_recording(recording.records) if recording else None,
+                app.key,
             )
         except FaultError as error:
             await self._refuse(socket, 400, f"Invalid fault: {error}")
@@ -304,7 +305,7 @@ class StreamingEndpoint:
         self, socket: WebSocket, key: Key, session: LockedSession, faults: Faults
     ) -> None:
         """Run an accepted connection's session until it ends; store what it leaves behind."""
-        monitor = self.conformance.watch(key[1])
+        monitor = self.conformance.watch(*key)
         async with self._attached(socket, key, faults) as outbox:
             try:
                 await self._serve(socket, key, session, outbox, faults=faults, monitor=monitor)

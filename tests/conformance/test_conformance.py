@@ -257,8 +257,10 @@ def test_the_mock_serves_the_report_of_a_live_session_and_check_agrees(tmp_path:
                 Destination(mock.ws_url, token(mock.base_url), "feedback"),
             )
         )
-        live = httpx.get(f"{mock.base_url}/v1/mock/sessions/feedback/conformance").json()
-        missing = httpx.get(f"{mock.base_url}/v1/mock/sessions/nobody/conformance")
+        headers = {"x-api-key": token(mock.base_url)}
+        reports = f"{mock.base_url}/v1/mock/sessions"
+        live = httpx.get(f"{reports}/feedback/conformance", headers=headers).json()
+        missing = httpx.get(f"{reports}/nobody/conformance", headers=headers)
     assert missing.status_code == 404
     codes = {f["code"] for f in live["findings"]}
     assert {"first_sample_zero", "sign_flip"} <= codes

@@ -69,7 +69,7 @@ def test_a_closed_monitor_keeps_its_report_alone_however_long_the_session() -> N
     kept = {}
     for frames in (1_000, 10_000):
         reports = ConformanceReports()
-        monitor = reports.watch("call")
+        monitor = reports.watch("app", "call")
         monitor.text(0, START)
         real_time(monitor, frames)
         monitor.text(frames * 20_000_000, '{"type":"stop_request"}')

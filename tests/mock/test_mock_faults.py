@@ -57,12 +57,33 @@ def test_a_plan_reads_from_query_parameters_and_ignores_the_rest() -> None:
     assert Faults.from_json(plan.to_json()) == plan
 
 
+def test_max_data_rate_reads_from_json_and_query_and_is_off_by_default() -> None:
+    assert Faults().max_data_rate is None
+    assert Faults.from_json({"max_data_rate": 2}) == Faults(max_data_rate=2.0)
+    assert Faults.from_query({"fault_max_data_rate": "1.5"}) == Faults(max_data_rate=1.5)
+    assert Faults.from_json({"max_data_rate": None}) == Faults()
+    assert Faults(max_data_rate=2.0).to_json() == {"max_data_rate": 2.0}
+    assert Faults(max_data_rate=2.0).streaming
+
+
 @pytest.mark.parametrize(
     ("fields", "names"),
     [
         ({"delay": 1}, "unknown fault 'delay'"),
         ({"delay_ms": "soon"}, "'delay_ms' must be a number"),
-        ({"delay_ms": -1}, "delay_ms must not be negative"),
+        ({"delay_ms": -1}, "delay_ms must be between 0 and 600000"),
+        ({"delay_ms": float("nan")}, "delay_ms must be between 0 and 600000, got nan"),
+        ({"jitter_ms": "Infinity"}, "jitter_ms must be between 0 and 600000, got inf"),
+        ({"stall_s": 1e308}, "stall_s must be between 0 and 3600"),
+        ({"drop_after_s": "NaN"}, "drop_after_s must be between 0 and 3600"),
+        ({"retry_after_s": -5}, "retry_after_s must be between 0 and 3600, got -5"),
+        ({"error_after_frames": 2**31}, "error_after_frames must be between 0 and 2147483647"),
+        ({"seed": 10**30}, "seed must be between 0 and"),
+        ({"delay_ms": 10**400}, "'delay_ms' must be a number"),
+        ({"max_data_rate": 0}, "max_data_rate must be a finite multiple above 0, got 0.0"),
+        ({"max_data_rate": -2}, "max_data_rate must be a finite multiple above 0"),
+        ({"max_data_rate": "inf"}, "max_data_rate must be a finite multiple above 0, got inf"),
+        ({"max_data_rate": "nan"}, "max_data_rate must be a finite multiple above 0, got nan"),
         ({"drop_after_frames": 2.5}, "'drop_after_frames' must be a number"),
         ({"rest_429_share": 1.5}, "rest_429_share must be between 0 and 1"),
         ({"rest_429_share": 0.6, "rest_500_share": 0.6}, "must not pass 1"),
@@ -122,6 +143,32 @@ def test_frame_triggers_fire_each_fault_once_at_its_frame() -> None:
     assert fired == [[], ["error"], ["stall"], [], ["drop"]]
 
 
+def test_an_apps_own_plans_come_before_everyones_and_reach_no_other_app() -> None:
+    board = FaultBoard()
+    board.set(Faults(delay_ms=10))
+    board.set(Faults(delay_ms=20), app="a")
+    board.set(Faults(delay_ms=30), "c", app="a")
+    assert board.for_connection("c", {}, None, app="a") == Faults(delay_ms=30)
+    assert board.for_connection("d", {}, None, app="a") == Faults(delay_ms=20)
+    assert board.for_connection("c", {}, None, app="b") == Faults(delay_ms=10)
+    assert board.for_connection("c", {}, None) == Faults(delay_ms=10)
+    assert board.to_json("a") == {
+        "default": {"delay_ms": 20.0},
+        "connections": {"c": {"delay_ms": 30.0}},
+    }
+    assert board.to_json("b") == {"default": {}, "connections": {}}
+    board.clear("a")
+    assert board.for_connection("c", {}, None, app="a") == Faults(delay_ms=10)
+
+
+def test_an_apps_rest_faults_fail_its_own_requests_only() -> None:
+    board = FaultBoard()
+    board.set(Faults(rest_500_share=1.0, retry_after_s=7), app="a")
+    assert board.rest_fault("a") == (500, 7)
+    assert board.rest_fault("b") is None
+    assert board.rest_fault() is None
+
+
 def test_the_board_prefers_the_url_then_the_connection_then_everyone_then_the_recording() -> None:
     board = FaultBoard()
     recorded = Faults(delay_ms=5)
@@ -155,7 +202,8 @@ def session(
 
 @pytest.fixture(scope="module")
 def mock() -> Any:
-    with running_mock(MockConfig(transcripts=(HOT,), seed=3)) as running:
+    # Open control: the plans set below are for every session, as for a local developer.
+    with running_mock(MockConfig(transcripts=(HOT,), seed=3, open_control=True)) as running:
         yield running
 
 

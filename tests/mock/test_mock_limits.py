@@ -9,7 +9,7 @@ import pytest
 import websockets
 
 from mock_symbl import MockConfig, running_mock
-from mock_symbl.web.limits import RateLimiter, StreamCounter
+from mock_symbl.web.limits import PRUNE_AT, RateLimiter, StreamCounter
 
 from helpers import token
 
@@ -69,3 +69,21 @@ def test_streams_past_the_per_app_cap_are_refused_at_the_handshake() -> None:
                 pass
 
         asyncio.run(scenario())
+
+
+def test_asking_how_long_to_wait_takes_nothing() -> None:
+    limiter = RateLimiter(1, Clock())
+    assert limiter.waiting("a") is None
+    assert limiter.retry_after("a") is None
+    assert limiter.waiting("a") == 60
+    assert limiter.retry_after("a") == 60
+
+
+def test_keys_whose_buckets_refilled_are_forgotten_once_there_are_many() -> None:
+    clock = Clock()
+    limiter = RateLimiter(60, clock)
+    for n in range(PRUNE_AT + 1):
+        limiter.retry_after(f"key {n}")
+    clock.now += 60
+    limiter.retry_after("late")
+    assert len(limiter._buckets) == 1

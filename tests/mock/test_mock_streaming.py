@@ -317,3 +317,13 @@ def test_partials_come_at_least_every_300_ms_of_audio_while_a_phrase_is_open() -
         if "message_response" in kinds:
             since_last = None
     assert 0 < longest <= 0.3 + frame / 16000
+
+
+@pytest.mark.parametrize("opener", ["[", '{"type":'])
+def test_json_nested_past_the_limit_gets_an_error_and_the_session_goes_on(opener: str) -> None:
+    session = new_session()
+    (reply,) = sent(session.receive_text(opener * 5000))
+    assert kind(reply) == "error"
+    assert reply["message"]["message"] == "Invalid message"
+    assert "nested deeper than 64 levels" in reply["message"]["details"]
+    assert kind(sent(session.receive_text(json.dumps(START)))[0]) == "conversation_created"

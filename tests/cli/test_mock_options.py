@@ -1,0 +1,63 @@
+"""`symbl-harness mock`: the limits and the control opt-out become the server's MockConfig."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import mock_symbl
+from harness.cli import main
+from mock_symbl import Faults, MockConfig
+
+
+def config_of(monkeypatch: pytest.MonkeyPatch, *args: str) -> MockConfig:
+    seen: list[MockConfig] = []
+
+    def serve(config: MockConfig, *_: Any) -> str:
+        seen.append(config)
+        return "SIGINT"
+
+    monkeypatch.setattr(mock_symbl, "serve_mock", serve)
+    result = CliRunner().invoke(main, ["mock", *args])
+    assert result.exit_code == 0, result.output
+    (config,) = seen
+    return config
+
+
+def test_the_limits_default_to_the_documented_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_of(monkeypatch)
+    assert (
+        config.max_body_bytes,
+        config.token_failures_per_minute,
+        config.header_timeout_s,
+        config.max_connection_id_chars,
+        config.open_control,
+    ) == (1 << 20, 30, 10.0, 256, False)
+    assert config == MockConfig()
+
+
+def test_each_limit_has_its_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_of(
+        monkeypatch,
+        "--max-body-bytes=4096",
+        "--token-failures=0",
+        "--header-timeout=2.5",
+        "--max-id-length=64",
+        "--open-control",
+        "--fault",
+        "max_data_rate=2",
+    )
+    assert config.max_body_bytes == 4096
+    assert config.token_failures_per_minute is None
+    assert config.header_timeout_s == 2.5
+    assert config.max_connection_id_chars == 64
+    assert config.open_control
+    assert config.faults == Faults(max_data_rate=2.0)
+
+
+def test_an_absurd_fault_is_a_usage_error_naming_the_field() -> None:
+    result = CliRunner().invoke(main, ["mock", "--fault", "stall_s=nan"])
+    assert result.exit_code == 2
+    assert "stall_s must be between 0 and 3600" in result.output
