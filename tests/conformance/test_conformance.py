@@ -283,7 +283,8 @@ def test_the_mock_names_a_client_that_streams_a_file_as_fast_as_it_can(tmp_path:
                     Destination(mock.ws_url, token(mock.base_url), "feedback"),
                 )
             )
-            live = httpx.get(f"{mock.base_url}/v1/mock/sessions/feedback/conformance").json()
+            report = f"{mock.base_url}/v1/mock/sessions/feedback/conformance"
+            live = httpx.get(report, headers={"x-api-key": token(mock.base_url)}).json()
             found[name] = {finding["code"]: finding for finding in live["findings"]}
     assert "faster_than_real_time" not in found["paced"]
     unpaced = found["unpaced"]["faster_than_real_time"]
