@@ -22,7 +22,7 @@ from harness.conformance.monitor import ConformanceMonitor, ConformanceReports
 from mock_symbl.engines.base import Pace
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.session import messages
-from mock_symbl.session.backlog import asks_to_stop
+from mock_symbl.session.backlog import DataRate, asks_to_stop
 from mock_symbl.session.conversation import (
     Close,
     ConversationState,
@@ -59,6 +59,7 @@ log = logging.getLogger("mock_symbl")
 OUTBOX_LIMIT = 5000
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
+TOO_FAST = "data rate too high"
 # Recognition of every session runs on these threads: their number, and the memory malloc
 # keeps for each thread, stay bounded whatever the number of sessions.
 RECOGNITION = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="recognition")
@@ -104,6 +105,18 @@ def end_by_fault(outbox: Outbox, faults: Faults, where: dict[str, float]) -> Non
     else:
         outbox.send(fired("close", code=faults.close_code, **where))
         outbox.close(faults.close_code, "Injected fault")
+
+
+def too_fast(rate: DataRate, session: LockedSession, data: bytes) -> bool:
+    """Whether one more frame puts the client over the plan's data rate."""
+    seconds = session.audio_seconds(len(data))
+    return seconds is not None and rate.too_fast(time.monotonic(), seconds)
+
+
+def end_too_fast(outbox: Outbox, faults: Faults) -> None:
+    """Refuse a client that sends audio faster than the plan allows, as some providers do."""
+    outbox.send(fired("max_data_rate", ratio=faults.max_data_rate or 0.0))
+    outbox.close(1011, TOO_FAST)
 
 
 def peer_gone(socket: WebSocket) -> bool:
@@ -403,7 +416,9 @@ class StreamingEndpoint:
             timer = loop.call_later(
                 faults.drop_after_s, end_by_fault, outbox, faults, {"seconds": faults.drop_after_s}
             )
-        reader = asyncio.create_task(self._read(socket, intake, outbox, faults, monitor))
+        reader = asyncio.create_task(
+            self._read(socket, session, intake, outbox, faults=faults, monitor=monitor)
+        )
         try:
             await self._work(key, session, outbox, intake)
         finally:
@@ -415,8 +430,10 @@ class StreamingEndpoint:
     async def _read(
         self,
         socket: WebSocket,
+        session: LockedSession,
         intake: Intake,
         outbox: Outbox,
+        *,
         faults: Faults,
         monitor: ConformanceMonitor,
     ) -> None:
@@ -425,6 +442,7 @@ class StreamingEndpoint:
         loop = asyncio.get_running_loop()
         # Without faults, no per-frame fault bookkeeping at all.
         triggers = FrameTriggers(faults) if faults.streaming else None
+        rate = DataRate(faults.max_data_rate) if faults.max_data_rate else None
         try:
             async with asyncio.timeout(self.silence_timeout_s) as silence:
                 while True:
@@ -439,6 +457,10 @@ class StreamingEndpoint:
                     elif message.get("bytes") is not None:
                         monitor.audio(at, message["bytes"])
                         silence.reschedule(loop.time() + self.silence_timeout_s)
+                        if rate is not None and too_fast(rate, session, message["bytes"]):
+                            end_too_fast(outbox, faults)
+                            await discard_until_closed(socket)
+                            return
                         intake.audio(message["bytes"])
                         if triggers is not None and await inject(socket, outbox, faults, triggers):
                             await discard_until_closed(socket)

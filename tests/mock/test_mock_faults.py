@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -276,6 +279,53 @@ def test_a_stall_holds_the_client_back_and_the_session_completes(mock: Any, tmp_
     assert {"type": FAULT_MESSAGE, "fired": "stall", "frames": 5, "seconds": 1.0} in (
         fault_messages(result)
     )
+
+
+def test_a_client_over_the_data_rate_is_refused_with_1011(mock: Any, tmp_path: Path) -> None:
+    result = session(url_of(mock, "&fault_max_data_rate=2"), tmp_path / "s")
+    assert result.close_code == 1011
+    assert result.error is not None
+    assert "data rate too high" in result.error
+    assert {"type": FAULT_MESSAGE, "fired": "max_data_rate", "ratio": 2.0} in (
+        fault_messages(result)
+    )
+
+
+def test_a_client_within_the_data_rate_is_served(mock: Any, tmp_path: Path) -> None:
+    result = session(url_of(mock, "&fault_max_data_rate=3"), tmp_path / "s", speed=1.0)
+    assert result.close_code == 1000
+    assert result.final_transcripts
+
+
+async def _leave_while_stalled(url: str) -> None:
+    async with websockets.connect(url) as socket:
+        await socket.send(json.dumps({"type": "start_request", "config": {}}))
+        for _ in range(5):
+            await socket.send(bytes(2048))
+        socket.transport.abort()
+
+
+async def _admitted(url: str) -> bool:
+    try:
+        async with websockets.connect(url):
+            return True
+    except websockets.InvalidStatus as refused:
+        assert refused.response.status_code == 429
+        return False
+
+
+def test_a_stalled_connection_ends_when_its_client_leaves() -> None:
+    # One stream per app: until the stalled connection ends, the app gets 429.
+    with running_mock(MockConfig(max_streams=1)) as only_one:
+        url = only_one.streaming_url("stalled") + f"?access_token={token(only_one.base_url)}"
+        asyncio.run(_leave_while_stalled(url + "&fault_stall_s=3600&fault_stall_after_frames=2"))
+        admitted = False
+        for _ in range(300):
+            admitted = asyncio.run(_admitted(url))
+            if admitted:
+                break
+            time.sleep(0.2)
+    assert admitted
 
 
 def test_a_refused_handshake_names_its_status_and_is_logged(mock: Any, tmp_path: Path) -> None:
