@@ -6,7 +6,6 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -193,7 +192,7 @@ def test_a_client_that_never_reads_is_let_go_and_holds_up_nobody() -> None:
                     await asyncio.sleep(0.1)
             return False
 
-        async def scenario() -> tuple[bool, float, list[dict[str, Any]]]:
+        async def scenario() -> tuple[bool, list[dict[str, Any]]]:
             raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             raw.connect((mock.server.host, mock.server.port))
@@ -203,20 +202,18 @@ def test_a_client_that_never_reads_is_let_go_and_holds_up_nobody() -> None:
                 created = json.loads(await sleeper.recv())
                 for _ in range(100_000):
                     await sleeper.send("__PING__")
-                # While the server's replies to the sleeper pile up, a good session runs.
-                began = time.monotonic()
+                # While the server's replies to the sleeper pile up, a good session runs
+                # to its end (a server held up by the sleeper would never end it).
                 good_url = f"{mock.ws_url}/v1/streaming/hot?access_token={access}"
                 messages, code, _ = await stream_session(
                     good_url, start_request(audio.sample_rate), audio.samples
                 )
                 assert code == 1000
-                elapsed = time.monotonic() - began
                 # The sleeper is still connected: only the server can have ended its session.
                 let_go = await ended(str(created["message"]["data"]["conversationId"]))
                 sleeper.transport.abort()
-            return let_go, elapsed, messages
+            return let_go, messages
 
-        let_go, elapsed, messages = asyncio.run(scenario())
-        assert elapsed < 10
+        let_go, messages = asyncio.run(scenario())
         assert [kind(m) for m in messages][-1] == "conversation_completed"
         assert let_go
