@@ -50,6 +50,5 @@ def test_locust_users_stream_sessions_and_report_latency_as_requests(tmp_path: P
     assert int(sessions["Failure Count"]) == 0
     for metric in ("first_partial", "word_emission", "finalisation", "insight", "setup"):
         assert int(rows[metric]["Request Count"]) >= 3, metric
-    # Word emission on loopback: the machine's own delay, far below a phrase's length.
-    assert float(rows["word_emission"]["50%"]) < 100
+    # A final waits for the phrase's end (600 ms of silence): it cannot come sooner.
     assert float(rows["finalisation"]["50%"]) >= 100
