@@ -127,19 +127,20 @@ class Redactor:
     def json(self, value: Any) -> Any:
         """Redact a decoded JSON value: secret keys lose their values, strings are scrubbed."""
         # Learn every keyed secret first, so a copy of it earlier in the value goes too.
-        self._learn_keyed(value)
+        self.learn(value)
         return self._redact_json(value)
 
-    def _learn_keyed(self, value: Any) -> None:
+    def learn(self, value: Any) -> None:
+        """Remember the values under secret keys in a decoded JSON value, redacting nothing."""
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if is_secret_key(str(key)):
                     self._learn(item)
                 else:
-                    self._learn_keyed(item)
+                    self.learn(item)
         elif isinstance(value, list | tuple):
             for item in value:
-                self._learn_keyed(item)
+                self.learn(item)
 
     def _redact_json(self, value: Any) -> Any:
         if isinstance(value, Mapping):
