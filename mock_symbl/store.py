@@ -2,11 +2,24 @@
 
 In memory by default; with a file, several server processes can share it (WAL mode), and
 what was stored survives a restart.
+
+A conversation belongs to the process that opened it. A process that dies (`kill -9`, a
+crash) leaves its open conversations without an end time; the next server to start on
+the file ends them (`end_abandoned`) at the last moment stored for them. To tell a dead
+owner from a live one sharing the file, each Store holds an exclusive `flock` on its own
+file in `<db>.owners/` for as long as it is open: the kernel drops the lock when the
+process dies, however it dies, so a lock that can be taken has no live holder. No
+heartbeat to keep up, no process id that could be reused, and it works across processes
+that do not see each other's process ids (containers sharing the file).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -22,7 +35,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     app_key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, app_key TEXT NOT NULL, connection_id TEXT NOT NULL, name TEXT,
-    start_time TEXT NOT NULL, end_time TEXT);
+    start_time TEXT NOT NULL, end_time TEXT, owner TEXT);
 CREATE TABLE IF NOT EXISTS members (
     conversation_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT, email TEXT,
     PRIMARY KEY (conversation_id, id));
@@ -38,6 +51,17 @@ CREATE TABLE IF NOT EXISTS insights (
 CREATE TABLE IF NOT EXISTS topics (
     conversation_id TEXT NOT NULL, text TEXT NOT NULL, id TEXT NOT NULL, score REAL NOT NULL,
     message_ids TEXT NOT NULL, sentiment REAL NOT NULL, PRIMARY KEY (conversation_id, text));
+"""
+# Files written before conversations had owners gain the column; their conversations have
+# no owner, and are never ended for one (whoever serves them may still be alive).
+_OWNER_COLUMN = "ALTER TABLE conversations ADD COLUMN owner TEXT"
+_OWNER_NAME = re.compile(r"[0-9a-f]{16}")
+# The last moment stored for a conversation: its last message's end, else its start.
+_END_ABANDONED = """
+UPDATE conversations SET end_time = COALESCE(
+    (SELECT MAX(m.end_time) FROM messages m WHERE m.conversation_id = conversations.id),
+    start_time)
+WHERE owner = ? AND end_time IS NULL
 """
 
 
@@ -143,19 +167,78 @@ class Store:
         target = ":memory:" if path is None else str(path)
         self._db = sqlite3.connect(target, check_same_thread=False, timeout=30.0)
         self._lock = threading.Lock()
+        # In memory nothing outlives the process, so nothing needs an owner.
+        self._owners = None if path is None else path.parent / f"{path.name}.owners"
+        self._owner: str | None = None
+        self._owner_fd: int | None = None
         with self._lock, self._db:
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}
+            if "owner" not in columns:
+                self._db.execute(_OWNER_COLUMN)
             self._db.execute(
                 "INSERT OR IGNORE INTO settings VALUES ('token_secret', ?)",
                 (secrets.token_urlsafe(32),),
             )
+        if self._owners is not None:
+            self._owners.mkdir(exist_ok=True)
+            self._owner = secrets.token_hex(8)
+            self._owner_fd = os.open(self._owners / self._owner, os.O_CREAT | os.O_RDWR, 0o644)
+            fcntl.flock(self._owner_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database; what this store left open may then be ended by the next."""
         with self._lock:
             self._db.close()
+            if self._owners is not None and self._owner_fd is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    (self._owners / str(self._owner)).unlink()
+                os.close(self._owner_fd)
+                self._owner_fd = None
+
+    def end_abandoned(self) -> list[str]:
+        """End the conversations left open by processes that died; their ids.
+
+        Those of live processes sharing the file are left to them.
+        """
+        if self._owners is None:
+            return []
+        owners = self._rows(
+            "SELECT DISTINCT owner FROM conversations "
+            "WHERE end_time IS NULL AND owner IS NOT NULL AND owner != ?",
+            (self._owner,),
+        )
+        ended: list[str] = []
+        for (owner,) in owners:
+            if not isinstance(owner, str) or not _OWNER_NAME.fullmatch(owner):
+                continue
+            ended += self._end_if_dead(self._owners / owner, owner)
+        return ended
+
+    def _end_if_dead(self, lock_path: Path, owner: str) -> list[str]:
+        try:
+            fd = os.open(lock_path, os.O_RDWR)
+        except FileNotFoundError:
+            # Its lock file is gone: it closed, or another server already ended its work.
+            fd = None
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return []
+            with self._tx() as db:
+                open_ids = "SELECT id FROM conversations WHERE owner = ? AND end_time IS NULL"
+                ended = [str(row[0]) for row in db.execute(open_ids, (owner,))]
+                db.execute(_END_ABANDONED, (owner,))
+            with contextlib.suppress(FileNotFoundError):
+                lock_path.unlink()
+            return ended
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -191,7 +274,9 @@ class Store:
         """Store a new conversation."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO conversations "
+                "(id, app_key, connection_id, name, start_time, end_time, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation.id,
                     conversation.app_key,
@@ -199,6 +284,7 @@ class Store:
                     conversation.name,
                     conversation.start_time,
                     conversation.end_time,
+                    self._owner,
                 ),
             )
 

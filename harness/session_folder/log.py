@@ -8,13 +8,14 @@ position, and the audio; it tolerates a missing footer and a cut last line, and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
@@ -155,23 +156,35 @@ class SessionLogWriter:
         clock: Clock = time.perf_counter_ns,
         started_ns: int | None = None,
         extra_header: Mapping[str, Any] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.folder = folder
-        self.redactor = Redactor(secrets)
+        # A redactor shared with other logs learns from all of them (the proxy's sessions
+        # and REST log): a secret seen in one is removed from all.
+        self.redactor = redactor or Redactor()
+        for secret in secrets:
+            self.redactor.add(secret)
         self._clock = clock
         # `t` counts from `started_ns` (the connection's start) when the log begins later.
         self._t0 = clock() if started_ns is None else started_ns
         if folder.exists() and any(folder.iterdir()):
             raise SessionLogError(f"{folder} is not empty; refusing to overwrite a session")
+        audio: dict[str, Any] = {}
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._events = (folder / EVENTS_FILE).open("w", encoding="utf-8")
-            self._audio = PcmWavWriter(folder / AUDIO_FILE, sample_rate)
+            try:
+                self._audio: PcmWavWriter | None = PcmWavWriter(folder / AUDIO_FILE, sample_rate)
+            except WavError as error:
+                # The session is still worth its records; the header says why no audio.
+                self._audio = None
+                audio = {"audio": None, "audio_problem": str(error)}
         except OSError as error:
             raise SessionLogError(f"cannot create a session in {folder}: {error}") from None
         self.samples = 0
         self.records = 0
         self._closed = False
+        self._failure: str | None = None
         header = SessionHeader(
             endpoint=self.redactor.text(endpoint),
             sample_rate=sample_rate,
@@ -180,7 +193,7 @@ class SessionLogWriter:
             # The monotonic clock's reading at t = 0, to align stamps taken elsewhere.
             extra={"clock_origin_ns": self._t0, **self.redactor.json(dict(extra_header or {}))},
         )
-        self._write(header.to_json())
+        self._write({**header.to_json(), **audio})
 
     def __enter__(self) -> SessionLogWriter:
         return self
@@ -192,8 +205,13 @@ class SessionLogWriter:
         return round(((self._clock() if at is None else at) - self._t0) / 1e9, 6)
 
     def _write(self, record: Mapping[str, Any]) -> None:
-        self._events.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
-        self._events.flush()
+        self._check_open()
+        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+        try:
+            self._events.write(line)
+            self._events.flush()
+        except OSError as error:
+            self._stop(error)
 
     def _append(self, record: dict[str, Any]) -> None:
         self.records += 1
@@ -221,16 +239,19 @@ class SessionLogWriter:
         record: dict[str, Any] = {"t": self._t(at), "dir": direction, "kind": "text"}
         try:
             decoded = json.loads(frame)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, dict):
-            record["data"] = self.redactor.json(decoded)
+            data = self.redactor.json(decoded) if isinstance(decoded, dict) else None
+        except (ValueError, RecursionError):
+            # Not JSON, or nested too deep to walk: the frame is kept as text.
+            data = None
+        if data is not None:
+            record["data"] = data
         else:
             record["raw"] = self.redactor.text(frame)
         self._append(record)
 
     def sent_audio(self, pcm: bytes, at: int | None = None) -> None:
         """Record a binary audio frame the client sent (little-endian Int16)."""
+        self._check_open()
         t = self._t(at)
         even = len(pcm) - len(pcm) % 2
         record: dict[str, Any] = {
@@ -242,7 +263,11 @@ class SessionLogWriter:
         }
         if even != len(pcm):
             record["odd_byte"] = pcm[even:].hex()
-        self._audio.append(pcm[:even])
+        if self._audio is not None:
+            try:
+                self._audio.append(pcm[:even])
+            except OSError as error:
+                self._stop(error)
         self.samples += even // 2
         self._append(record)
 
@@ -260,12 +285,34 @@ class SessionLogWriter:
         """Write the footer and close both files."""
         if self._closed:
             return
-        self._closed = True
         self._write(
             {"kind": "footer", "t": self._t(None), "samples": self.samples, "records": self.records}
         )
-        self._events.close()
-        self._audio.close()
+        self._closed = True
+        try:
+            self._events.close()
+            if self._audio is not None:
+                self._audio.close()
+        except OSError as error:
+            self._stop(error)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SessionLogError(self._failure or f"{self.folder}: the recording is closed")
+
+    def _stop(self, error: OSError) -> NoReturn:
+        """A write failed (a full disk): close without a footer, which marks the log as
+        interrupted, keep every byte that reached the disk, and say so in one line."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._events.close()
+        if self._audio is not None:
+            self._audio.abandon()
+        reason = error.strerror or str(error)
+        self._failure = (
+            f"cannot write to {self.folder} ({reason}); the recording stops here, incomplete"
+        )
+        raise SessionLogError(self._failure) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +372,7 @@ def read_session(folder: Path) -> SessionLog:
                 footer = obj
                 continue
             record = _record(obj, position)
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             kept = len(records)
             if index == len(numbered) - 1 and footer is None:
                 problems.append(
@@ -429,6 +476,9 @@ def _audio(
     problems: list[str],
 ) -> NDArray[np.int16]:
     referenced = sum(r.samples for r in records if isinstance(r, AudioFrame))
+    if "audio" in header and header["audio"] is None:
+        problems.append(f"no audio: {header.get('audio_problem', 'the recorder wrote none')}")
+        return np.zeros(0, dtype=np.int16)
     path = folder / str(header.get("audio", AUDIO_FILE))
     if not path.exists():
         if referenced:

@@ -1,10 +1,15 @@
-"""Keep secrets off disk: redact tokens and app secrets in URLs, headers, JSON and free text."""
+"""Keep secrets off disk: redact tokens and app secrets in URLs, headers, JSON and free text.
+
+Keys are matched as a server reads them: after percent-decoding, so `access%5Ftoken=…`
+in a query (which servers accept as `access_token`) loses its value like the plain key.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 REDACTED = "REDACTED"
 
@@ -23,23 +28,41 @@ _SECRET_KEYS = frozenset(
         "password",
     }
 )
-_KEY_NAMES = "|".join(
-    (
-        r"access[_-]?token",
-        r"x[_-]api[_-]key",
-        r"api[_-]?key",
-        r"authorization",
-        r"app[_-]?secret",
-        r"client[_-]?secret",
-        r"token",
-        r"password",
-    )
+# The keys looked for in free text; `_` stands for a separator ('_' or '-'), `_?` for an
+# optional one.
+_TEXT_KEYS = (
+    "access_?token",
+    "x_api_key",
+    "api_?key",
+    "authorization",
+    "app_?secret",
+    "client_?secret",
+    "token",
+    "password",
 )
-# `key=value` in URLs and `"key": "value"` / `'key': 'value'` in JSON or Python reprs.
+
+
+def _spelled(char: str) -> str:
+    """One character of a key, as itself or percent-encoded in either case."""
+    forms = {re.escape(char)} | {f"%{ord(c):02x}" for c in (char.lower(), char.upper())}
+    return "(?:" + "|".join(sorted(forms)) + ")"
+
+
+def _key_pattern(name: str) -> str:
+    separator = "(?:" + "|".join(_spelled(c) for c in "_-") + ")"
+    parts = re.split(r"(_\??)", name)
+    return "".join(
+        separator + part[1:] if part.startswith("_") else "".join(map(_spelled, part))
+        for part in parts
+    )
+
+
+# `key=value` in URLs and `"key": "value"` / `'key': 'value'` in JSON or Python reprs. A key
+# starts a word, or follows a percent-escape (`%26token=` decodes to `&token=`).
 _KEYED_VALUE = re.compile(
     rf"""(?ix)
-    (?<![A-Za-z0-9_-])
-    (["']?(?:{_KEY_NAMES})["']?\s*[:=]\s*["']?)
+    (?:(?<![A-Za-z0-9_-])|(?<=%[0-9a-f]{{2}}))
+    (["']?(?:{"|".join(map(_key_pattern, _TEXT_KEYS))})["']?\s*[:=]\s*["']?)
     (?:(bearer|basic)\s+)?
     ([^"'\s,;&}}#]+)
     """
@@ -49,9 +72,15 @@ _KEYED_VALUE = re.compile(
 _SCHEME_VALUE = re.compile(r"(?i)\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{20,})")
 
 
+def _decoded(text: str) -> str:
+    """`text` percent-decoded, twice over at most (servers decode once; the second round
+    covers a double encoding); bounded so that a hostile key costs linear time."""
+    return unquote(unquote(text))
+
+
 def is_secret_key(key: str) -> bool:
-    """Whether a header, query or JSON key names a secret."""
-    return key.replace("-", "").replace("_", "").lower() in _SECRET_KEYS
+    """Whether a header, query or JSON key names a secret, percent-encoded or not."""
+    return _decoded(key).replace("-", "").replace("_", "").lower() in _SECRET_KEYS
 
 
 class Redactor:
@@ -60,14 +89,18 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._known: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Remember a secret value to remove from everything redacted from now on."""
-        # Very short values would erase ordinary text; keyed redaction still covers them.
-        if len(secret) >= 6 and secret != REDACTED:
-            self._secrets.add(secret)
+        """Remember a secret value, decoded and encoded, to remove from everything redacted
+        from now on."""
+        for form in {secret, _decoded(secret), quote(secret, safe="")}:
+            # Very short values would erase ordinary text; keyed redaction still covers them.
+            if len(form) >= 6 and form != REDACTED and form not in self._secrets:
+                self._secrets.add(form)
+                self._known = None
 
     def text(self, value: str) -> str:
         """Redact secrets in free text: known values, `key=value` pairs, bearer tokens."""
@@ -83,26 +116,31 @@ class Redactor:
 
         value = _KEYED_VALUE.sub(keyed, value)
         value = _SCHEME_VALUE.sub(scheme, value)
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            value = value.replace(secret, REDACTED)
-        return value
+        if not self._secrets:
+            return value
+        if self._known is None:
+            # Longest first, so a secret containing another goes whole.
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._known = re.compile("|".join(map(re.escape, ordered)))
+        return self._known.sub(REDACTED, value)
 
     def json(self, value: Any) -> Any:
         """Redact a decoded JSON value: secret keys lose their values, strings are scrubbed."""
         # Learn every keyed secret first, so a copy of it earlier in the value goes too.
-        self._learn_keyed(value)
+        self.learn(value)
         return self._redact_json(value)
 
-    def _learn_keyed(self, value: Any) -> None:
+    def learn(self, value: Any) -> None:
+        """Remember the values under secret keys in a decoded JSON value, redacting nothing."""
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if is_secret_key(str(key)):
                     self._learn(item)
                 else:
-                    self._learn_keyed(item)
+                    self.learn(item)
         elif isinstance(value, list | tuple):
             for item in value:
-                self._learn_keyed(item)
+                self.learn(item)
 
     def _redact_json(self, value: Any) -> Any:
         if isinstance(value, Mapping):

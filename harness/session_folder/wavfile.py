@@ -7,6 +7,7 @@ a header that undercounts; the reader trusts the file's length over such a heade
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import wave
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ _PCM = 1
 _EXTENSIBLE = 0xFFFE
 # Sizes that writers put in a header they never came back to finish.
 _UNFINISHED_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF)
+# The highest rate audio hardware and codecs offer. WAV keeps the rate and the byte rate
+# (twice the rate, here) in 32 bits, so from 2**31 Hz a header cannot even be written;
+# anything above this is a mistake or an attack, not audio.
+MAX_SAMPLE_RATE = 768_000
 
 
 class WavError(HarnessError, ValueError):
@@ -37,10 +42,20 @@ class PcmAudio:
     repaired: str | None = None
 
 
+def check_sample_rate(sample_rate: int) -> None:
+    """Raise WavError unless a WAV can hold audio at `sample_rate` Hz."""
+    if not 1 <= sample_rate <= MAX_SAMPLE_RATE:
+        raise WavError(
+            f"a sample rate of {sample_rate} Hz cannot be written to a WAV "
+            f"(this tool writes 1-{MAX_SAMPLE_RATE} Hz)"
+        )
+
+
 class PcmWavWriter:
     """Append Int16 samples to a WAV whose header stays valid after every append."""
 
     def __init__(self, path: Path, sample_rate: int) -> None:
+        check_sample_rate(sample_rate)
         self._file: IO[bytes] = path.open("wb")
         self._wave = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
         self._wave.setnchannels(1)
@@ -58,6 +73,14 @@ class PcmWavWriter:
         """Finish the header and close the file."""
         self._wave.close()
         self._file.close()
+
+    def abandon(self) -> None:
+        """Close after a failed write, keeping what reached the disk and raising nothing:
+        the header may undercount, which the reader repairs."""
+        with contextlib.suppress(OSError):
+            self._wave.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
 
 
 def read_pcm16(path: Path) -> PcmAudio:

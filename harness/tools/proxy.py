@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import json
 import re
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import websockets
@@ -31,7 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from harness.client.auth import http_base
 from harness.conformance.check import write_conformance
 from harness.protocol import StartRequest, StartRequestError
-from harness.session_folder.log import SessionLogWriter
+from harness.session_folder.log import SessionLogError, SessionLogWriter
 from harness.session_folder.redact import Redactor
 
 REST_LOG = "rest.jsonl"
@@ -59,29 +60,43 @@ def safe_name(connection_id: str, taken: Callable[[str], bool]) -> str:
 
 
 class _PendingLog:
-    """Records a connection until its sample rate is known, then writes the session folder."""
+    """Records a connection until its sample rate is known, then writes the session folder.
 
-    def __init__(self, folder: Path, endpoint: str, secrets: list[str]) -> None:
+    Recording never stands in the way of forwarding: when the folder cannot be written
+    (a full disk), the recording stops where it is, without a footer (which marks it
+    incomplete), the proxy says so in one line, and the connection goes on unrecorded.
+    """
+
+    def __init__(self, folder: Path, endpoint: str, state: ProxyState) -> None:
         self.folder = folder
         self.endpoint = endpoint
-        self.secrets = secrets
+        self.state = state
         self.started_ns = time.perf_counter_ns()
         self.writer: SessionLogWriter | None = None
         self.closed = False
+        self.failed = False
         self._pending: list[tuple[str, Any, int]] = []
 
     def add(self, kind: str, value: Any) -> None:
-        if self.closed:
+        if self.closed or self.failed:
             return
         at = time.perf_counter_ns()
-        if self.writer is None and kind == "send_text":
-            self._rate_from(value)
-        if self.writer is None and kind == "send_audio":
-            self._open(DEFAULT_RATE)
-        if self.writer is None:
-            self._pending.append((kind, value, at))
-        else:
-            self._write(kind, value, at)
+        try:
+            if self.writer is None and kind == "send_text":
+                self._rate_from(value)
+            if self.writer is None and kind == "send_audio":
+                self._open(DEFAULT_RATE)
+            if self.writer is None:
+                self._pending.append((kind, value, at))
+            else:
+                self._write(kind, value, at)
+        except SessionLogError as error:
+            self._fail(error)
+
+    def _fail(self, error: SessionLogError) -> None:
+        self.failed = True
+        self._pending.clear()
+        self.state.report(f"{self.folder.name}: {error}")
 
     def _rate_from(self, text: str) -> None:
         try:
@@ -98,9 +113,9 @@ class _PendingLog:
             endpoint=self.endpoint,
             sample_rate=rate,
             encoding=encoding,
-            secrets=self.secrets,
             started_ns=self.started_ns,
             extra_header={"recorded_by": "proxy"},
+            redactor=self.state.redactor,
         )
         for kind, value, at in self._pending:
             self._write(kind, value, at)
@@ -123,12 +138,26 @@ class _PendingLog:
             writer.error(value, at=at)
 
     def close(self) -> None:
+        if self.closed or self.failed:
+            self.closed = True
+            return
         self.closed = True
-        if self.writer is None:
-            self._open(DEFAULT_RATE)
-        assert self.writer is not None
-        self.writer.close()
-        write_conformance(self.folder)
+        try:
+            if self.writer is None:
+                self._open(DEFAULT_RATE)
+            assert self.writer is not None
+            self.writer.close()
+        except SessionLogError as error:
+            self._fail(error)
+            return
+        try:
+            write_conformance(self.folder)
+        except OSError as error:
+            self.state.report(f"{self.folder.name}: cannot write its conformance report: {error}")
+
+
+def _say(line: str) -> None:
+    print(f"proxy: {line}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -138,20 +167,32 @@ class ProxyState:
     upstream: str
     out: Path
     conversations: dict[str, Path] = field(default_factory=dict)
+    # One redactor for every log: a secret learned anywhere (a session's URL or headers, a
+    # token request or its answer) is removed from all that is written after.
     redactor: Redactor = field(default_factory=Redactor)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    report: Callable[[str], None] = _say
 
 
-def _upstream_ws(state: ProxyState, path: str, query: str) -> str:
+def _raw_target(scope: Mapping[str, Any]) -> str:
+    """The path and query as the client sent them, still percent-encoded: the decoded path
+    of a connection id with `%20` or `%00` is not a valid request line upstream."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(scope["path"])
+    query = scope.get("query_string", b"").decode("latin-1")
+    return path + (f"?{query}" if query else "")
+
+
+def _upstream_ws(state: ProxyState, target: str) -> str:
     parts = urlsplit(state.upstream)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    return f"{scheme}://{parts.netloc}{path}" + (f"?{query}" if query else "")
+    return f"{scheme}://{parts.netloc}{target}"
 
 
 async def _stream(state: ProxyState, socket: WebSocket) -> None:
+    # Decoded, for the folder name only; safe_name keeps NUL, separators and dots out.
     connection_id = socket.path_params["connection_id"]
-    query = socket.scope.get("query_string", b"").decode("latin-1")
-    url = _upstream_ws(state, socket.url.path, query)
+    url = _upstream_ws(state, _raw_target(socket.scope))
     offered = list(socket.scope.get("subprotocols") or [])
     forwarded = {k: v for k, v in socket.headers.items() if k.lower() in ("x-api-key",)}
     try:
@@ -174,11 +215,16 @@ async def _stream(state: ProxyState, socket: WebSocket) -> None:
         )
         return
     await socket.accept(subprotocol=upstream.subprotocol)
-    secrets = [s for s in (*offered, *forwarded.values()) if s]
+    for secret in (*offered, *forwarded.values()):
+        state.redactor.add(secret)
     async with state.lock:
         folder = state.out / safe_name(connection_id, lambda n: (state.out / n).exists())
-        folder.mkdir(parents=True)
-    log = _PendingLog(folder, url, secrets)
+        log = _PendingLog(folder, url, state)
+        try:
+            folder.mkdir(parents=True)
+        except OSError as error:
+            log.failed = True
+            state.report(f"{folder.name}: not recorded, cannot create its folder ({error})")
     log.add("open", (url, list(socket.headers.items())))
     await _pump(state, socket, upstream, log, folder)
 
@@ -257,26 +303,40 @@ async def _rest(state: ProxyState, request: Request) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
     body = await request.body()
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             reply = await client.request(
                 request.method,
-                request.url.path,
-                params=request.url.query,
+                httpx.URL(base.rstrip("/") + _raw_target(request.scope)),
                 headers=headers,
                 content=body,
             )
     except httpx.HTTPError as error:
         return JSONResponse({"message": f"upstream unreachable: {error}"}, status_code=502)
+    _learn_secrets(state.redactor, request, body, reply)
     match = _CONVERSATION.match(request.url.path)
     folder = state.conversations.get(match.group(1)) if match else None
     if folder is not None:
-        _record_rest(state, folder, request, reply)
+        try:
+            _record_rest(state, folder, request, reply)
+        except OSError as error:
+            state.report(f"{folder.name}: a REST call was not recorded in {REST_LOG} ({error})")
     passed = {
         k: v
         for k, v in reply.headers.items()
         if k.lower() not in _HOP_HEADERS | {"content-encoding"}
     }
     return Response(reply.content, status_code=reply.status_code, headers=passed)
+
+
+def _learn_secrets(
+    redactor: Redactor, request: Request, body: bytes, reply: httpx.Response
+) -> None:
+    """Learn the secrets of any REST call, recorded or not: the Authorization header, an
+    appSecret in a token request, the accessToken in its answer."""
+    redactor.headers(request.headers.items())
+    for content in (body, reply.content):
+        with contextlib.suppress(ValueError):
+            redactor.learn(json.loads(content))
 
 
 def _record_rest(state: ProxyState, folder: Path, request: Request, reply: httpx.Response) -> None:
@@ -287,7 +347,7 @@ def _record_rest(state: ProxyState, folder: Path, request: Request, reply: httpx
     record = {
         "t": time.time(),
         "method": request.method,
-        "path": request.url.path,
+        "path": state.redactor.text(request.url.path),
         "query": state.redactor.text(request.url.query),
         "status": reply.status_code,
         "response": state.redactor.json(answer),

@@ -21,6 +21,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     """Build the server's ASGI app."""
     config = config or MockConfig()
     store = Store(config.db)
+    store.end_abandoned()
     authority = Authority(store, config.apps, config.token_lifetime_s)
     faults = FaultBoard(config.faults)
     streaming = StreamingEndpoint(store, authority, config, faults)

@@ -29,6 +29,8 @@ from harness.session_folder.log import (
     TextFrame,
     read_session,
 )
+from harness.session_folder.redact import Redactor
+from harness.session_folder.wavfile import PcmWavWriter, WavError
 
 URL = "ws://127.0.0.1:8080/v1/streaming/abc"
 
@@ -356,3 +358,84 @@ def test_fixture_like_folders_without_audio_records_read(folder: Path) -> None:
     log = read_session(folder)
     assert log.complete
     assert log.audio.size == 0
+
+
+# Write failures and impossible input: the folder keeps what reached the disk and reads.
+
+CAPPED_WRITER = """
+import resource, sys
+from pathlib import Path
+from harness.session_folder.log import SessionLogError, SessionLogWriter
+resource.setrlimit(resource.RLIMIT_FSIZE, (32768, 32768))
+writer = SessionLogWriter(Path(sys.argv[1]), endpoint="ws://h/x", sample_rate=16000)
+try:
+    for n in range(100):
+        writer.sent_audio(bytes([n % 100, 0]) * 500)
+except SessionLogError as error:
+    print(error)
+writer.close()
+"""
+
+
+def test_a_full_disk_ends_the_log_without_a_footer_and_keeps_what_was_written(
+    folder: Path,
+) -> None:
+    # RLIMIT_FSIZE fails the write that crosses it (EFBIG), as a full disk would (ENOSPC).
+    result = subprocess.run(
+        [sys.executable, "-c", CAPPED_WRITER, str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (line,) = result.stdout.splitlines()
+    assert "File too large" in line
+    assert "incomplete" in line
+    log = read_session(folder)
+    assert not log.complete
+    frames = log.audio_frames()
+    assert 0 < len(frames) < 100
+    for number, frame in enumerate(frames):
+        assert np.all(log.audio_of(frame) == number % 100)
+
+
+def test_a_rate_no_wav_can_hold_records_the_session_without_audio(folder: Path) -> None:
+    with SessionLogWriter(folder, endpoint=URL, sample_rate=2**32) as writer:
+        writer.sent_text(json.dumps({"type": "start_request"}))
+        writer.sent_audio(bytes(2048))
+    assert not (folder / AUDIO_FILE).exists()
+    log = read_session(folder)
+    assert log.complete
+    assert log.sample_rate == 2**32
+    assert [f.samples for f in log.audio_frames()] == [1024]
+    assert log.audio.size == 0
+    assert any("4294967296 Hz cannot be written to a WAV" in p for p in log.problems)
+
+
+@pytest.mark.parametrize("rate", [0, -1, 768_001, 2**31, 2**32])
+def test_the_wav_writer_refuses_an_impossible_rate_before_writing(folder: Path, rate: int) -> None:
+    folder.mkdir()
+    with pytest.raises(WavError, match=f"{rate} Hz cannot be written"):
+        PcmWavWriter(folder / AUDIO_FILE, rate)
+    assert not (folder / AUDIO_FILE).exists()
+
+
+def test_json_nested_too_deep_to_walk_is_kept_as_text(folder: Path) -> None:
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    with SessionLogWriter(folder, endpoint=URL, sample_rate=16000) as writer:
+        writer.received_text(deep)
+    (frame,) = read_session(folder).received()
+    assert frame.text == deep
+
+
+def test_a_shared_redactor_carries_secrets_from_one_log_to_the_next(tmp_path: Path) -> None:
+    redactor = Redactor()
+    with SessionLogWriter(
+        tmp_path / "a",
+        endpoint=f"{URL}?access_token=Tok3n-0f-Sess1on",
+        sample_rate=16000,
+        redactor=redactor,
+    ):
+        pass
+    with SessionLogWriter(tmp_path / "b", endpoint=URL, sample_rate=16000, redactor=redactor) as b:
+        b.received_text("echo Tok3n-0f-Sess1on")
+    assert b"Tok3n-0f-Sess1on" not in (tmp_path / "b" / EVENTS_FILE).read_bytes()

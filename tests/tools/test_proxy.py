@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -28,7 +29,15 @@ from harness.session_folder.wavfile import read_pcm16
 from harness.tools.proxy import REST_LOG, create_proxy, safe_name
 from mock_symbl import MockConfig, running_mock
 
-from helpers import APP_ID, APP_SECRET, FIXTURES, kind
+from helpers import (
+    APP_ID,
+    APP_SECRET,
+    FIXTURES,
+    conversation_id,
+    kind,
+    start_request,
+    stream_session,
+)
 
 
 @given(st.text(), st.sets(st.text(max_size=5), max_size=5))
@@ -231,3 +240,145 @@ def test_the_proxy_command(tmp_path: Path) -> None:
     assert command.returncode == 0
     assert "stopped by SIGINT" in err
     assert read_session(out / "cli").complete
+
+
+# The proxy command with every file it writes capped at FSIZE_LIMIT bytes: a disk that fills
+# up, for real, wherever the tests run (no mount, no privilege needed). Python ignores the
+# SIGXFSZ this raises, so the write that crosses the cap fails with EFBIG.
+FSIZE_LIMIT = 64 * 1024
+CAPPED_PROXY = """
+import resource, runpy, sys
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+runpy.run_module("harness.cli", run_name="__main__")
+"""
+
+
+def test_a_full_disk_stops_the_recording_not_the_session(tmp_path: Path) -> None:
+    out = tmp_path / "recordings"
+    proxy_args = ["proxy", "--mock", "--listen", "127.0.0.1:0", "--out", str(out)]
+    with subprocess.Popen(
+        [sys.executable, "-c", CAPPED_PROXY, str(FSIZE_LIMIT), *proxy_args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as command:
+        assert command.stdout is not None
+        rest = command.stdout.readline().split()[1]
+        proxy = RunningServer("127.0.0.1", int(rest.rsplit(":", 1)[1]))
+        access = token_through(proxy)
+        audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples
+        assert audio.nbytes > 2 * FSIZE_LIMIT
+        url = f"{proxy.ws_url}/v1/streaming/full?access_token={access}"
+        received, code, _ = asyncio.run(stream_session(url, start_request(48000), audio))
+        command.send_signal(signal.SIGINT)
+        _, err = command.communicate(timeout=30)
+    # The client was served to the end, as if nothing had happened.
+    assert code == 1000
+    assert kind(received[-1]) == "conversation_completed"
+    assert any(kind(m) == "recognition_result" and m["message"]["isFinal"] for m in received)
+    # One line says what happened; no traceback.
+    errors = [line for line in err.splitlines() if line.startswith("proxy:")]
+    assert len(errors) == 1
+    assert "full" in errors[0]
+    assert "File too large" in errors[0]
+    assert "incomplete" in errors[0]
+    assert "Traceback" not in err
+    # What reached the disk is kept, and reads as an interrupted recording.
+    log = read_session(out / "full")
+    assert not log.complete
+    assert any("interrupted" in problem for problem in log.problems)
+    assert 0 < log.audio.size < audio.size
+    assert np.array_equal(log.audio, audio[: log.audio.size])
+    sent = [r for r in log.records if isinstance(r, TextFrame) and r.direction == "send"]
+    assert sent[0].data["type"] == "start_request"
+    assert access.encode() not in everything_written(out)
+
+
+def test_a_percent_encoded_token_key_is_redacted_from_every_log(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+    access = token_through(proxy)
+    audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples[:4800]
+    url = f"{proxy.ws_url}/v1/streaming/encoded?access%5Ftoken={access}"
+    received, code, _ = asyncio.run(stream_session(url, start_request(48000), audio))
+    assert code == 1000
+    reply = httpx.get(
+        f"{proxy.base_url}/v1/conversations/{conversation_id(received)}?%61ccess%5ftoken={access}",
+        headers={"x-api-key": access},
+    )
+    assert reply.status_code == 200
+    assert (out / "encoded" / REST_LOG).is_file()
+    assert access.encode() not in everything_written(out)
+
+
+def test_what_one_log_learns_is_redacted_from_all(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+    # The app secret is only ever seen keyed in the token request, the token only keyed
+    # in the streaming URL; the meeting title then carries both where no key names them.
+    access = token_through(proxy)
+    audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples[:4800]
+    start = start_request(48000, meetingTitle=f"notes {APP_SECRET} {access}")
+    url = f"{proxy.ws_url}/v1/streaming/shared?access_token={access}"
+    received, code, _ = asyncio.run(stream_session(url, start, audio))
+    assert code == 1000
+    reply = httpx.get(
+        f"{proxy.base_url}/v1/conversations/{conversation_id(received)}",
+        headers={"x-api-key": access},
+    )
+    assert reply.json()["name"] == f"notes {APP_SECRET} {access}"
+    (call,) = [json.loads(line) for line in (out / "shared" / REST_LOG).read_text().splitlines()]
+    assert call["response"]["name"] == "notes REDACTED REDACTED"
+    written = everything_written(out)
+    assert access.encode() not in written
+    assert APP_SECRET.encode() not in written
+
+
+@pytest.mark.parametrize(("connection_id", "folder"), [("a%20b", "a_b"), ("a%00b", "a_b")])
+def test_an_escaped_connection_id_is_forwarded_as_sent(
+    proxied: tuple[RunningServer, RunningServer, Path], connection_id: str, folder: str
+) -> None:
+    mock, proxy, out = proxied
+    access = token_through(proxy)
+    audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples[:4800]
+
+    def session(base: str) -> list[dict[str, Any]]:
+        url = f"{base}/v1/streaming/{connection_id}?access_token={access}"
+        received, code, _ = asyncio.run(stream_session(url, start_request(48000), audio))
+        assert code == 1000
+        return received
+
+    direct, proxied_kinds = session(mock.ws_url), session(proxy.ws_url)
+    assert [kind(m) for m in proxied_kinds] == [kind(m) for m in direct]
+    assert [p.name for p in out.iterdir()] == [folder]
+    assert read_session(out / folder).complete
+
+
+def test_an_impossible_sample_rate_is_refused_and_the_folder_stays_readable(
+    proxied: tuple[RunningServer, RunningServer, Path],
+) -> None:
+    _, proxy, out = proxied
+    access = token_through(proxy)
+    start = {
+        "type": "start_request",
+        "config": {"speechRecognition": {"encoding": "FLAC", "sampleRateHertz": 2**32}},
+    }
+
+    async def session() -> dict[str, Any]:
+        url = f"{proxy.ws_url}/v1/streaming/huge?access_token={access}"
+        async with websockets.connect(url) as socket:
+            await socket.send(json.dumps(start))
+            await socket.send(bytes(2048))
+            return dict(json.loads(await socket.recv()))
+
+    answer = asyncio.run(session())
+    assert kind(answer) == "error"
+    assert "4294967296 Hz" in answer["message"]["details"]
+    log = read_session(out / "huge")
+    assert log.sample_rate == 2**32
+    assert not (out / "huge" / "audio.wav").exists()
+    assert any("4294967296 Hz cannot be written to a WAV" in p for p in log.problems)
+    assert [f.samples for f in log.audio_frames()] == [1024]
