@@ -12,9 +12,7 @@ from harness.protocol.fields import FieldError, Fields
 # Encoding -> (lowest, highest) sample rate in Hz; None: no documented ceiling.
 SAMPLE_RATES: Mapping[str, tuple[int, int | None]] = {
     "LINEAR16": (8000, 48000),
-    # Symbl documents no ceiling for FLAC; past 768 kHz (the highest rate audio hardware and
-    # codecs offer) a rate is a mistake or an attack, and overflows a recording's WAV header.
-    "FLAC": (16000, 768000),
+    "FLAC": (16000, None),
     "MULAW": (8000, 8000),
     "Opus": (16000, 48000),
 }

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from harness.protocol import PING, PONG, StartRequest, StartRequestError
 from harness.protocol.bounded_json import JsonTooDeepError, loads
 from harness.protocol.requests import canonical_encoding, check_sample_rate
+from harness.session_folder.wavfile import MAX_SAMPLE_RATE
 from mock_symbl.engines.base import (
     Bindable,
     Hypothesis,
@@ -325,6 +326,9 @@ class StreamingSession:
         next_state(self.state, Trigger.START_REQUEST)
         try:
             request = StartRequest.from_json(message)
+            _check_rate_ceiling(
+                request.sample_rate_hertz, "config.speechRecognition.sampleRateHertz"
+            )
             engine = self._engines(request, self.connection_id)
         except StartRequestError as error:
             return [self._error("Invalid start_request", str(error))]
@@ -390,6 +394,7 @@ class StreamingSession:
             if not isinstance(rate, int) or isinstance(rate, bool):
                 raise StartRequestError("speechRecognition.sampleRateHertz", "expected integer")
             check_sample_rate(encoding, rate, "speechRecognition.sampleRateHertz")
+            _check_rate_ceiling(rate, "speechRecognition.sampleRateHertz")
         except StartRequestError as error:
             return [self._error("Invalid modify_request", str(error))]
         self.request = dataclasses.replace(self.request, encoding=encoding, sample_rate_hertz=rate)
@@ -615,3 +620,12 @@ class StreamingSession:
             outputs.append(Store(tuple(best), conversation.id))
         outputs.append(Send(message, everyone=item.kind in SHARED_KINDS))
         return outputs
+
+
+def _check_rate_ceiling(rate: int | None, path: str) -> None:
+    """Refuse a rate no audio has: FLAC documents no ceiling, yet past MAX_SAMPLE_RATE a
+    rate overflows the WAV a session is recorded in, and means a mistake or an attack."""
+    if rate is not None and rate > MAX_SAMPLE_RATE:
+        raise StartRequestError(
+            path, f"{rate} Hz is above the highest rate this server takes ({MAX_SAMPLE_RATE} Hz)"
+        )
