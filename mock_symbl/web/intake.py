@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,6 +60,10 @@ class Intake:
         if self._stop_at is None:
             self._stop_at = self._clock()
         self._queue.put_nowait(marker)
+
+    def hurry(self) -> None:
+        """The server is stopping: what still waits is past its stop already."""
+        self._stop_at = -math.inf
 
     async def get(self) -> Arrived | Marker:
         """The next frame or marker, in the order they arrived."""

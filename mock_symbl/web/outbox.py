@@ -9,7 +9,6 @@ than `limit` frames wait, the outbox gives up on it and calls `on_stall` once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -134,9 +133,13 @@ class Outbox:
 
     async def finish(self) -> None:
         """Let the queued frames go out (within the timeout), then stop the writer."""
-        if not self.stalled:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), self._timeout_s)
+        if not self.stalled and not self._writer.done():
+            # The writer ends early if the socket is gone: then nothing more will go out.
+            joined = asyncio.ensure_future(self._queue.join())
+            await asyncio.wait(
+                {joined, self._writer}, timeout=self._timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            joined.cancel()
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
 

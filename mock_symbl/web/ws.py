@@ -60,6 +60,8 @@ OUTBOX_LIMIT = 5000
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
 TOO_FAST = "data rate too high"
+# The close code uvicorn gives a socket when the server stops (RFC 6455: service restart).
+SERVER_STOPPING = 1012
 # Recognition of every session runs on these threads: their number, and the memory malloc
 # keeps for each thread, stay bounded whatever the number of sessions.
 RECOGNITION = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="recognition")
@@ -105,6 +107,20 @@ def end_by_fault(outbox: Outbox, faults: Faults, where: dict[str, float]) -> Non
     else:
         outbox.send(fired("close", code=faults.close_code, **where))
         outbox.close(faults.close_code, "Injected fault")
+
+
+def said(session: StreamingSession) -> None:
+    """Log, once per connection, the errors it was answered with and the audio it skimmed."""
+    name = session.connection_id
+    if session.errors:
+        errors = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
+        log.warning("connection %s answered with errors: %s", name, errors)
+    if session.seconds_skimmed:
+        log.warning(
+            "connection %s: recognition fell behind; %.1f s of audio passed unrecognised",
+            name,
+            session.seconds_skimmed,
+        )
 
 
 def too_fast(rate: DataRate, session: LockedSession, data: bytes) -> bool:
@@ -291,15 +307,11 @@ class StreamingEndpoint:
             session = self._session(key)
             with self.locks.lock_for(key) as lock:
                 await self._stream(socket, key, LockedSession(session, lock), faults)
-            if session.errors:
-                said = ", ".join(f"{count} x {kind}" for kind, count in session.errors.items())
-                log.warning("connection %s answered with errors: %s", connection_id, said)
-            if session.seconds_skimmed:
-                log.warning(
-                    "connection %s: recognition fell behind; %.1f s of audio passed unrecognised",
-                    connection_id,
-                    session.seconds_skimmed,
-                )
+            said(session)
+        except asyncio.CancelledError:
+            # Only the server cancels a handler (a stop that outlasted its grace): what the
+            # session recognised is stored; say so in one line, not in a traceback.
+            log.warning("connection %s cut short: the server is stopping", connection_id)
         finally:
             self.streams.release(app.key)
 
@@ -450,6 +462,8 @@ class StreamingEndpoint:
                     at = time.perf_counter_ns()
                     if message["type"] == "websocket.disconnect":
                         monitor.close(at, message.get("code"))
+                        if message.get("code") == SERVER_STOPPING:
+                            intake.hurry()
                         return
                     if message.get("text") is not None:
                         monitor.text(at, message["text"])

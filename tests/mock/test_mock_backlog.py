@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import math
+import signal
+import subprocess
 from typing import Any
 
 import numpy as np
@@ -194,3 +196,41 @@ async def _stream_and_stop(url: str, pcm: bytes, rate: int) -> tuple[list[dict[s
         async for frame in socket:
             received.append(json.loads(frame))
         return received, socket.close_code or 0
+
+
+async def _leave_a_backlog(port: int, access: str) -> list[Any]:
+    """Two sessions with seconds of noise queued for recognition, left open."""
+    noise = np.random.default_rng(0).normal(0, 3000, 1024).astype("<i2").tobytes()
+    sockets = []
+    for index in range(2):
+        url = f"ws://127.0.0.1:{port}/v1/streaming/left-{index}?access_token={access}"
+        socket = await websockets.connect(url)
+        await socket.send(json.dumps(start_request(16000)))
+        for _ in range(400):
+            await socket.send(noise)
+        sockets.append(socket)
+    return sockets
+
+
+def test_a_stop_by_signal_with_a_backlog_prints_lines_not_tracebacks() -> None:
+    mock = subprocess.Popen(
+        ["symbl-harness", "mock", "--port", "0", "--engine", "asr"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert mock.stdout is not None
+    first = mock.stdout.readline()
+    port = int(first.rsplit(":", 1)[1])
+
+    async def scenario() -> None:
+        sockets = await _leave_a_backlog(port, token(f"http://127.0.0.1:{port}"))
+        mock.send_signal(signal.SIGINT)
+        for socket in sockets:
+            await socket.wait_closed()
+
+    asyncio.run(scenario())
+    _, err = mock.communicate(timeout=120)
+    assert mock.returncode == 0, err
+    assert "Traceback" not in err
+    assert "stopped by SIGINT" in err
