@@ -52,8 +52,12 @@ async def stream_session(
     frame: int = 1024,
     headers: dict[str, str] | None = None,
     subprotocols: Sequence[str] | None = None,
+    wait_s: float = 120.0,
 ) -> tuple[list[dict[str, Any]], int | None, str | None]:
-    """Run one session as fast as the socket takes it: received JSON, close code, subprotocol."""
+    """Run one session as fast as the socket takes it: received JSON, close code, subprotocol.
+
+    `wait_s` only guards against a hang: how long the server may take to finish.
+    """
     received: list[dict[str, Any]] = []
     async with websockets.connect(
         url,
@@ -72,7 +76,7 @@ async def stream_session(
         for offset in range(0, pcm.size, frame):
             await socket.send(pcm[offset : offset + frame].tobytes())
         await socket.send(json.dumps({"type": "stop_request"}))
-        await asyncio.wait_for(reader, 120)
+        await asyncio.wait_for(reader, wait_s)
         return received, socket.close_code, socket.subprotocol
 
 

@@ -21,7 +21,6 @@ import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from harness.session_folder.log import read_session
-from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
 
 from helpers import FIXTURES
@@ -59,7 +58,9 @@ def test_record_each_fixture_file_against_the_mock(tmp_path: Path, name: str) ->
         "600",
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.startswith(f"recorded {out}")
+    # The last line says what was recorded; any before it are the mock's one-line notices.
+    assert done.stderr.splitlines()[-1].startswith(f"recorded {out}")
+    assert "Traceback" not in done.stderr
     log = read_session(out)
     assert log.complete
     assert log.problems == ()
@@ -70,8 +71,13 @@ def test_record_each_fixture_file_against_the_mock(tmp_path: Path, name: str) ->
     assert events[0]["type"] == "conversation_created"
     assert events[-1]["type"] == "conversation_completed"
     conversation = json.loads((out / "conversation.json").read_text())
-    phrases = read_transcript(FIXTURES / name / "transcript.json").phrases
-    assert len(conversation["messages"]) == len(phrases)
+    # What the conversation API kept is what was streamed (how well the engine heard the
+    # speech is the engine tests' business: a busy machine makes the asr engine shed work).
+    streamed = [
+        m for e in events if e["type"] == "message_response" for m in e["event"]["messages"]
+    ]
+    assert conversation["messages"]
+    assert [m["id"] for m in conversation["messages"]] == [m["id"] for m in streamed]
     assert all("sentiment" in m for m in conversation["messages"])
     assert set(conversation) >= {"messages", "topics", "questions", "actionItems", "followUps"}
     everything = written(out)

@@ -50,7 +50,8 @@ def test_asr_recognises_each_fixture_within_its_word_error_bound(
     transcript = read_transcript(FIXTURES / name / "transcript.json")
     url = f"{asr_mock.ws_url}/v1/streaming/asr-{name}?access_token={token(asr_mock.base_url)}"
     messages, code, _ = asyncio.run(
-        stream_session(url, start_request(audio.sample_rate), audio.samples)
+        # Recognised in full however long a busy machine takes (a minute of audio).
+        stream_session(url, start_request(audio.sample_rate), audio.samples, wait_s=1800)
     )
     assert code == 1000
     finals = [
