@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from harness import TOOL
 from harness.errors import HarnessError
+from harness.protocol.bounded_json import loads
 from harness.session_folder.redact import Redactor
 from harness.session_folder.wavfile import PcmWavWriter, WavError, read_pcm16
 
@@ -238,9 +239,9 @@ class SessionLogWriter:
     def _text(self, direction: Direction, frame: str, at: int | None) -> None:
         record: dict[str, Any] = {"t": self._t(at), "dir": direction, "kind": "text"}
         try:
-            decoded = json.loads(frame)
+            decoded = loads(frame)
             data = self.redactor.json(decoded) if isinstance(decoded, dict) else None
-        except (ValueError, RecursionError):
+        except ValueError:
             # Not JSON, or nested too deep to walk: the frame is kept as text.
             data = None
         if data is not None:
@@ -365,7 +366,7 @@ def read_session(folder: Path) -> SessionLog:
     numbered = [(n, line) for n, line in enumerate(lines[1:], start=2) if line.strip()]
     for index, (number, line) in enumerate(numbered):
         try:
-            obj = json.loads(line)
+            obj = loads(line)
             if not isinstance(obj, dict):
                 raise ValueError("not an object")
             if obj.get("kind") == "footer":
@@ -397,7 +398,7 @@ def _header(line: bytes, path: Path) -> Mapping[str, Any]:
     if not line.strip():
         raise SessionLogError(f"{path} is empty: no header")
     try:
-        header = json.loads(line)
+        header = loads(line)
     except ValueError:
         raise SessionLogError(f"{path} line 1 is not JSON: not a session log") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:

@@ -32,6 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from harness.client.auth import http_base
 from harness.conformance.check import write_conformance
 from harness.protocol import StartRequest, StartRequestError
+from harness.protocol.bounded_json import loads
 from harness.session_folder.log import SessionLogError, SessionLogWriter
 from harness.session_folder.redact import Redactor
 
@@ -100,7 +101,7 @@ class _PendingLog:
 
     def _rate_from(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            message = loads(text)
             if isinstance(message, dict) and message.get("type") == "start_request":
                 request = StartRequest.from_json(message)
                 self._open(request.sample_rate_hertz or DEFAULT_RATE, request.encoding)
@@ -292,7 +293,7 @@ def _learn_conversation(state: ProxyState, text: str, folder: Path) -> None:
     if '"conversationId"' not in text:
         return
     with contextlib.suppress(ValueError, AttributeError, TypeError):
-        message = json.loads(text)
+        message = loads(text)
         data = message.get("message", {}).get("data") or {}
         if isinstance(data.get("conversationId"), str):
             state.conversations.setdefault(data["conversationId"], folder)
@@ -336,7 +337,7 @@ def _learn_secrets(
     redactor.headers(request.headers.items())
     for content in (body, reply.content):
         with contextlib.suppress(ValueError):
-            redactor.learn(json.loads(content))
+            redactor.learn(loads(content))
 
 
 def _record_rest(state: ProxyState, folder: Path, request: Request, reply: httpx.Response) -> None:

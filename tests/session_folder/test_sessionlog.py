@@ -298,6 +298,8 @@ def header(**fields: Any) -> str:
     [
         ("", "is empty"),
         ("not json\n", "line 1 is not JSON"),
+        ("[" * 100_000 + "\n", "line 1 is not JSON"),
+        (header() + "[" * 100_000 + "\n" + '{"kind":"footer"}\n', "line 2 is not a valid record"),
         ('{"format": "something-else"}\n', "is not a symbl-harness-session log"),
         (header(version=2), "is format version 2; .* reads version 1"),
         (header(version="1"), "invalid format version"),
