@@ -10,14 +10,15 @@ the utterance's word segmentation gives the final words and their times.
 A pocketsphinx decoder holds ~90 MB, so decoders are shared by every session of the
 process (`DecoderPool`): a phrase holds one of FULL_DECODERS full decoders while it is
 open. A phrase that opens while recognition is behind (`Pace.BEHIND`), or while every
-full decoder is busy, is buffered and decoded whole when it ends by the one cheap decoder
-(narrower beams, every other frame: ~10x less CPU, more word errors), with no partials.
-The engine's memory is thus bounded by FULL_DECODERS + 1 decoders and the open phrases'
-audio, whatever the number of sessions.
+full decoder is busy, is buffered and decoded whole when it ends by one of CHEAP_DECODERS
+cheap decoders (narrower beams, every other frame: ~10x less CPU, more word errors), with
+no partials. The engine's memory is thus bounded by FULL_DECODERS + CHEAP_DECODERS
+decoders and the open phrases' audio (MAX_PHRASE_S each), whatever the number of sessions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import weakref
@@ -48,6 +49,7 @@ SPEECH_MIN_DBFS = -55.0
 # must not grow without end on audio that never falls silent.
 MAX_PHRASE_S = 20.0
 FULL_DECODERS = 4
+CHEAP_DECODERS = 2
 # Measured on the fixtures: real-time factor 0.26-0.47 -> 0.03-0.05; WER 0.66-0.84 -> 0.85-0.92.
 CHEAP_DECODE: dict[str, float | int] = {
     "beam": 1e-30,
@@ -107,20 +109,22 @@ class Decoder:
 
 
 class DecoderPool:
-    """The process's decoders: `full` ones lent for a phrase, one cheap one lent per call.
+    """The process's decoders: `full` ones lent for a phrase, `cheap` ones lent per call.
 
     A full decoder is only ever taken without waiting, so a session never waits for
-    another's phrase to end; the cheap one is held for one whole-phrase decode at a time,
-    so waiting for it always ends.
+    another's phrase to end; a cheap one is held for one whole-phrase decode at a time,
+    so waiting for one always ends.
     """
 
-    def __init__(self, full: int) -> None:
+    def __init__(self, full: int, cheap: int = CHEAP_DECODERS) -> None:
         self._capacity = full
         self._free: list[Decoder] = []
         self._loaded = 0
         self._lock = threading.Lock()
-        self._cheap: Decoder | None = None
-        self._cheap_lock = threading.Lock()
+        self._cheap_free: list[Decoder] = []
+        self._cheap_loaded = 0
+        self._cheap_capacity = cheap
+        self._cheap_ready = threading.Condition()
 
     def take(self) -> Decoder | None:
         """A full decoder, or None if all are lent."""
@@ -143,12 +147,37 @@ class DecoderPool:
             self._free.append(decoder)
 
     @contextmanager
-    def cheap(self) -> Iterator[Decoder]:
-        """The cheap decoder, for the block."""
-        with self._cheap_lock:
-            if self._cheap is None:
-                self._cheap = Decoder.load(**CHEAP_DECODE)
-            yield self._cheap
+    def cheap(self, *, wait: bool = True) -> Iterator[Decoder | None]:
+        """A cheap decoder for the block; None if all are lent and `wait` is False."""
+        decoder, to_load = None, False
+        with self._cheap_ready:
+            while wait and not self._cheap_free and self._cheap_loaded >= self._cheap_capacity:
+                self._cheap_ready.wait()
+            if self._cheap_free:
+                decoder = self._cheap_free.pop()
+            elif self._cheap_loaded < self._cheap_capacity:
+                self._cheap_loaded += 1
+                to_load = True
+        if decoder is None and not to_load:
+            yield None
+            return
+        try:
+            if decoder is None:
+                decoder = Decoder.load(**CHEAP_DECODE)
+        except BaseException:
+            with self._cheap_ready:
+                self._cheap_loaded -= 1
+                self._cheap_ready.notify()
+            raise
+        try:
+            yield decoder
+        finally:
+            with contextlib.suppress(Exception):
+                # A decode that failed midway must not leave the decoder inside an utterance.
+                decoder.ps.end_utt()
+            with self._cheap_ready:
+                self._cheap_free.append(decoder)
+                self._cheap_ready.notify()
 
 
 POOL = DecoderPool(FULL_DECODERS)
@@ -205,8 +234,10 @@ class AsrRecognizer:
         return self._drain()
 
     def skim(self, samples: NDArray[np.int16], sample_rate: int) -> list[Hypothesis]:
-        """Count the samples without recognising them; finalise the open phrase first."""
-        out = self._close_phrase() if self._in_phrase else []
+        """Count the samples without recognising them; finalise the open phrase first
+        (without its words if every cheap decoder is busy: skimming never waits)."""
+        out = self._close_phrase(wait=False) if self._in_phrase else []
+        self._flush_resampler()
         self._skimmed += self._pending.size + samples.size * RATE / sample_rate
         self._pending = np.zeros(0, dtype=np.int16)
         self._resampler = None
@@ -292,20 +323,25 @@ class AsrRecognizer:
         self._held.append(decoder)
         decoder.start(onset, self._cmn)
 
-    def _close_phrase(self) -> list[Hypothesis]:
+    def _close_phrase(self, *, wait: bool = True) -> list[Hypothesis]:
         self._in_phrase = False
         offset = self._phrase_start / 100
+        words: tuple[Word, ...] = ()
         if self._held:
-            decoder = self._held.pop()
-            decoder.ps.end_utt()
-            words = decoder.words(offset)
-            self._cmn = decoder.ps.get_cmn(False)
-            self._pool.give_back(decoder)
+            decoder = self._held[0]
+            try:
+                decoder.ps.end_utt()
+                words = decoder.words(offset)
+                self._cmn = decoder.ps.get_cmn(False)
+            finally:
+                self._held.clear()
+                self._pool.give_back(decoder)
         else:
-            with self._pool.cheap() as cheap:
-                cheap.start(np.concatenate(self._buffered), self._cmn)
-                cheap.ps.end_utt()
-                words = cheap.words(offset)
-                self._cmn = cheap.ps.get_cmn(False)
-            self._buffered = []
+            buffered, self._buffered = self._buffered, []
+            with self._pool.cheap(wait=wait) as cheap:
+                if cheap is not None:
+                    cheap.start(np.concatenate(buffered), self._cmn)
+                    cheap.ps.end_utt()
+                    words = cheap.words(offset)
+                    self._cmn = cheap.ps.get_cmn(False)
         return [Hypothesis(words, is_final=True)] if words else []

@@ -273,6 +273,13 @@ class StreamingSession:
             engine.set_pace(pace)
         return self._recognised(engine.accept(samples, rate))
 
+    def skim_audio(self, frames: Sequence[bytes]) -> list[Output]:
+        """Take binary frames that recognition is too far behind to hear (`Pace.SKIM`)."""
+        outputs: list[Output] = []
+        for data in frames:
+            outputs.extend(self.receive_audio(data, Pace.SKIM))
+        return outputs
+
     def connection_lost(self) -> list[Output]:
         """The socket went away: finalise and store what was recognised.
 

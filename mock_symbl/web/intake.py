@@ -1,21 +1,21 @@
 """What a client sent, read as it arrived, waiting in order for its session.
 
 The socket's reader puts every frame here at once; the session's worker takes them in
-order. The intake knows how long the next frame waited, how much audio waits, and when
-a stop request (or the client's leaving) arrived: what `Backlog.pace()` needs.
+order. The intake knows how long the next frame waited, how much waits, and when the
+stop requests (or the client's leaving) arrived: what `Backlog.pace()` needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 
 class Marker(enum.Enum):
-    """What ends the frames: the client left (or the reader stopped), or fell silent."""
+    """What ends the frames (the client left, or fell silent), or a fault due here."""
 
     END = "end"
     SILENCE = "silence"
@@ -34,46 +34,94 @@ class Arrived:
     stop: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FaultsDue:
+    """Faults a plan fires after the frames before it (served in order with them)."""
+
+    faults: tuple[str, ...]
+    frames: int
+
+
+Item = Arrived | Marker | FaultsDue
+
+
 class Intake:
-    """An unbounded FIFO of frames whose audio the backlog rules keep in bounds: audio
-    that waits too long, or too much of it, is skimmed, which empties the queue fast."""
+    """A FIFO of frames whose audio the backlog rules keep in bounds: audio that waits
+    too long, or too much of it, is skimmed, which empties the queue fast."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._queue: asyncio.Queue[Arrived | Marker] = asyncio.Queue()
-        self.audio_bytes = 0
-        self._stop_at: float | None = None
+        self._items: deque[Item] = deque()
+        self._ready = asyncio.Event()
+        self.queued_bytes = 0
+        self.text_bytes = 0
+        # When each stop request still waiting (or the end) arrived, oldest first.
+        self._stops: deque[float] = deque()
+        self._hurried = False
+        self.closed = False
 
     def text(self, text: str, *, stop: bool) -> None:
         """A text frame; `stop` if it asks to end recognition."""
-        if stop and self._stop_at is None:
-            self._stop_at = self._clock()
-        self._queue.put_nowait(Arrived(text, self._clock(), stop))
+        if stop:
+            self._stops.append(self._clock())
+        self.text_bytes += len(text)
+        self._put(Arrived(text, self._clock(), stop))
 
     def audio(self, data: bytes) -> None:
         """A binary frame."""
-        self.audio_bytes += len(data)
-        self._queue.put_nowait(Arrived(data, self._clock()))
+        self.queued_bytes += len(data)
+        self._put(Arrived(data, self._clock()))
 
-    def put(self, marker: Marker) -> None:
-        """The end of the frames (the client's leaving counts as a stop)."""
-        if self._stop_at is None:
-            self._stop_at = self._clock()
-        self._queue.put_nowait(marker)
+    def put(self, item: Marker | FaultsDue) -> None:
+        """A marker (the end counts as a stop) or faults due after the frames so far."""
+        if item is END:
+            self._stops.append(self._clock())
+        self._put(item)
 
     def hurry(self) -> None:
-        """The server is stopping: what still waits is past its stop already."""
-        self._stop_at = -math.inf
+        """The server is stopping: whatever waits is past its stop already."""
+        self._hurried = True
 
-    async def get(self) -> Arrived | Marker:
-        """The next frame or marker, in the order they arrived."""
-        item = await self._queue.get()
+    def close(self) -> None:
+        """Serve nothing more: what waits is dropped, and what arrives from now on."""
+        if not self.closed:
+            self._items.clear()
+            self._items.append(END)
+            self._ready.set()
+            self.closed = True
+
+    def _put(self, item: Item) -> None:
+        if not self.closed:
+            self._items.append(item)
+            self._ready.set()
+
+    async def get(self) -> Item:
+        """The next item, in the order they arrived."""
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._taken(self._items.popleft())
+
+    def audio_run(self) -> list[bytes]:
+        """The audio frames at the head of the queue, up to the next other item."""
+        frames: list[bytes] = []
+        while self._items:
+            head = self._items[0]
+            if not (isinstance(head, Arrived) and isinstance(head.frame, bytes)):
+                break
+            self._taken(self._items.popleft())
+            frames.append(head.frame)
+        return frames
+
+    def _taken(self, item: Item) -> Item:
         if isinstance(item, Arrived):
             if isinstance(item.frame, bytes):
-                self.audio_bytes -= len(item.frame)
-            elif item.stop:
-                # Served now: a session that resumes after it streams at its own pace.
-                self._stop_at = None
+                self.queued_bytes -= len(item.frame)
+            else:
+                self.text_bytes -= len(item.frame)
+                if item.stop and self._stops:
+                    # Served now: a session that resumes after it streams at its own pace.
+                    self._stops.popleft()
         return item
 
     def waited(self, item: Arrived) -> float:
@@ -81,5 +129,8 @@ class Intake:
         return self._clock() - item.at
 
     def stopping_for(self) -> float | None:
-        """Seconds since a stop request (or the end) arrived; None if none has."""
-        return None if self._stop_at is None else self._clock() - self._stop_at
+        """Seconds since the oldest stop request (or the end) still waiting arrived; None
+        if none is waiting."""
+        if self._hurried:
+            return float("inf")
+        return self._clock() - self._stops[0] if self._stops else None

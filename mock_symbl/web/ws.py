@@ -49,7 +49,7 @@ from mock_symbl.session.streaming import StreamingSession
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
 from mock_symbl.web.config import MockConfig
-from mock_symbl.web.intake import END, SILENCE, Arrived, Intake
+from mock_symbl.web.intake import END, SILENCE, Arrived, FaultsDue, Intake
 from mock_symbl.web.limits import StreamCounter
 from mock_symbl.web.outbox import DROP_GRACE_S, TRANSPORT, Outbox
 
@@ -60,11 +60,14 @@ OUTBOX_LIMIT = 5000
 Key = tuple[str, str]
 TOO_MANY_STREAMS = "Too many concurrent streams for this app."
 TOO_FAST = "data rate too high"
+# Text frames waiting for their session beyond this are a flood, not a conversation.
+TEXT_BACKLOG_BYTES = 8 << 20
+TOO_MANY_MESSAGES = "Too many messages waiting."
 # The close code uvicorn gives a socket when the server stops (RFC 6455: service restart).
 SERVER_STOPPING = 1012
 # Recognition of every session runs on these threads: their number, and the memory malloc
 # keeps for each thread, stay bounded whatever the number of sessions.
-RECOGNITION = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="recognition")
+RECOGNITION = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="recognition")
 # How often a stalled reader looks whether its client is still there.
 STALL_CHECK_S = 0.2
 # Linux TCP states (tcp_states.h) of a connection whose peer is still there.
@@ -161,21 +164,15 @@ async def stall(socket: WebSocket, seconds: float) -> None:
         await asyncio.sleep(min(left, STALL_CHECK_S))
 
 
-async def inject(
-    socket: WebSocket, outbox: Outbox, faults: Faults, triggers: FrameTriggers
-) -> bool:
-    """Fire the faults due after one more audio frame; True once the connection is ending."""
-    frames = triggers.frames + 1
-    for fault in triggers.frame():
+def fire(outbox: Outbox, faults: Faults, due: FaultsDue) -> bool:
+    """Fire faults due after a frame, in order with what it caused; True once ending."""
+    for fault in due.faults:
         if fault == "error":
-            outbox.send(fired("error", frames=frames))
-            error = messages.error(INJECTED, f"An error injected after {frames} frames.")
+            outbox.send(fired("error", frames=due.frames))
+            error = messages.error(INJECTED, f"An error injected after {due.frames} frames.")
             outbox.send(json.dumps(error, separators=(",", ":")))
-        elif fault == "stall":
-            outbox.send(fired("stall", frames=frames, seconds=faults.stall_s))
-            await stall(socket, faults.stall_s)
         else:
-            end_by_fault(outbox, faults, {"frames": frames})
+            end_by_fault(outbox, faults, {"frames": due.frames})
             return True
     return False
 
@@ -230,6 +227,16 @@ class LockedSession:
         with self._lock:
             return self._session.receive_audio(data, pace)
 
+    def skim_audio(self, frames: list[bytes]) -> list[Output]:
+        """`StreamingSession.skim_audio`, holding the lock."""
+        with self._lock:
+            return self._session.skim_audio(frames)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a thread holds the conversation's lock now."""
+        return self._lock.locked()
+
     def audio_seconds(self, size: int) -> float | None:
         """`StreamingSession.audio_seconds` (it only reads the request, replaced whole)."""
         return self._session.audio_seconds(size)
@@ -243,16 +250,6 @@ class LockedSession:
         """`StreamingSession.end_for_silence`, holding the lock."""
         with self._lock:
             return self._session.end_for_silence(seconds)
-
-
-async def discard_until_closed(socket: WebSocket) -> None:
-    """Read and drop whatever the client still sends until it closes (or a grace passes):
-    closing a socket with unread data would reset it, and the client would lose what it
-    had not read yet."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DROP_GRACE_S):
-            while (await socket.receive())["type"] != "websocket.disconnect":
-                pass
 
 
 class StreamingEndpoint:
@@ -432,8 +429,14 @@ class StreamingEndpoint:
             self._read(socket, session, intake, outbox, faults=faults, monitor=monitor)
         )
         try:
-            await self._work(key, session, outbox, intake)
+            await self._work(key, session, outbox, intake, faults)
         finally:
+            # The reader drops what the client still sends until it closes (or a grace
+            # passes): a socket closed with unread data is reset, and the client would lose
+            # what it had not read yet.
+            intake.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), DROP_GRACE_S)
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             if timer is not None:
@@ -465,46 +468,77 @@ class StreamingEndpoint:
                         if message.get("code") == SERVER_STOPPING:
                             intake.hurry()
                         return
+                    if intake.closed:
+                        continue
                     if message.get("text") is not None:
                         monitor.text(at, message["text"])
                         intake.text(message["text"], stop=asks_to_stop(message["text"]))
+                        if intake.text_bytes > TEXT_BACKLOG_BYTES:
+                            outbox.close(1008, TOO_MANY_MESSAGES)
+                            intake.close()
                     elif message.get("bytes") is not None:
                         monitor.audio(at, message["bytes"])
                         silence.reschedule(loop.time() + self.silence_timeout_s)
                         if rate is not None and too_fast(rate, session, message["bytes"]):
                             end_too_fast(outbox, faults)
-                            await discard_until_closed(socket)
-                            return
+                            intake.close()
+                            continue
                         intake.audio(message["bytes"])
-                        if triggers is not None and await inject(socket, outbox, faults, triggers):
-                            await discard_until_closed(socket)
-                            return
+                        if triggers is not None:
+                            await self._triggered(socket, intake, outbox, faults, triggers)
         except TimeoutError:
             intake.put(SILENCE)
         finally:
             intake.put(END)
 
-    async def _work(self, key: Key, session: LockedSession, outbox: Outbox, intake: Intake) -> None:
+    @staticmethod
+    async def _triggered(
+        socket: WebSocket, intake: Intake, outbox: Outbox, faults: Faults, triggers: FrameTriggers
+    ) -> None:
+        """After one more audio frame: stall reading now, queue the other faults due."""
+        frames = triggers.frames + 1
+        due = triggers.frame()
+        if "stall" in due:
+            outbox.send(fired("stall", frames=frames, seconds=faults.stall_s))
+            await stall(socket, faults.stall_s)
+        rest = tuple(fault for fault in due if fault != "stall")
+        if rest:
+            intake.put(FaultsDue(rest, frames))
+
+    async def _work(
+        self, key: Key, session: LockedSession, outbox: Outbox, intake: Intake, faults: Faults
+    ) -> None:
         """Serve the frames read, in order, until the connection ends or is closing."""
         backlog = self.backlog
         while True:
             item = await intake.get()
             if item is END:
                 return
+            if isinstance(item, FaultsDue):
+                if fire(outbox, faults, item):
+                    return
+                continue
             if not isinstance(item, Arrived):
                 outputs = await self._call(session, session.end_for_silence, self.silence_timeout_s)
             elif isinstance(item.frame, str):
                 outputs = await self._call(session, session.receive_text, item.frame)
             else:
-                pace = backlog.pace(intake.waited(item), intake.audio_bytes, intake.stopping_for())
-                outputs = await self._call(session, session.receive_audio, item.frame, pace)
+                waited = intake.waited(item)
+                pace = backlog.pace(waited, intake.queued_bytes, intake.stopping_for())
+                if pace is Pace.SKIM:
+                    # Skimming is cheap: the whole run waiting goes in one call.
+                    frames = [item.frame, *intake.audio_run()]
+                    outputs = await self._call(session, session.skim_audio, frames)
+                else:
+                    outputs = await self._call(session, session.receive_audio, item.frame, pace)
             if self._deliver(key, outbox, outputs):
                 return
 
     @staticmethod
     async def _call(session: LockedSession, method: Callable[..., Any], *args: Any) -> Any:
-        # Recognition is CPU work; keep the event loop free for other sockets.
-        if session.cpu_bound:
+        # Recognition is CPU work, and a conversation's lock may be held by a thread doing
+        # it: either way, keep the event loop free for other sockets.
+        if session.cpu_bound or session.busy:
             return await asyncio.get_running_loop().run_in_executor(RECOGNITION, method, *args)
         return method(*args)
 
