@@ -81,5 +81,5 @@ def end_if_abandoned(
     conversation = conversations.get(linger.key)
     if conversation is None or conversation.id != linger.conversation_id or conversation.sockets:
         return []
-    del conversations[linger.key]
+    conversations.pop(linger.key, None)
     return [Store(messages.iso(now), conversation.id)]
