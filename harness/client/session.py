@@ -167,6 +167,10 @@ class _Streamer:
                     )
                     deadline = t0 + int(due / speed * 1e9)
                     await wait_until(deadline)
+                else:
+                    # A server that reads at once never makes a send wait: let the other
+                    # tasks of this loop (the receiver, other sessions' handshakes) run.
+                    await asyncio.sleep(0)
                 at = time.perf_counter_ns()
                 if speed is not None:
                     result.lateness_ns.append(at - deadline)

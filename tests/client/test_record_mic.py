@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -84,6 +85,11 @@ class Speaker(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
+        # PulseAudio stopping (the fixture's end) closes the pipe: the speaker is done then.
+        with contextlib.suppress(BrokenPipeError):
+            self._speak()
+
+    def _speak(self) -> None:
         step = RATE // 10
         with self.fifo.open("wb") as pipe:
             t0, written, spoken = time.monotonic(), 0, None
