@@ -172,3 +172,17 @@ def test_the_verdicts_and_the_table_say_what_failed_and_compare_with_the_transcr
     assert "asr engine peak RSS: 201 MB" in printed
     assert "1x delay p99 1.00x transcript's" in printed
     assert "not completed: max-5: closed with 1011" in printed
+
+
+def test_growth_is_the_slope_once_the_pools_are_full() -> None:
+    run = soak.EngineRun("asr")
+    # Pools fill in the first minutes (+400 MB), then 1 MB per 6 minutes: 10 MB per hour.
+    run.samples = [
+        soak.Sample(float(t), 100_000 + 400_000 * min(t, 300) // 300, 7) for t in range(0, 600, 5)
+    ]
+    run.samples += [
+        soak.Sample(float(t), 500_000 + (t - 600) * 1024 // 360, 7) for t in range(600, 3600, 5)
+    ]
+    growth = run.growth_mb_per_h()
+    assert growth is not None
+    assert 9.0 < growth < 11.0
