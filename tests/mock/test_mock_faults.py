@@ -407,7 +407,12 @@ def test_a_replay_of_a_faulty_recording_reproduces_its_faults(tmp_path: Path) ->
             )
     assert again.close_code == 1006
     assert fault_messages(again)[0]["faults"] == {"delay_ms": 20.0, "drop_after_frames": 60}
-    assert read_session(tmp_path / "again").audio.size == read_session(recording).audio.size
+    # The drop comes after the same frame; how much more the client sent before it saw the
+    # drop is up to the machine's timing.
+    fired = {"type": FAULT_MESSAGE, "fired": "drop", "frames": 60}
+    assert fired in fault_messages(first)
+    assert fired in fault_messages(again)
+    assert read_session(tmp_path / "again").audio.size >= 60 * 1024
 
 
 def test_a_replay_of_a_refused_recording_is_refused_the_same_way(tmp_path: Path) -> None:
