@@ -205,7 +205,8 @@ class EngineRun:
         queues (bounded: that shows in the peak); a leak shows in the slope of RSS over the
         second half, when the 1x session serves an hour of audio per hour. A run sampled
         too sparsely for a slope is judged by end minus warm over all the audio served."""
-        steady = [s for s in self.samples if self.samples and s.t >= self.samples[-1].t / 2]
+        half = self.samples[-1].t / 2 if self.samples else 0.0
+        steady = [s for s in self.samples if s.t >= half]
         if len(steady) >= MIN_STEADY_SAMPLES:
             slope_kb_per_s = np.polyfit([s.t for s in steady], [s.rss_kb for s in steady], 1)[0]
             return float(slope_kb_per_s) * 3600 / 1024

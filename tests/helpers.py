@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,13 @@ def conversation_id(messages: list[dict[str, Any]]) -> str:
         for m in messages
         if kind(m) == "conversation_created"
     )
+
+
+def read_until_closed(raw: socket.socket, wait_s: float = 60.0) -> bytes:
+    """Everything a server sends on a raw connection until it closes it (`wait_s` per read
+    only guards against a hang)."""
+    raw.settimeout(wait_s)
+    answer = b""
+    while chunk := raw.recv(65536):
+        answer += chunk
+    return answer

@@ -59,7 +59,8 @@ class Backlog:
 
 
 def asks_to_stop(text: str) -> bool:
-    """Whether a text frame is a stop request: JSON, or the Python SDK's `str(dict)`."""
+    """Whether a text frame is a stop request: JSON, or the Python SDK's `str(dict)`
+    (single quotes, not JSON). Cheap enough for the socket's reader."""
     if len(text) > STOP_MAX_CHARS or not any(kind in text for kind in STOP_TYPES):
         return False
     try:

@@ -12,7 +12,6 @@ conversation).
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import enum
 import io
@@ -40,7 +39,7 @@ from mock_symbl.engines.base import (
 )
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.session import insights, messages
-from mock_symbl.session.backlog import audio_seconds
+from mock_symbl.session.backlog import STOP_TYPES, asks_to_stop, audio_seconds
 from mock_symbl.session.conversation import (
     Close,
     ConversationState,
@@ -142,17 +141,6 @@ def next_state(state: State, trigger: Trigger) -> State:
         raise IllegalTransitionError(state, trigger) from None
 
 
-def _stop_request(text: str) -> bool:
-    """The Python SDK sends `str(dict)`: single quotes, not JSON. Recognise that form."""
-    if len(text) > 1024 or not text.lstrip().startswith("{"):
-        return False
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return isinstance(value, dict) and value.get("type") in ("stop_request", "stop_recognition")
-
-
 class StreamingSession:
     """One socket's session: what the client sends moves it through TRANSITIONS."""
 
@@ -216,7 +204,7 @@ class StreamingSession:
             self._move(Trigger.BAD_MESSAGE)
             return [self._error("Invalid message", f"{NOT_AN_OBJECT} This one is {error}.")]
         except ValueError:
-            if _stop_request(text):
+            if asks_to_stop(text):
                 return self._stop_request()
             self._move(Trigger.BAD_MESSAGE)
             return [Send(messages.error("Invalid message", NOT_AN_OBJECT))]
@@ -226,7 +214,7 @@ class StreamingSession:
         kind = message["type"]
         if kind == "start_request":
             return self._start(message)
-        if kind in ("stop_request", "stop_recognition"):
+        if kind in STOP_TYPES:
             return self._stop_request()
         if kind == "modify_request":
             return self._modify(message)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 
 class Marker(enum.Enum):
-    """What ends the frames (the client left, or fell silent), or a fault due here."""
+    """What ends the frames: the client left (or the reader stopped), or fell silent."""
 
     END = "end"
     SILENCE = "silence"

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import mock_symbl
 from harness.cli import main
-from mock_symbl import Faults, MockConfig
+from mock_symbl import Backlog, Faults, MockConfig
 
 
 def config_of(monkeypatch: pytest.MonkeyPatch, *args: str) -> MockConfig:
@@ -55,6 +55,13 @@ def test_each_limit_has_its_option(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.max_connection_id_chars == 64
     assert config.open_control
     assert config.faults == Faults(max_data_rate=2.0)
+
+
+def test_the_backlog_has_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config_of(monkeypatch, "--max-lag=5", "--stop-within=2").backlog == Backlog(
+        max_lag_s=5.0, stop_within_s=2.0
+    )
+    assert config_of(monkeypatch, "--patient").backlog == Backlog.patient()
 
 
 def test_an_absurd_fault_is_a_usage_error_naming_the_field() -> None:

@@ -14,7 +14,7 @@ import websockets
 from mock_symbl import MockConfig, RunningMock, running_mock
 from mock_symbl.web.limits import FailureThrottle
 
-from helpers import token
+from helpers import read_until_closed, token
 
 DEEP = "[" * 5000
 
@@ -67,7 +67,7 @@ def test_a_body_declared_over_the_limit_is_refused_413_before_it_is_read() -> No
                 b"POST /oauth2/token:generate HTTP/1.1\r\nHost: x\r\n"
                 b"Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
             )
-            answer = read_answer(raw)
+            answer = read_until_closed(raw)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b'"message":"The request body is over the limit of 1000 bytes."' in answer
 
@@ -113,12 +113,3 @@ def test_a_right_secret_is_never_counted_as_a_failure() -> None:
     with running_mock(MockConfig(token_failures_per_minute=2)) as throttled:
         for _ in range(5):
             assert token(throttled.base_url)
-
-
-def read_answer(raw: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection."""
-    raw.settimeout(30)
-    answer = b""
-    while chunk := raw.recv(65536):
-        answer += chunk
-    return answer

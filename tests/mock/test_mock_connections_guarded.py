@@ -15,7 +15,7 @@ import websockets
 
 from mock_symbl import MockConfig, RunningMock, running_mock
 
-from helpers import token
+from helpers import read_until_closed, token
 
 HEAD = b"GET / HTTP/1.1\r\nHost: x\r\n"
 
@@ -38,15 +38,6 @@ def server_log() -> Iterator[list[logging.LogRecord]]:
         yield records
     finally:
         logger.removeHandler(handler)
-
-
-def answer_of(raw: socket.socket) -> bytes:
-    """Everything the server sends until it closes."""
-    raw.settimeout(60)
-    answer = b""
-    while chunk := raw.recv(65536):
-        answer += chunk
-    return answer
 
 
 def one_answer(raw: socket.socket) -> bytes:
@@ -84,7 +75,7 @@ def test_a_head_sent_a_byte_at_a_time_is_cut_off_unanswered(mock: RunningMock) -
 
 def test_a_connection_that_sends_nothing_is_closed(mock: RunningMock) -> None:
     with socket.create_connection((mock.host, mock.port)) as raw:
-        assert answer_of(raw) == b""
+        assert read_until_closed(raw) == b""
 
 
 def test_a_keep_alive_connection_idle_past_the_head_timeout_still_serves(
