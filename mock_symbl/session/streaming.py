@@ -409,8 +409,10 @@ class StreamingSession:
         self._move(trigger)
         outputs = self._finish_recognition()
         assert self.conversation is not None
-        outputs.append(Send(messages.lifecycle("recognition_stopped")))
+        # conversation_completed first: the JS SDKs close their socket on the first of the
+        # two, and `await connection.stop()` resolves only on conversation_completed.
         outputs.append(Send(messages.conversation_completed(self.conversation.id)))
+        outputs.append(Send(messages.lifecycle("recognition_stopped")))
         return outputs
 
     def _hang_up(self, reason: str) -> list[Output]:

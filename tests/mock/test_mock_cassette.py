@@ -86,7 +86,7 @@ def test_the_same_events_in_the_same_order_relative_to_audio(
     log = replay(cassette_mock, "hot", speed, tmp_path / "replay")
     kinds = [kind_of(frame.data) for frame in log.received()]
     assert kinds[:3] == ["conversation_created", "started_listening", "recognition_started"]
-    assert kinds[-2:] == ["recognition_stopped", "conversation_completed"]
+    assert kinds[-2:] == ["conversation_completed", "recognition_stopped"]
     dispatcher = Dispatcher()
     for frame in log.received():
         (event,) = dispatcher.feed(frame.frame)

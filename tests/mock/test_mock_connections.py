@@ -28,7 +28,7 @@ def test_a_conversation_without_audio_for_the_silence_timeout_ends() -> None:
                 return kinds, socket.close_code, socket.close_reason
 
         kinds, code, reason = asyncio.run(scenario())
-    assert kinds[-2:] == ["recognition_stopped", "conversation_completed"]
+    assert kinds[-2:] == ["conversation_completed", "recognition_stopped"]
     assert code == 1000
     assert reason == "no audio for 0.5 s"
 

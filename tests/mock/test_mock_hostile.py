@@ -165,7 +165,7 @@ def test_the_good_sessions_beside_them_were_complete_and_correct(
         assert code == 1000
         kinds = [kind(m) for m in messages]
         assert kinds[:3] == ["conversation_created", "started_listening", "recognition_started"]
-        assert kinds[-2:] == ["recognition_stopped", "conversation_completed"]
+        assert kinds[-2:] == ["conversation_completed", "recognition_stopped"]
         finals = [
             m["payload"]["content"]
             for r in messages
@@ -215,5 +215,5 @@ def test_a_client_that_never_reads_is_let_go_and_holds_up_nobody() -> None:
             return let_go, messages
 
         let_go, messages = asyncio.run(scenario())
-        assert [kind(m) for m in messages][-1] == "conversation_completed"
+        assert [kind(m) for m in messages][-2:] == ["conversation_completed", "recognition_stopped"]
         assert let_go

@@ -82,7 +82,7 @@ def test_the_lifecycle_over_a_real_socket(mock_server: RunningServer) -> None:
     messages, code, _ = run_fixture(mock_server, "standup")
     kinds = [kind(m) for m in messages]
     assert kinds[:3] == ["conversation_created", "started_listening", "recognition_started"]
-    assert kinds[-2:] == ["recognition_stopped", "conversation_completed"]
+    assert kinds[-2:] == ["conversation_completed", "recognition_stopped"]
     assert code == 1000
     dispatcher = Dispatcher()
     for message in messages:

@@ -85,7 +85,7 @@ def test_the_whole_lifecycle_in_order() -> None:
     _, outputs = full_session()
     kinds = [kind(m) for m in sent(outputs)]
     assert kinds[:3] == ["conversation_created", "started_listening", "recognition_started"]
-    assert kinds[-2:] == ["recognition_stopped", "conversation_completed"]
+    assert kinds[-2:] == ["conversation_completed", "recognition_stopped"]
     assert isinstance(outputs[-1], Close)
     assert outputs[-1].code == 1000
 
@@ -213,7 +213,10 @@ def test_heartbeat_and_python_sdk_stop_request() -> None:
     assert [o.text for o in session.receive_text("__PING__") if isinstance(o, Send)] == ["__PONG__"]
     session.receive_text(json.dumps(START))
     outputs = session.receive_text(str({"type": "stop_request"}))
-    assert kind(sent(outputs)[-1]) == "conversation_completed"
+    assert [kind(m) for m in sent(outputs)[-2:]] == [
+        "conversation_completed",
+        "recognition_stopped",
+    ]
     assert session.state is State.CLOSED
 
 

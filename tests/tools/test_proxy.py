@@ -144,7 +144,7 @@ def test_a_client_that_is_not_ours_through_the_proxy(
         check=True,
     )
     received = [json.loads(line) for line in client.stdout.splitlines()]
-    assert kind(received[-1]) == "conversation_completed"
+    assert [kind(m) for m in received[-2:]] == ["conversation_completed", "recognition_stopped"]
     (folder,) = list(out.iterdir())
     assert folder.name == connection
     log = read_session(folder)
@@ -275,7 +275,7 @@ def test_a_full_disk_stops_the_recording_not_the_session(tmp_path: Path) -> None
         _, err = command.communicate(timeout=30)
     # The client was served to the end, as if nothing had happened.
     assert code == 1000
-    assert kind(received[-1]) == "conversation_completed"
+    assert [kind(m) for m in received[-2:]] == ["conversation_completed", "recognition_stopped"]
     assert any(kind(m) == "recognition_result" and m["message"]["isFinal"] for m in received)
     # One line says what happened; no traceback.
     errors = [line for line in err.splitlines() if line.startswith("proxy:")]
