@@ -32,9 +32,19 @@ class Display(StrEnum):
 
 
 class RecordMode(StrEnum):
-    """When a regression suite writes baselines (VCR.py's record modes)."""
+    """When a test suite records (VCR.py's record modes): baselines of replayed sessions, and
+    recordings of a client's sessions that no recording matched."""
 
-    NONE = "none"  # never
-    ONCE = "once"  # the missing ones
-    NEW = "new"  # the missing ones and those older than their session
-    ALL = "all"  # every one
+    NONE = "none"  # never: a client's unmatched audio is an error
+    ONCE = "once"  # the missing ones (a client's misses, while its folder has none yet)
+    NEW = "new"  # the missing ones and baselines older than their session; every miss
+    ALL = "all"  # every one, again
+    PASSED = "passed"  # as `new`, kept only when the test passed
+
+
+class Expiry(StrEnum):
+    """What a test does with a recording older than its expiry (Polly.js's strategies)."""
+
+    WARN = "warn"  # use it, with a warning
+    FAIL = "fail"  # fail the test
+    RECORD = "record"  # leave it out, record the client's session anew

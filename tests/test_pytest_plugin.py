@@ -36,7 +36,7 @@ def test_mode_none_compares_with_the_recording_and_writes_nothing(project: pytes
 
 def test_mode_once_writes_missing_baselines_then_compares(project: pytest.Pytester) -> None:
     run(project, "--symbl-record-mode=once").assert_outcomes(passed=1)
-    events = project.path / "symbl-baselines" / "hot" / "events.jsonl"
+    events = project.path / "symbl-baselines" / "sessions" / "hot" / "events.jsonl"
     written = events.stat().st_mtime_ns
     run(project, "--symbl-record-mode=once").assert_outcomes(passed=1)
     assert events.stat().st_mtime_ns == written
@@ -44,7 +44,7 @@ def test_mode_once_writes_missing_baselines_then_compares(project: pytest.Pytest
 
 def test_mode_new_rewrites_baselines_older_than_their_session(project: pytest.Pytester) -> None:
     run(project, "--symbl-record-mode=once").assert_outcomes(passed=1)
-    events = project.path / "symbl-baselines" / "hot" / "events.jsonl"
+    events = project.path / "symbl-baselines" / "sessions" / "hot" / "events.jsonl"
     written = events.stat().st_mtime_ns
     run(project, "--symbl-record-mode=new").assert_outcomes(passed=1)
     assert events.stat().st_mtime_ns == written
@@ -56,7 +56,7 @@ def test_mode_new_rewrites_baselines_older_than_their_session(project: pytest.Py
 
 def test_mode_all_rewrites_every_baseline(project: pytest.Pytester) -> None:
     run(project, "--symbl-record-mode=once").assert_outcomes(passed=1)
-    events = project.path / "symbl-baselines" / "hot" / "events.jsonl"
+    events = project.path / "symbl-baselines" / "sessions" / "hot" / "events.jsonl"
     written = events.stat().st_mtime_ns
     run(project, "--symbl-record-mode=all").assert_outcomes(passed=1)
     assert events.stat().st_mtime_ns > written
@@ -64,7 +64,7 @@ def test_mode_all_rewrites_every_baseline(project: pytest.Pytester) -> None:
 
 def test_a_failing_comparison_shows_the_semantic_diff(project: pytest.Pytester) -> None:
     run(project, "--symbl-record-mode=once").assert_outcomes(passed=1)
-    events = project.path / "symbl-baselines" / "hot" / "events.jsonl"
+    events = project.path / "symbl-baselines" / "sessions" / "hot" / "events.jsonl"
     records = [json.loads(line) for line in events.read_text().splitlines()]
     for record in records:
         data = record.get("data") or {}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from harness.cli.options import UsageProblem, fault_option
-from mock_symbl import Engine
+from mock_symbl import Engine, OnMiss
 
 if TYPE_CHECKING:
     from harness.serve import RunningServer
@@ -25,14 +25,36 @@ if TYPE_CHECKING:
     type=click.Choice([engine.value for engine in Engine]),
     default=Engine.AUTO.value,
     show_default=True,
-    help="Recognition engine (auto: cassette or transcript named by the connection id, else asr).",
+    help="Recognition engine (auto: a recording the audio matches, a transcript named by the "
+    "connection id, else asr).",
 )
 @click.option(
+    "--recordings",
     "--cassette",
-    "cassettes",
+    "recordings",
     multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A recorded session folder to replay to connections of the same name.",
+    help="A recorded session folder, or a folder of them, to answer the clients whose audio "
+    "matches (or whose connection id names one). Repeatable.",
+)
+@click.option(
+    "--on-miss",
+    type=click.Choice([policy.value for policy in OnMiss]),
+    default=OnMiss.ERROR.value,
+    show_default=True,
+    help="Audio that matches no recording: error (tell the client the closest), engines "
+    "(answer with asr), record (answer with asr and save it as a new recording).",
+)
+@click.option(
+    "--record-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where --on-miss record saves new recordings (also loaded as recordings).",
+)
+@click.option(
+    "--record-expires-in",
+    type=click.FloatRange(0, min_open=True),
+    metavar="DAYS",
+    help="New recordings say they expire this many days after they were made.",
 )
 @click.option(
     "--transcript",
@@ -115,7 +137,10 @@ def mock(
     port: int,
     db: Path | None,
     engine: str,
-    cassettes: tuple[Path, ...],
+    recordings: tuple[Path, ...],
+    on_miss: str,
+    record_to: Path | None,
+    record_expires_in: float | None,
     transcripts: tuple[Path, ...],
     apps: tuple[str, ...],
     seed: int | None,
@@ -134,16 +159,21 @@ def mock(
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
 
-    Example: symbl-harness mock --engine transcript --transcript fixtures/sessions/standup
+    Example: symbl-harness mock --recordings tests/recordings --on-miss record --record-to
+    tests/recordings
     """
-    from mock_symbl import Backlog, MockConfig, serve_mock
+    from mock_symbl import Answers, Backlog, MockConfig, serve_mock
 
     try:
+        if record_to is not None:
+            record_to.mkdir(parents=True, exist_ok=True)
+            recordings = (*recordings, record_to)
         pairs = dict(_app_pair(value) for value in apps)
         config = MockConfig(
             db=db,
             engine=engine,
-            cassettes=cassettes,
+            recordings=recordings,
+            answers=Answers(on_miss, record_to, record_expires_in),
             transcripts=transcripts,
             apps=pairs or None,
             seed=seed,

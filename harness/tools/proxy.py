@@ -31,13 +31,11 @@ from websockets.asyncio.client import ClientConnection
 
 from harness.client.auth import http_base
 from harness.conformance.check import write_conformance
-from harness.protocol import StartRequest, StartRequestError
 from harness.protocol.bounded_json import loads
-from harness.session_folder.log import SessionLogError, SessionLogWriter
 from harness.session_folder.redact import Redactor
+from harness.session_folder.tape import SessionTape, safe_name
 
 REST_LOG = "rest.jsonl"
-DEFAULT_RATE = 16000
 # Headers a proxy must not pass on (hop-by-hop), or that httpx sets itself.
 _HOP_HEADERS = {
     "host",
@@ -50,111 +48,14 @@ _HOP_HEADERS = {
 _CONVERSATION = re.compile(r"^/v1/conversations/([^/]+)")
 
 
-def safe_name(connection_id: str, taken: Callable[[str], bool]) -> str:
-    """A folder name for a connection id: no separators, no leading dots, no collisions."""
-    name = re.sub(r"[^A-Za-z0-9._=-]", "_", connection_id).lstrip(".")[:120] or "session"
-    candidate, number = name, 1
-    while taken(candidate):
-        number += 1
-        candidate = f"{name}-{number}"
-    return candidate
-
-
-class _PendingLog:
-    """Records a connection until its sample rate is known, then writes the session folder.
-
-    Recording never stands in the way of forwarding: when the folder cannot be written
-    (a full disk), the recording stops where it is, without a footer (which marks it
-    incomplete), the proxy says so in one line, and the connection goes on unrecorded.
-    """
-
-    def __init__(self, folder: Path, endpoint: str, state: ProxyState) -> None:
-        self.folder = folder
-        self.endpoint = endpoint
-        self.state = state
-        self.started_ns = time.perf_counter_ns()
-        self.writer: SessionLogWriter | None = None
-        self.closed = False
-        self.failed = False
-        self._pending: list[tuple[str, Any, int]] = []
-
-    def add(self, kind: str, value: Any) -> None:
-        if self.closed or self.failed:
-            return
-        at = time.perf_counter_ns()
-        try:
-            if self.writer is None and kind == "send_text":
-                self._rate_from(value)
-            if self.writer is None and kind == "send_audio":
-                self._open(DEFAULT_RATE)
-            if self.writer is None:
-                self._pending.append((kind, value, at))
-            else:
-                self._write(kind, value, at)
-        except SessionLogError as error:
-            self._fail(error)
-
-    def _fail(self, error: SessionLogError) -> None:
-        self.failed = True
-        self._pending.clear()
-        self.state.report(f"{self.folder.name}: {error}")
-
-    def _rate_from(self, text: str) -> None:
-        try:
-            message = loads(text)
-            if isinstance(message, dict) and message.get("type") == "start_request":
-                request = StartRequest.from_json(message)
-                self._open(request.sample_rate_hertz or DEFAULT_RATE, request.encoding)
-        except (ValueError, StartRequestError):
-            return
-
-    def _open(self, rate: int, encoding: str = "LINEAR16") -> None:
-        self.writer = SessionLogWriter(
-            self.folder,
-            endpoint=self.endpoint,
-            sample_rate=rate,
-            encoding=encoding,
-            started_ns=self.started_ns,
-            extra_header={"recorded_by": "proxy"},
-            redactor=self.state.redactor,
-        )
-        for kind, value, at in self._pending:
-            self._write(kind, value, at)
-        self._pending.clear()
-
-    def _write(self, kind: str, value: Any, at: int) -> None:
-        writer = self.writer
-        assert writer is not None
-        if kind == "open":
-            writer.opened(value[0], headers=value[1], at=at)
-        elif kind == "send_text":
-            writer.sent_text(value, at=at)
-        elif kind == "send_audio":
-            writer.sent_audio(value, at=at)
-        elif kind == "recv_text":
-            writer.received_text(value, at=at)
-        elif kind == "close":
-            writer.closed(value[0], value[1], at=at)
-        else:
-            writer.error(value, at=at)
-
-    def close(self) -> None:
-        if self.closed or self.failed:
-            self.closed = True
-            return
-        self.closed = True
-        try:
-            if self.writer is None:
-                self._open(DEFAULT_RATE)
-            assert self.writer is not None
-            self.writer.close()
-        except SessionLogError as error:
-            self._fail(error)
-            return
-        try:
-            write_conformance(self.folder)
-        except OSError as error:
-            self.state.report(f"{self.folder.name}: cannot write its conformance report: {error}")
+def _close_tape(tape: SessionTape) -> None:
+    """Finish a session's folder and write its conformance report beside it."""
+    if not tape.close():
+        return
+    try:
+        write_conformance(tape.folder)
+    except OSError as error:
+        tape.report(f"{tape.folder.name}: cannot write its conformance report: {error}")
 
 
 def _say(line: str) -> None:
@@ -220,12 +121,17 @@ async def _stream(state: ProxyState, socket: WebSocket) -> None:
         state.redactor.add(secret)
     async with state.lock:
         folder = state.out / safe_name(connection_id, lambda n: (state.out / n).exists())
-        log = _PendingLog(folder, url, state)
+        log = SessionTape(
+            folder,
+            url,
+            redactor=state.redactor,
+            report=state.report,
+            header={"recorded_by": "proxy"},
+        )
         try:
             folder.mkdir(parents=True)
         except OSError as error:
-            log.failed = True
-            state.report(f"{folder.name}: not recorded, cannot create its folder ({error})")
+            log.fail(f"not recorded, cannot create its folder ({error})")
     log.add("open", (url, list(socket.headers.items())))
     await _pump(state, socket, upstream, log, folder)
 
@@ -234,7 +140,7 @@ async def _pump(
     state: ProxyState,
     socket: WebSocket,
     upstream: ClientConnection,
-    log: _PendingLog,
+    log: SessionTape,
     folder: Path,
 ) -> None:
     async def client_to_upstream() -> None:
@@ -266,7 +172,7 @@ async def _pump(
     def finish() -> None:
         if not log.closed:
             log.add("close", (upstream.close_code, upstream.close_reason or ""))
-            log.close()
+            _close_tape(log)
 
     tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
     try:

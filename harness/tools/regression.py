@@ -1,9 +1,10 @@
 """Regression suites: replay a recorded session, compare it with its baseline, keep baselines.
 
-A session's baseline is `<baselines>/<session name>/` when it exists, else the recording
-itself. Record modes, as VCR.py users know them: `none` never writes baselines, `once`
-writes the missing ones, `new` also rewrites those older than their session, `all`
-rewrites every one.
+A session's baseline is `<baselines>/<session path from the root>/` when it exists, else
+the recording itself (so two sessions named `standup` in different folders keep two
+baselines). Record modes, as VCR.py users know them: `none` never writes baselines,
+`once` writes the missing ones, `new` also rewrites those older than their session, `all`
+rewrites every one, `passed` writes as `new` does once the test has passed.
 """
 
 from __future__ import annotations
@@ -54,11 +55,27 @@ def writes_baseline(mode: RecordMode, session: Path, baseline: Path) -> bool:
     if mode is RecordMode.ALL:
         return True
     missing = not (baseline / EVENTS_FILE).exists()
-    if mode in (RecordMode.ONCE, RecordMode.NEW) and missing:
+    if mode in (RecordMode.ONCE, RecordMode.NEW, RecordMode.PASSED) and missing:
         return True
-    if mode is RecordMode.NEW:
+    if mode in (RecordMode.NEW, RecordMode.PASSED):
         return (session / EVENTS_FILE).stat().st_mtime > (baseline / EVENTS_FILE).stat().st_mtime
     return False
+
+
+def baseline_of(baselines: Path, session: Path, root: Path | None) -> Path:
+    """Where a session's baseline lives: under its path from `root` (its whole path when it
+    lies outside), so sessions that share a name do not share a baseline."""
+    session = session.resolve()
+    if root is not None and session.is_relative_to(root.resolve()):
+        return baselines / session.relative_to(root.resolve())
+    return baselines / session.relative_to(session.anchor)
+
+
+def keep_baseline(candidate: Path, stored: Path) -> None:
+    """Make a replay the baseline it is compared with from now on."""
+    if stored.exists():
+        shutil.rmtree(stored)
+    shutil.copytree(candidate, stored)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,9 @@ class Regression:
     mode: RecordMode = RecordMode.NONE
     speed: float | None = None
     tolerances: Tolerances = field(default_factory=Tolerances)
+    root: Path | None = None
+    # Mode `passed`: baselines to write once the test has passed (candidate, where).
+    pending: list[tuple[Path, Path]] = field(default_factory=list)
 
     def replay(self, session: Path) -> ReplayResult:
         """Replay `session`, then write its baseline or compare with it."""
@@ -84,11 +104,12 @@ class Regression:
         if recording.result is None or recording.result.error:
             error = recording.result.error if recording.result else "no result"
             raise SessionError(f"replay of {session} failed: {error}")
-        stored = self.baselines / session.name
-        if writes_baseline(self.mode, session, stored):
-            if stored.exists():
-                shutil.rmtree(stored)
-            shutil.copytree(candidate, stored)
+        stored = baseline_of(self.baselines, session, self.root)
+        writes = writes_baseline(self.mode, session, stored)
+        if writes and self.mode is RecordMode.PASSED:
+            self.pending.append((candidate, stored))
+        elif writes:
+            keep_baseline(candidate, stored)
             return ReplayResult(session, candidate, stored, None, baseline_written=True)
         baseline = stored if (stored / EVENTS_FILE).exists() else session
         comparison = compare(read_session(baseline), read_session(candidate), self.tolerances)

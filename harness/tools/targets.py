@@ -25,6 +25,8 @@ class Target:
     endpoint: str
     tokens: TokenSource
     mock: RunningMock | None = None
+    # The bundled mock's throwaway appId and appSecret, for clients that generate tokens.
+    app: tuple[str, str] | None = None
 
     def destination(self, connection_id: str) -> Destination:
         """Where one session goes, with a valid token and everything to redact."""
@@ -37,8 +39,9 @@ def bundled_mock(config: MockConfig | None = None) -> Iterator[Target]:
     """The bundled mock on a loopback port, with credentials that exist only for this run."""
     with running_mock(config) as mock:
         # The in-process mock accepts any pair of credentials.
-        environ = {"SYMBL_APP_ID": "symbl-harness", "SYMBL_APP_SECRET": secrets.token_hex(16)}
-        yield Target(mock.ws_url, TokenSource(mock.ws_url, environ), mock)
+        app = ("symbl-harness", secrets.token_hex(16))
+        environ = {"SYMBL_APP_ID": app[0], "SYMBL_APP_SECRET": app[1]}
+        yield Target(mock.ws_url, TokenSource(mock.ws_url, environ), mock, app)
 
 
 @contextmanager

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -54,7 +54,37 @@ class Replayed:
         return message_type(self.message)
 
 
-Recognised = Hypothesis | Replayed
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    """The recording that came closest to a connection's audio, and how close."""
+
+    recording: str
+    score: float
+    offset_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Which recording answers a connection, found by its audio or its connection id.
+
+    `recording` None: none does; then `refusal` is what the client is told, unless a
+    fallback engine answers (`fallback`). `nearest` is the best candidate either way.
+    """
+
+    recording: str | None
+    by: str  # "audio", "connection_id", or "" when nothing matched
+    score: float
+    offset_s: float
+    nearest: Nearest | None = None
+    fallback: str | None = None
+    refusal: str | None = None
+    # How the client's first seconds compare with the recording's (level, correlation).
+    audio: Mapping[str, float] | None = None
+    # The recording's ids and times moved to this conversation's (its REST answers need it).
+    rewrite: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
+
+
+Recognised = Hypothesis | Replayed | Verdict
 
 
 class Recognizer(Protocol):

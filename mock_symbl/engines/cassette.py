@@ -70,8 +70,11 @@ class Rewriter:
 class CassetteRecognizer:
     """Replays one recorded session's server events against this client's audio."""
 
-    def __init__(self, log: SessionLog) -> None:
+    def __init__(self, log: SessionLog, offset_s: float = 0.0) -> None:
+        """`offset_s`: where this client's audio starts in the recording's (matched by
+        audio: the client may have trimmed the start, or added silence before it)."""
         self._rate = log.sample_rate
+        self._offset_s = offset_s
         stop_index = next(
             (
                 i
@@ -115,6 +118,11 @@ class CassetteRecognizer:
             (self.recorded_conversation_id, conversation_id), new_id, started - self.recorded_start
         )
 
+    @property
+    def rewrite(self) -> Callable[[Any], Any] | None:
+        """What moves the recording's ids and times to this conversation's, once bound."""
+        return self._rewrite
+
     def _out(self, data: dict[str, Any]) -> Replayed:
         return Replayed(self._rewrite(data) if self._rewrite is not None else data)
 
@@ -127,8 +135,9 @@ class CassetteRecognizer:
         self._samples += int(np.asarray(samples).size)
         out = []
         # Compare times exactly: samples / rate >= position / recorded rate.
+        reached = self._samples * self._rate + round(self._offset_s * self._rate * sample_rate)
         while self._next < len(self._timed) and (
-            self._samples * self._rate >= self._timed[self._next][0] * sample_rate
+            reached >= self._timed[self._next][0] * sample_rate
         ):
             out.append(self._out(self._timed[self._next][1]))
             self._next += 1

@@ -8,7 +8,15 @@ from enum import StrEnum
 class Engine(StrEnum):
     """How the mock recognises a connection's audio."""
 
-    AUTO = "auto"  # a cassette or transcript named by the connection id, else asr
+    AUTO = "auto"  # a recording matched by audio or named, a transcript named, else asr
     ASR = "asr"  # offline speech recognition
     TRANSCRIPT = "transcript"  # a transcript.json's words, timed by the audio
     CASSETTE = "cassette"  # a recorded session's events, replayed
+
+
+class OnMiss(StrEnum):
+    """What answers a connection whose audio matches none of the recordings loaded."""
+
+    ERROR = "error"  # nothing: the client gets an error naming the closest recording
+    ENGINES = "engines"  # the mock's own engines (a transcript named by the id, else asr)
+    RECORD = "record"  # the engines, and the session is saved as a new recording

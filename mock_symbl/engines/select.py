@@ -1,22 +1,24 @@
-"""Which engine recognises a connection: chosen by `--engine` and the connection id."""
+"""Which engine recognises a connection: chosen by `--engine`, the recordings loaded, the
+connection id, and (through the matching engine) the audio itself."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.audio.fingerprint import FingerprintIndex
 from harness.errors import HarnessError
 from harness.modes import parse_mode
 from harness.protocol import StartRequest
-from harness.session_folder.log import SessionLog, SessionLogError, read_session
+from harness.session_folder.log import SessionLog
 from harness.session_folder.transcript import Transcript, read_transcript
 from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.base import Recognizer
-from mock_symbl.engines.cassette import CassetteRecognizer
-from mock_symbl.engines.names import Engine
+from mock_symbl.engines.library import SUFFIX, RecordingError, RecordingLibrary
+from mock_symbl.engines.matching import Fallback, MatchingRecognizer
+from mock_symbl.engines.names import Engine, OnMiss
 from mock_symbl.engines.transcript import TranscriptRecognizer
 
-SUFFIX = "--"
 ENGINES = tuple(engine.value for engine in Engine)
 
 
@@ -31,87 +33,92 @@ def _transcript_path(path: Path) -> Path:
 class EngineChoice:
     """Builds a recogniser per connection.
 
-    `auto`: a cassette whose folder name is the connection id, else a transcript whose
-    folder name is the connection id, else `asr`. A connection id `NAME--anything` is
-    answered as `NAME` is. `transcript`: the transcript named by the
+    `auto`: a transcript named by the connection id; else, with recordings loaded, the one
+    the connection's audio matches (or the only one its id names), and on a miss what
+    `on_miss` says; else `asr`. `cassette`: recordings only. A connection id
+    `NAME--anything` is answered as `NAME` is. `transcript`: the transcript named by the
     connection id, or the only one loaded.
     """
 
     def __init__(
-        self, engine: Engine | str, cassettes: Sequence[Path], transcripts: Sequence[Path]
+        self,
+        engine: Engine | str,
+        recordings: Sequence[Path],
+        transcripts: Sequence[Path],
+        on_miss: OnMiss | str = OnMiss.ERROR,
+        min_score: float | None = None,
     ) -> None:
+        """`min_score`: how well audio must match a recording (the index's default if None)."""
         self.engine = parse_mode(Engine, engine, "engine")
-        self.cassettes = {path.name: path for path in cassettes}
+        self.on_miss = parse_mode(OnMiss, on_miss, "on-miss policy")
+        self.library = RecordingLibrary(
+            FingerprintIndex() if min_score is None else FingerprintIndex(min_score=min_score)
+        )
+        try:
+            self.library.add_all(recordings)
+        except RecordingError as error:
+            raise EngineUnavailableError(str(error)) from None
         self.transcripts: dict[str, Transcript] = {
             _transcript_path(path).parent.name: read_transcript(_transcript_path(path))
             for path in transcripts
         }
-        self._read: dict[tuple[Path, int, int], SessionLog] = {}
 
     def learn(self, folder: Path, connection_id: str | None = None) -> None:
         """Answer connections named `connection_id` (by default the folder's name): by the
-        folder's transcript.json if it has one, otherwise by replaying it as a cassette."""
+        folder's transcript.json if it has one, otherwise by replaying it as a recording."""
         name = connection_id or folder.name
         transcript = folder / "transcript.json"
         if transcript.is_file():
             self.transcripts[name] = read_transcript(transcript)
         else:
-            self.cassettes[name] = folder
+            self.library.add(folder, name)
 
-    def _named(self, connection_id: str) -> str:
-        """The session a connection id names: itself, or NAME in `NAME--anything` (so
-        concurrent load on one session need not share a connection id)."""
-        if connection_id in self.transcripts or connection_id in self.cassettes:
-            return connection_id
-        name = connection_id.split(SUFFIX, 1)[0]
-        return name if name in self.transcripts or name in self.cassettes else connection_id
+    def _transcript_named(self, connection_id: str) -> str | None:
+        for name in (connection_id, connection_id.split(SUFFIX, 1)[0]):
+            if name in self.transcripts:
+                return name
+        return None
 
     def recording(self, connection_id: str) -> SessionLog | None:
-        """The recorded session a cassette replays to `connection_id`, if one answers it."""
-        connection_id = self._named(connection_id)
-        if self.engine in (Engine.ASR, Engine.TRANSCRIPT) or connection_id in self.transcripts:
+        """The recorded session a connection id names, if exactly one answers it (its
+        fault plan replays with it)."""
+        if self.engine in (Engine.ASR, Engine.TRANSCRIPT) or self._transcript_named(connection_id):
             return None
-        if connection_id not in self.cassettes and not (
-            self.engine is Engine.CASSETTE and len(self.cassettes) == 1
-        ):
+        named = self.library.named(connection_id)
+        if len(named) != 1:
             return None
         try:
-            return self._cassette(connection_id)
-        except EngineUnavailableError:
+            return self.library.log_of(named[0].folder)
+        except RecordingError:
             return None
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
-        connection_id = self._named(connection_id)
         if self.engine is Engine.ASR:
             return AsrRecognizer()
-        if self.engine is Engine.TRANSCRIPT or (
-            self.engine is Engine.AUTO and connection_id in self.transcripts
-        ):
-            return TranscriptRecognizer(self._transcript(connection_id))
-        if self.engine is Engine.CASSETTE or connection_id in self.cassettes:
-            return CassetteRecognizer(self._cassette(connection_id))
-        return AsrRecognizer()
-
-    def _cassette(self, connection_id: str) -> SessionLog:
-        if connection_id in self.cassettes:
-            folder = self.cassettes[connection_id]
-        elif len(self.cassettes) == 1:
-            folder = next(iter(self.cassettes.values()))
-        else:
-            names = ", ".join(sorted(self.cassettes)) or "none loaded"
-            raise EngineUnavailableError(
-                f"no cassette for connection {connection_id!r} (cassettes: {names})"
-            )
+        transcript = self._transcript_named(connection_id)
+        if self.engine is Engine.TRANSCRIPT or (self.engine is Engine.AUTO and transcript):
+            return TranscriptRecognizer(self._transcript(transcript or connection_id))
+        # With nothing loaded, a miss policy other than `error` still matches (and misses),
+        # so the fallback answers and a miss can be recorded.
+        if not len(self.library) and self.on_miss is OnMiss.ERROR:
+            if self.engine is Engine.CASSETTE:
+                raise EngineUnavailableError("no recordings loaded for the cassette engine")
+            return AsrRecognizer()
+        named = self.library.named(connection_id)
         try:
-            stat = (folder / "events.jsonl").stat()
-            key = (folder, stat.st_mtime_ns, stat.st_size)
-            if key not in self._read:
-                # Many connections replay one cassette (a benchmark); read it once.
-                self._read[key] = read_session(folder)
-            return self._read[key]
-        except (OSError, SessionLogError) as error:
-            raise EngineUnavailableError(f"cassette {folder.name}: {error}") from None
+            return MatchingRecognizer(
+                self.library,
+                connection_id,
+                request,
+                named=named[0] if len(named) == 1 else None,
+                fallback=None if self.on_miss is OnMiss.ERROR else self._fallback(),
+            )
+        except RecordingError as error:
+            raise EngineUnavailableError(str(error)) from None
+
+    def _fallback(self) -> Fallback:
+        return Fallback(Engine.ASR.value, AsrRecognizer)
 
     def _transcript(self, connection_id: str) -> Transcript:
         if connection_id in self.transcripts:

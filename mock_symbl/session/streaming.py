@@ -36,6 +36,7 @@ from mock_symbl.engines.base import (
     Recognised,
     Recognizer,
     Replayed,
+    Verdict,
 )
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.session import insights, messages
@@ -66,6 +67,7 @@ SHARED_KINDS = frozenset(
     {"message_response", "insight_response", "topic_response", "tracker_response"}
 )
 DECODABLE = ("LINEAR16", "MULAW")
+NO_MATCH = "No matching recording"
 EngineFactory = Callable[[StartRequest, str], Recognizer]
 
 
@@ -164,6 +166,8 @@ class StreamingSession:
         self.state = State.AWAITING_START
         self.request: StartRequest | None = None
         self.conversation: ConversationState | None = None
+        # Kept after the session leaves its conversation (the journal names it).
+        self.conversation_id: str | None = None
         self.member: Member | None = None
         self._engine: Recognizer | None = None
         self._carry = b""
@@ -175,6 +179,8 @@ class StreamingSession:
         self.seconds_skimmed = 0.0
         # Errors answered, by message: the socket layer logs them once per session.
         self.errors: Counter[str] = Counter()
+        # Which recording answered (matching engine), for the journal.
+        self.verdict: Verdict | None = None
 
     def _error(self, message: str, details: str) -> Send:
         self.errors[message] += 1
@@ -357,6 +363,7 @@ class StreamingSession:
         if self.conversation is None:
             conversation.sockets += 1
         self.conversation = conversation
+        self.conversation_id = conversation.id
         if isinstance(engine, Bindable):
             engine.bind(conversation.id, conversation.started, self._ids.uuid)
         speaker = request.speaker
@@ -452,6 +459,11 @@ class StreamingSession:
     def _recognised(self, items: Sequence[Recognised]) -> list[Output]:
         outputs: list[Output] = []
         for hypothesis in items:
+            if isinstance(hypothesis, Verdict):
+                self.verdict = hypothesis
+                if hypothesis.refusal:
+                    outputs.append(self._error(NO_MATCH, hypothesis.refusal))
+                continue
             if isinstance(hypothesis, Replayed):
                 outputs.extend(self._replayed(hypothesis))
                 continue

@@ -11,9 +11,16 @@ from mock_symbl.store import Store
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
+from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.outbox import ExposeTransport
-from mock_symbl.web.rest import ApiError, api, api_error_response
+from mock_symbl.web.rest import (
+    ApiError,
+    RecordedAnswer,
+    api,
+    api_error_response,
+    recorded_answer_response,
+)
 from mock_symbl.web.ws import StreamingEndpoint
 
 
@@ -39,7 +46,9 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.state.open_control = config.open_control
     app.state.streaming = streaming
     app.state.faults = faults
+    app.state.journal = streaming.journal
     # Innermost, so its 413 still gets the CORS headers a browser needs to read it.
+    app.add_middleware(JournalRest, journal=streaming.journal)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(ConnectionIdLimit, max_chars=config.max_connection_id_chars)
     app.add_middleware(
@@ -51,6 +60,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     )
     app.add_middleware(ExposeTransport)
     app.add_exception_handler(ApiError, api_error_response)
+    app.add_exception_handler(RecordedAnswer, recorded_answer_response)
     app.include_router(api)
     app.include_router(control)
 

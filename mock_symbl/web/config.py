@@ -6,10 +6,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.modes import parse_mode
-from mock_symbl.engines.names import Engine
+from mock_symbl.engines.names import Engine, OnMiss
 from mock_symbl.session.backlog import Backlog
 from mock_symbl.session.faults import Faults
+
+
+class MockConfigError(HarnessError, ValueError):
+    """Settings that contradict each other; the message says which."""
+
+
+@dataclass(frozen=True)
+class Answers:
+    """How a running mock answers audio that matches none of its recordings."""
+
+    on_miss: OnMiss | str = OnMiss.ERROR
+    # Where `record` saves a miss, and how many days the new recording says it is good for.
+    record_to: Path | None = None
+    expires_days: float | None = None
+    # How well audio must match a recording (None: the matcher's default).
+    min_score: float | None = None
+
+    def __post_init__(self) -> None:
+        """Hold the policy as an OnMiss; `record` needs its folder."""
+        object.__setattr__(self, "on_miss", parse_mode(OnMiss, self.on_miss, "on-miss policy"))
+        if self.on_miss is OnMiss.RECORD and self.record_to is None:
+            raise MockConfigError("on_miss 'record' needs a folder to record to (record_to)")
 
 
 @dataclass(frozen=True)
@@ -18,7 +41,10 @@ class MockConfig:
 
     db: Path | None = None
     engine: Engine | str = Engine.AUTO
-    cassettes: tuple[Path, ...] = ()
+    # Session folders (or folders holding them) to answer from, matched by the client's audio.
+    recordings: tuple[Path, ...] = ()
+    # What answers audio that matches none of them, and how well audio must match.
+    answers: Answers = field(default_factory=Answers)
     transcripts: tuple[Path, ...] = ()
     apps: Mapping[str, str] | None = None
     token_lifetime_s: int = 86400

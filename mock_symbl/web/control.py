@@ -1,4 +1,5 @@
-"""The mock's own routes (`/v1/mock/…`): fault plans, and what it observed of clients.
+"""The mock's own routes (`/v1/mock/…`): fault plans, the journal of connections, and what
+it observed of clients.
 
 Each call carries an access token, as the API's do, and acts for that app alone: its plans
 apply to its own sessions. With `MockConfig.open_control` (local use) no token is asked and
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from mock_symbl.session.faults import FaultBoard, FaultError, Faults
+from mock_symbl.web.journal import Journal
 from mock_symbl.web.rest import ApiError, current_app, json_object
 from mock_symbl.web.ws import StreamingEndpoint
 
@@ -66,3 +68,21 @@ def get_conformance(connection_id: str, request: Request, app: Controller) -> di
     if report is None:
         raise ApiError(404, f"No streaming session with connection id {connection_id!r} was seen.")
     return report
+
+
+def _journal(request: Request) -> Journal:
+    journal: Journal = request.app.state.journal
+    return journal
+
+
+@control.get("/sessions")
+def get_sessions(request: Request, app: Controller) -> dict[str, Any]:
+    """The journal: every streaming connection served (the latest 1,000), oldest first."""
+    return _journal(request).to_json(app)
+
+
+@control.delete("/sessions")
+def clear_sessions(request: Request, app: Controller) -> dict[str, Any]:
+    """Forget the journal's entries (this app's)."""
+    _journal(request).clear(app)
+    return _journal(request).to_json(app)

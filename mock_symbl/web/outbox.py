@@ -102,6 +102,8 @@ class Outbox:
         self._queue: asyncio.Queue[tuple[float, str | _Closing | _Dropping]] = asyncio.Queue()
         self._closing = False
         self.stalled = False
+        # Sees every text frame as it goes out (a recording of the connection).
+        self.tap: Callable[[str], object] | None = None
         self._writer = asyncio.create_task(self._write())
 
     def send(self, text: str) -> None:
@@ -166,6 +168,8 @@ class Outbox:
                 else:
                     text = stamped(item) if self._stamp else item
                     await asyncio.wait_for(self._socket.send_text(text), self._timeout_s)
+                    if self.tap is not None:
+                        self.tap(item)
             except TimeoutError:
                 self._stall(f"a write waited {self._timeout_s:g} s")
                 return

@@ -12,6 +12,7 @@ from mock_symbl.session.faults import INJECTED, FaultBoard
 from mock_symbl.session.insights import sentiment_json
 from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import App, AuthError, Authority
+from mock_symbl.web.journal import FROM_RECORDING, Journal
 from mock_symbl.web.limits import FailureThrottle, RateLimiter
 
 NOT_FOUND = "The conversationId is either invalid or does not exist."
@@ -128,7 +129,28 @@ def owned(
     conversation = _store(request).conversation(conversation_id, app.key)
     if conversation is None:
         raise ApiError(404, NOT_FOUND)
+    journal: Journal = request.app.state.journal
+    suffix = request.url.path.split(conversation_id, 1)[-1]
+    answer = journal.recorded_answer(conversation_id, request.method, suffix, request.url.query)
+    if answer is not None:
+        setattr(request.state, FROM_RECORDING, True)
+        raise RecordedAnswer(*answer)
     return conversation
+
+
+class RecordedAnswer(Exception):  # noqa: N818 (an answer, not an error)
+    """The answer a recording got to this same call, to send as it is."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def recorded_answer_response(_: Request, answer: Exception) -> JSONResponse:
+    """Render a RecordedAnswer."""
+    assert isinstance(answer, RecordedAnswer)
+    return JSONResponse(answer.body, status_code=answer.status)
 
 
 Owned = Annotated[Conversation, Depends(owned)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,9 @@ from harness.connection_guards import ConnectionLimits
 from harness.serve import RunningServer, running, serve
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.web.app import create_app
-from mock_symbl.web.config import MockConfig
+from mock_symbl.web.config import Answers, MockConfig
+from mock_symbl.web.journal import JournalEntry
+from mock_symbl.web.ws import StreamingEndpoint
 
 GC_THRESHOLDS = (50_000, 20, 100)
 
@@ -22,7 +24,12 @@ class RunningMock:
     """A mock answering on loopback: where it listens, and what it answers with."""
 
     server: RunningServer
-    engines: EngineChoice
+    streaming: StreamingEndpoint
+
+    @property
+    def engines(self) -> EngineChoice:
+        """How it picks an engine for each connection (and the recordings it answers from)."""
+        return self.streaming.engines
 
     @property
     def host(self) -> str:
@@ -53,6 +60,22 @@ class RunningMock:
         session folder: by its transcript.json, or else by replaying it."""
         self.engines.learn(folder, connection_id)
 
+    def journal(self) -> list[JournalEntry]:
+        """Every streaming connection served so far (the latest 1,000), oldest first: which
+        recording answered it and how well its audio matched, its start request, its
+        conformance findings and its REST calls."""
+        journal = self.streaming.journal.to_json()
+        return [JournalEntry.from_json(entry) for entry in journal["sessions"]]
+
+    def forget(self) -> None:
+        """Clear the journal (between tests sharing one mock)."""
+        self.streaming.journal.clear()
+
+    def answer_from(self, recordings: Sequence[Path], answers: Answers | None = None) -> None:
+        """Answer new connections from these recordings (replacing those loaded), and audio
+        that matches none as `answers` says (by default: an error naming the closest)."""
+        self.streaming.answer_from(recordings, answers or Answers())
+
 
 def serve_mock(
     config: MockConfig,
@@ -78,4 +101,4 @@ def running_mock(
     config = config or MockConfig()
     app = create_app(config)
     with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
-        yield RunningMock(server, app.state.streaming.engines)
+        yield RunningMock(server, app.state.streaming)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import socket as sockets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 
 from harness.conformance.monitor import ConformanceMonitor, ConformanceReports
+from harness.session_folder.tape import SessionTape
 from mock_symbl.engines.base import Pace
+from mock_symbl.engines.names import OnMiss
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.session import messages
 from mock_symbl.session.backlog import DataRate, asks_to_stop
@@ -48,9 +53,11 @@ from mock_symbl.session.ids import IdSource
 from mock_symbl.session.streaming import StreamingSession
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
-from mock_symbl.web.config import MockConfig
+from mock_symbl.web.config import Answers, MockConfig
 from mock_symbl.web.intake import END, SILENCE, Arrived, FaultsDue, Intake
+from mock_symbl.web.journal import Journal
 from mock_symbl.web.limits import StreamCounter
+from mock_symbl.web.misses import MissRecorder
 from mock_symbl.web.outbox import DROP_GRACE_S, TRANSPORT, Outbox
 
 log = logging.getLogger("mock_symbl")
@@ -177,6 +184,15 @@ def fire(outbox: Outbox, faults: Faults, due: FaultsDue) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class Watchers:
+    """What sees every frame a client sends: its conformance monitor, and a tape when the
+    connection may become a new recording (a miss)."""
+
+    monitor: ConformanceMonitor
+    tape: SessionTape | None = None
+
+
 class ConversationLocks:
     """A lock per connection key (app, connection id), kept while a socket with the key is open.
 
@@ -211,6 +227,11 @@ class LockedSession:
     def __init__(self, session: StreamingSession, lock: threading.Lock) -> None:
         self._session = session
         self._lock = lock
+
+    @property
+    def inner(self) -> StreamingSession:
+        """The session itself, for reading what it knows (the journal)."""
+        return self._session
 
     @property
     def cpu_bound(self) -> bool:
@@ -267,12 +288,32 @@ class StreamingEndpoint:
         self.backlog = config.backlog
         self.store = store
         self.authority = authority
-        self.engines = EngineChoice(config.engine, config.cassettes, config.transcripts)
+        answers = config.answers
+        self.engines = EngineChoice(
+            config.engine, config.recordings, config.transcripts, answers.on_miss, answers.min_score
+        )
+        self.journal = Journal()
+        self.misses = self._miss_recorder(answers)
         self.ids = IdSource(config.seed)
         self.outboxes: dict[Key, set[Outbox]] = {}
         # Only the event loop starts, leaves or ends conversations; worker threads take audio.
         self.conversations: dict[Key, ConversationState] = {}
         self.locks = ConversationLocks()
+
+    def _miss_recorder(self, answers: Answers) -> MissRecorder | None:
+        if answers.on_miss is not OnMiss.RECORD or answers.record_to is None:
+            return None
+        return MissRecorder(answers.record_to, self.engines.library, answers.expires_days)
+
+    def answer_from(self, recordings: Sequence[Path], answers: Answers) -> None:
+        """Answer new connections from these recordings (instead of those loaded before);
+        the transcripts known and the connections streaming now are left as they are."""
+        engines = EngineChoice(
+            self.engines.engine, recordings, (), answers.on_miss, answers.min_score
+        )
+        engines.transcripts = self.engines.transcripts
+        self.engines = engines
+        self.misses = self._miss_recorder(answers)
 
     async def __call__(self, socket: WebSocket, connection_id: str) -> None:
         """Handle one streaming connection from handshake to close."""
@@ -328,13 +369,24 @@ class StreamingEndpoint:
     ) -> None:
         """Run an accepted connection's session until it ends; store what it leaves behind."""
         monitor = self.conformance.watch(*key)
+        entry = self.journal.open(*key, monitor)
+        entry.session = session.inner
+        tape = self.misses.tape(socket, key[1]) if self.misses is not None else None
         async with self._attached(socket, key, faults) as outbox:
+            if tape is not None:
+                outbox.tap = functools.partial(tape.add, "recv_text")
             try:
-                await self._serve(socket, key, session, outbox, faults=faults, monitor=monitor)
+                await self._serve(
+                    socket, key, session, outbox, faults=faults, seen=Watchers(monitor, tape)
+                )
             finally:
                 if not monitor.closed:
                     monitor.close(time.perf_counter_ns(), None)
                 self._carry_out(await self._call(session, session.connection_lost))
+        entry.end()
+        if tape is not None and self.misses is not None:
+            tape.add("close", (monitor.close_code, ""))
+            entry.recorded_to = self.misses.keep_if_missed(tape, entry.verdict)
 
     async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
         """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
@@ -415,7 +467,7 @@ class StreamingEndpoint:
         outbox: Outbox,
         *,
         faults: Faults,
-        monitor: ConformanceMonitor,
+        seen: Watchers,
     ) -> None:
         """Read the socket in one task and serve what it read in this one, in order."""
         loop = asyncio.get_running_loop()
@@ -426,7 +478,7 @@ class StreamingEndpoint:
                 faults.drop_after_s, end_by_fault, outbox, faults, {"seconds": faults.drop_after_s}
             )
         reader = asyncio.create_task(
-            self._read(socket, session, intake, outbox, faults=faults, monitor=monitor)
+            self._read(socket, session, intake, outbox, faults=faults, seen=seen)
         )
         try:
             await self._work(key, session, outbox, intake, faults)
@@ -450,10 +502,11 @@ class StreamingEndpoint:
         outbox: Outbox,
         *,
         faults: Faults,
-        monitor: ConformanceMonitor,
+        seen: Watchers,
     ) -> None:
         """Read every frame as it comes, whatever recognition's backlog: uvicorn stops
         reading a socket (pongs too) while its app has a frame it has not taken."""
+        monitor, tape = seen.monitor, seen.tape
         loop = asyncio.get_running_loop()
         # Without faults, no per-frame fault bookkeeping at all.
         triggers = FrameTriggers(faults) if faults.streaming else None
@@ -471,12 +524,16 @@ class StreamingEndpoint:
                     if intake.closed:
                         continue
                     if message.get("text") is not None:
+                        if tape is not None:
+                            tape.add("send_text", message["text"])
                         monitor.text(at, message["text"])
                         intake.text(message["text"], stop=asks_to_stop(message["text"]))
                         if intake.text_bytes > TEXT_BACKLOG_BYTES:
                             outbox.close(1008, TOO_MANY_MESSAGES)
                             intake.close()
                     elif message.get("bytes") is not None:
+                        if tape is not None:
+                            tape.add("send_audio", message["bytes"])
                         monitor.audio(at, message["bytes"])
                         silence.reschedule(loop.time() + self.silence_timeout_s)
                         if rate is not None and too_fast(rate, session, message["bytes"]):

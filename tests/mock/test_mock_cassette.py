@@ -24,7 +24,7 @@ from helpers import FIXTURES, token
 @pytest.fixture(scope="module")
 def cassette_mock() -> Iterator[RunningServer]:
     cassettes = tuple(sorted(p for p in FIXTURES.iterdir() if p.is_dir()))
-    with running_mock(MockConfig(cassettes=cassettes, seed=3)) as running:
+    with running_mock(MockConfig(recordings=cassettes, seed=3)) as running:
         yield running
 
 

@@ -394,7 +394,7 @@ def test_a_replay_of_a_faulty_recording_reproduces_its_faults(tmp_path: Path) ->
     assert first.close_code == 1006
     # The recording, replayed as a cassette at full speed, drops at the same frame.
     plan = plan_replay(recording)
-    with running_mock(MockConfig(cassettes=(recording,), engine="cassette")) as mock:
+    with running_mock(MockConfig(recordings=(recording,), engine="cassette")) as mock:
         url = url_of(mock, connection="faulty")
         with SessionLogWriter(tmp_path / "again", endpoint=url, sample_rate=plan.rate) as log:
             again = asyncio.run(
@@ -419,6 +419,6 @@ def test_a_replay_of_a_refused_recording_is_refused_the_same_way(tmp_path: Path)
     recording = tmp_path / "refused"
     with running_mock(MockConfig(transcripts=(HOT,))) as mock, pytest.raises(SessionError):
         session(url_of(mock, "&fault_refuse_status=502"), recording)
-    cassette = MockConfig(cassettes=(recording,), engine="cassette")
+    cassette = MockConfig(recordings=(recording,), engine="cassette")
     with running_mock(cassette) as mock, pytest.raises(SessionError, match="HTTP 502"):
         session(url_of(mock, connection="refused"), tmp_path / "again")

@@ -24,9 +24,10 @@ from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import StartRequest
 from harness.serve import RunningServer, running
 from harness.session_folder.log import TextFrame, read_session
+from harness.session_folder.tape import safe_name
 from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
-from harness.tools.proxy import REST_LOG, create_proxy, safe_name
+from harness.tools.proxy import REST_LOG, create_proxy
 from mock_symbl import MockConfig, running_mock
 
 from helpers import (
