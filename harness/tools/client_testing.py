@@ -104,6 +104,11 @@ class SymblMock:
     expired: list[Path] = field(default_factory=list)
 
     @property
+    def port(self) -> int:
+        """The loopback port it listens on."""
+        return self.mock.port
+
+    @property
     def host(self) -> str:
         """`host:port` of the mock, for clients configured by host name."""
         return f"{self.mock.host}:{self.mock.port}"

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from harness.modes import ModeError
+from harness.protocol import StartRequest
 from harness.session_folder.log import read_session
 from mock_symbl import MockConfig
-from mock_symbl.engines.names import Engine
-from mock_symbl.engines.select import ENGINES, EngineChoice
+from mock_symbl.engines.asr import AsrRecognizer
+from mock_symbl.engines.matching import MatchingRecognizer
+from mock_symbl.engines.names import Engine, OnMiss
+from mock_symbl.engines.select import ENGINES, EngineChoice, EngineUnavailableError
 
 from helpers import FIXTURES
 
@@ -41,7 +44,7 @@ def test_an_unknown_engine_is_refused_with_every_valid_name() -> None:
 def cassette(tmp_path: Path, name: str = "hot") -> Path:
     """A session folder without transcript.json, so only its recording can answer."""
     folder = tmp_path / name
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for part in ("audio.wav", "events.jsonl"):
         shutil.copy(FIXTURES / "hot" / part, folder / part)
     return folder
@@ -57,12 +60,35 @@ def test_a_connection_answered_by_a_cassette_gets_its_recording(
     assert recording.records == read_session(folder).records
 
 
-def test_the_only_cassette_answers_any_connection_under_the_cassette_engine(
-    tmp_path: Path,
+@pytest.mark.parametrize("engine", [Engine.CASSETTE, Engine.AUTO])
+def test_a_connection_no_recording_is_named_for_is_left_to_its_audio(
+    tmp_path: Path, engine: Engine
 ) -> None:
     folder = cassette(tmp_path)
-    assert EngineChoice(Engine.CASSETTE, (folder,), ()).recording("anyone") is not None
-    assert EngineChoice(Engine.AUTO, (folder,), ()).recording("anyone") is None
+    choice = EngineChoice(engine, (folder,), ())
+    assert choice.recording("anyone") is None
+    assert isinstance(choice.for_request(StartRequest(), "anyone"), MatchingRecognizer)
+
+
+def test_without_recordings_auto_answers_with_asr_and_cassette_refuses() -> None:
+    assert isinstance(
+        EngineChoice(Engine.AUTO, (), ()).for_request(StartRequest(), "x"), AsrRecognizer
+    )
+    with pytest.raises(EngineUnavailableError, match="no recordings loaded"):
+        EngineChoice(Engine.CASSETTE, (), ()).for_request(StartRequest(), "x")
+
+
+@pytest.mark.parametrize("policy", [OnMiss.ENGINES, OnMiss.RECORD])
+def test_a_miss_policy_other_than_error_matches_even_with_nothing_loaded(policy: OnMiss) -> None:
+    choice = EngineChoice(Engine.AUTO, (), (), policy)
+    assert isinstance(choice.for_request(StartRequest(), "x"), MatchingRecognizer)
+
+
+def test_two_recordings_of_one_name_in_different_folders_are_both_known(tmp_path: Path) -> None:
+    first, second = cassette(tmp_path / "a"), cassette(tmp_path / "b")
+    choice = EngineChoice(Engine.AUTO, (first, second), ())
+    assert {r.folder for r in choice.library.named("hot")} == {first.resolve(), second.resolve()}
+    assert choice.recording("hot") is None
 
 
 @pytest.mark.parametrize("engine", [Engine.ASR, Engine.TRANSCRIPT])
