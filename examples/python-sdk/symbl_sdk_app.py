@@ -68,9 +68,11 @@ def configure_sdk(base_url: str) -> Any:
 
     import symbl  # noqa: PLC0415
 
+    # StreamingApi formats its URL from the module-level name it imported from symbl.configs.
     streaming = sys.modules["symbl.streaming_api.StreamingApi"]
     ws_base = "ws" + base_url.removeprefix("http")
-    streaming.SYMBL_STREAMING_API_FORMAT = ws_base + "/v1/realtime/insights/{}?source=python_sdk"
+    url_format = ws_base + "/v1/realtime/insights/{}?source=python_sdk"
+    vars(streaming)["SYMBL_STREAMING_API_FORMAT"] = url_format
     return symbl
 
 
