@@ -178,9 +178,11 @@ async function main() {
   // on `recognition_stopped` or `conversation_completed`, whichever comes first: a server that
   // sends `recognition_stopped` first leaves the promise pending forever, so it is bounded.
   let timer;
+  let settled = false;
   const unresolved = new Promise((resolve) => {
     timer = setTimeout(() => resolve("timeout"), options.stopTimeoutS * 1000);
     socketClosed.then(() => {
+      if (settled) return;
       clearTimeout(timer);
       timer = setTimeout(() => resolve("closed"), CLOSED_GRACE_MS);
     });
@@ -198,6 +200,7 @@ async function main() {
     emit("error", { error: plain(error), during: "stop" });
     status = 2;
   } finally {
+    settled = true;
     clearTimeout(timer);
   }
   // The SDK refreshes its token every ~24 h on a timer that would keep Node alive.
