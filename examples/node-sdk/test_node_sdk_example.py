@@ -77,14 +77,16 @@ def recorded_messages(recording: Path) -> list[dict[str, Any]]:
     return messages
 
 
-def check_answered_by_a_recording(entry: Any, record_mode: str) -> None:
-    """The connection was answered from (or, when recording, saved as) a recording here."""
-    assert entry.recording is not None, "no recording answered the connection"
-    assert entry.recording.resolve().parent == RECORDINGS
+def answered_by(entry: Any, record_mode: str) -> Path:
+    """The recording here that answered the connection (or, in a recording run, the new
+    recording it was saved as)."""
     if entry.matched:
+        assert entry.recording.resolve().parent == RECORDINGS
         assert entry.score >= MIN_SCORE, f"matched with a low score: {entry.score}"
-    else:
-        assert record_mode != "none", f"unmatched (score {entry.score}) and not recording"
+        return Path(entry.recording)
+    assert record_mode != "none", f"unmatched ({entry.error}) and not recording"
+    assert entry.recorded_to is not None, "a miss in a recording run was not recorded"
+    return Path(entry.recorded_to)
 
 
 @pytest.mark.symbl(sessions=["recordings"])
@@ -105,10 +107,10 @@ def test_the_sdk_streams_and_stops_with_what_the_recording_answered(
 
     (entry,) = symbl_mock.journal()
     assert entry.connection_id == started["connectionId"]
-    check_answered_by_a_recording(entry, record_mode)
+    recording = answered_by(entry, record_mode)
 
     # The SDK's handlers got the recording's words, messages with their sentiment.
-    recorded = recorded_messages(entry.recording)
+    recorded = recorded_messages(recording)
     texts = [m["payload"]["content"] for m in recorded]
     assert texts, "the recording holds no messages"
     received = [m for e in of(events, "messages") for m in e["messages"]]

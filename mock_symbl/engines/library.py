@@ -138,7 +138,8 @@ class RecordingLibrary:
         return len(self._recordings)
 
     def __iter__(self) -> Iterator[Recording]:
-        return iter(self._recordings.values())
+        with self._lock:
+            return iter(list(self._recordings.values()))
 
     def __contains__(self, key: object) -> bool:
         return key in self._recordings

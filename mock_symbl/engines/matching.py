@@ -259,9 +259,12 @@ class MatchingRecognizer:
         heard = held.samples / held.rate if held.rate else 0.0
         loaded = len(self._library)
         if nearest is None:
+            names = [recording.key for recording in self._library][:3]
+            more = ", …" if loaded > len(names) else ""
+            listed = f" ({', '.join(names)}{more})" if names else ""
             return (
                 f"No recording matches this audio ({heard:.1f} s heard, {loaded} recordings "
-                "loaded): none shares any sound with it."
+                f"loaded{listed}): none shares any sound with it."
             )
         return (
             f"No recording matches this audio ({heard:.1f} s heard, {loaded} recordings "
