@@ -27,6 +27,10 @@ from harness.tools.targets import Target
 from mock_symbl import Answers, JournalEntry, OnMiss, RunningMock
 
 
+# How long a test waits for the mock to finish connections its client has closed.
+SETTLE_S = 30.0
+
+
 class RecordingExpiredWarning(UserWarning):
     """A recording older than its expiry was used (expiry strategy `warn`)."""
 
@@ -128,9 +132,10 @@ class SymblMock:
         token = quote(self.access_token, safe="")
         return f"{self.mock.streaming_url(connection_id)}?access_token={token}"
 
-    def journal(self) -> list[JournalEntry]:
-        """Every connection this test's client opened, oldest first."""
-        return self.mock.journal()
+    def journal(self, settle_s: float = SETTLE_S) -> list[JournalEntry]:
+        """Every connection this test's client opened, oldest first; waits (up to
+        `settle_s`) for the ones the client has left to be closed."""
+        return self.mock.journal(settle_s)
 
     def connection(self) -> JournalEntry:
         """The one connection the client opened (AssertionError naming them otherwise)."""

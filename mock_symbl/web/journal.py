@@ -140,6 +140,7 @@ class LiveEntry:
             "conversationId": self.conversation_id,
             "opened": self.opened,
             "closed": self.closed,
+            "clientLeft": self.monitor.closed,
             "startRequest": self.start_request,
             "answer": _answer_json(verdict),
             "audio": dict(verdict.audio) if verdict and verdict.audio else None,
@@ -206,6 +207,8 @@ class JournalEntry:
     recorded_to: Path | None
     opened: str
     closed: str | None
+    # The client's socket is gone (the entry closes once the server has finished with it).
+    client_left: bool
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
@@ -237,6 +240,7 @@ class JournalEntry:
             recorded_to=_path(entry.get("recordedTo")),
             opened=entry.get("opened", ""),
             closed=entry.get("closed"),
+            client_left=bool(entry.get("clientLeft")),
             raw=entry,
         )
 
@@ -388,17 +392,18 @@ class JournalRest:
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Noted before the answer's end goes out: a client that reads the
+                    # journal once it has its answer finds the call there.
+                    self.journal.rest_call(
+                        where[0],
+                        scope["method"],
+                        scope["path"],
+                        scope.get("query_string", b"").decode("latin-1"),
+                        status,
+                        body=bytes(body),
+                        from_recording=bool(scope.get("state", {}).get(FROM_RECORDING)),
+                    )
             await send(message)
 
-        try:
-            await self.app(scope, receive, noting)
-        finally:
-            self.journal.rest_call(
-                where[0],
-                scope["method"],
-                scope["path"],
-                scope.get("query_string", b"").decode("latin-1"),
-                status,
-                body=bytes(body),
-                from_recording=bool(scope.get("state", {}).get(FROM_RECORDING)),
-            )
+        await self.app(scope, receive, noting)

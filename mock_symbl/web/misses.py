@@ -8,6 +8,7 @@ matches it from then on; any other tape is deleted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,16 @@ class MissRecorder:
         """Move a finished miss's tape into place and learn it; drop any other tape.
         Returns the new recording's folder."""
         complete = tape.close()
-        if not (complete and verdict is not None and verdict.fallback):
+        try:
+            return self._keep(tape, verdict) if complete else None
+        finally:
             shutil.rmtree(tape.folder, ignore_errors=True)
+            # Gone once no other connection is being taped.
+            with contextlib.suppress(OSError):
+                tape.folder.parent.rmdir()
+
+    def _keep(self, tape: SessionTape, verdict: Verdict | None) -> Path | None:
+        if verdict is None or not verdict.fallback:
             return None
         name = safe_name(tape.folder.name, lambda n: (self.folder / n).exists())
         target = self.folder / name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from mock_symbl.web.journal import JournalEntry
 from mock_symbl.web.ws import StreamingEndpoint
 
 GC_THRESHOLDS = (50_000, 20, 100)
+JOURNAL_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,22 @@ class RunningMock:
         session folder: by its transcript.json, or else by replaying it."""
         self.engines.learn(folder, connection_id)
 
-    def journal(self) -> list[JournalEntry]:
+    def journal(self, settle_s: float = 0.0) -> list[JournalEntry]:
         """Every streaming connection served so far (the latest 1,000), oldest first: which
         recording answered it and how well its audio matched, its start request, its
-        conformance findings and its REST calls."""
-        journal = self.streaming.journal.to_json()
-        return [JournalEntry.from_json(entry) for entry in journal["sessions"]]
+        conformance findings and its REST calls.
+
+        `settle_s`: wait up to this long for connections whose client has left to be
+        closed in the journal (the server finishes a connection just after its socket
+        closes: storing, recording a miss); connections still open are not waited for."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            journal = self.streaming.journal.to_json()
+            entries = [JournalEntry.from_json(entry) for entry in journal["sessions"]]
+            finishing = [e for e in entries if e.client_left and not e.closed]
+            if not finishing or time.monotonic() >= deadline:
+                return entries
+            time.sleep(JOURNAL_POLL_S)
 
     def forget(self) -> None:
         """Clear the journal (between tests sharing one mock)."""

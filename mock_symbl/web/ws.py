@@ -383,10 +383,10 @@ class StreamingEndpoint:
                 if not monitor.closed:
                     monitor.close(time.perf_counter_ns(), None)
                 self._carry_out(await self._call(session, session.connection_lost))
-        entry.end()
         if tape is not None and self.misses is not None:
             tape.add("close", (monitor.close_code, ""))
-            entry.recorded_to = self.misses.keep_if_missed(tape, entry.verdict)
+            entry.recorded_to = self.misses.keep_if_missed(tape, session.inner.verdict)
+        entry.end()
 
     async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
         """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""
