@@ -100,3 +100,110 @@ def test_port(symbl_mock, symbl_replay, n):
     ports = {port for _, port in seen}
     assert len(workers) == 2
     assert len(ports) == 2
+
+
+CLIENT_SUITE = """
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from websockets.sync.client import connect
+
+
+def run_client(symbl_mock, wav):
+    # A user's own client: any connection id, its own start request.
+    audio, rate = sf.read(wav, dtype="int16")
+    received = []
+    with connect(symbl_mock.streaming_url(str(uuid.uuid4()))) as ws:
+        speech = {"encoding": "LINEAR16", "sampleRateHertz": rate}
+        ws.send(json.dumps({"type": "start_request", "config": {"speechRecognition": speech}}))
+        for i in range(0, audio.size, 1024):
+            ws.send(audio[i : i + 1024].tobytes())
+        ws.send(json.dumps({"type": "stop_request"}))
+        for message in ws:
+            received.append(json.loads(message))
+    return received
+
+
+@pytest.mark.symbl(sessions=["recordings"])
+def test_client(symbl_mock):
+    received = run_client(symbl_mock, Path(__file__).parent / "hot.wav")
+    entry = symbl_mock.connection()
+    assert entry.matched or entry.recorded_to, entry.error
+    assert any(m["type"] == "message_response" for m in received)
+    FAIL_AFTER_THE_CLIENT_RAN
+"""
+
+
+@pytest.fixture
+def client_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copy(FIXTURES / "hot" / "audio.wav", pytester.path / "hot.wav")
+    pytester.makepyfile(test_client=CLIENT_SUITE.replace("FAIL_AFTER_THE_CLIENT_RAN", ""))
+    return pytester
+
+
+def recordings(project: pytest.Pytester) -> list[str]:
+    folder = project.path / "recordings"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_a_client_is_answered_from_the_recording_its_own_run_made(
+    client_project: pytest.Pytester,
+) -> None:
+    failed = run(client_project)
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*No recording matches this audio*0 recordings loaded*"])
+    assert recordings(client_project) == []
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=1)
+    assert recordings(client_project) == ["test_client"]
+    written = (client_project.path / "recordings" / "test_client" / "events.jsonl").read_bytes()
+    run(client_project).assert_outcomes(passed=1)
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=1)
+    assert recordings(client_project) == ["test_client"]
+    after = (client_project.path / "recordings" / "test_client" / "events.jsonl").read_bytes()
+    assert after == written
+
+
+def test_mode_passed_keeps_what_a_failing_test_recorded_nowhere(
+    client_project: pytest.Pytester,
+) -> None:
+    client_project.makepyfile(
+        test_client=CLIENT_SUITE.replace("FAIL_AFTER_THE_CLIENT_RAN", "assert False, 'mine'")
+    )
+    run(client_project, "--symbl-record-mode=passed").assert_outcomes(failed=1)
+    assert recordings(client_project) == []
+    client_project.makepyfile(test_client=CLIENT_SUITE.replace("FAIL_AFTER_THE_CLIENT_RAN", ""))
+    run(client_project, "--symbl-record-mode=passed").assert_outcomes(passed=1)
+    assert recordings(client_project) == ["test_client"]
+
+
+def test_an_expired_recording_warns_fails_or_is_recorded_again(
+    client_project: pytest.Pytester,
+) -> None:
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=1)
+    events = client_project.path / "recordings" / "test_client" / "events.jsonl"
+    made = events.read_bytes()
+    aged = ("--symbl-expires-in=0.000001",)
+    warned = run(client_project, *aged)
+    warned.assert_outcomes(passed=1)
+    warned.stdout.fnmatch_lines(["*RecordingExpiredWarning*test_client expired on*"])
+    failed = run(client_project, *aged, "--symbl-expiry=fail")
+    failed.assert_outcomes(errors=1)
+    failed.stdout.fnmatch_lines(["*RecordingExpiredError*test_client expired on*"])
+    run(client_project, *aged, "--symbl-expiry=record").assert_outcomes(passed=1)
+    assert recordings(client_project) == ["test_client"]
+    assert events.read_bytes() != made
+
+
+def test_baselines_of_two_sessions_with_one_name_stay_apart(project: pytest.Pytester) -> None:
+    shutil.copytree(FIXTURES / "hot", project.path / "other" / "hot")
+    project.makepyfile(
+        test_suite=SUITE + "\ndef test_other(symbl_replay):\n"
+        '    assert symbl_replay("other/hot").matches_baseline()\n'
+    )
+    run(project, "--symbl-record-mode=once").assert_outcomes(passed=2)
+    baselines = project.path / "symbl-baselines"
+    assert (baselines / "sessions" / "hot" / "events.jsonl").is_file()
+    assert (baselines / "other" / "hot" / "events.jsonl").is_file()

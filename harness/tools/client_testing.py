@@ -26,7 +26,6 @@ from harness.session_folder.tape import safe_name
 from harness.tools.targets import Target
 from mock_symbl import Answers, JournalEntry, OnMiss, RunningMock
 
-
 # How long a test waits for the mock to finish connections its client has closed.
 SETTLE_S = 30.0
 

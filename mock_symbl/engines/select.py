@@ -33,9 +33,9 @@ def _transcript_path(path: Path) -> Path:
 class EngineChoice:
     """Builds a recogniser per connection.
 
-    `auto`: a transcript named by the connection id; else, with recordings loaded, the one
-    the connection's audio matches (or the only one its id names), and on a miss what
-    `on_miss` says; else `asr`. `cassette`: recordings only. A connection id
+    `auto`: a transcript named by the connection id; else, with recordings to match (even
+    none yet), the one the connection's audio matches (or the only one its id names), and
+    on a miss what `on_miss` says; else `asr`. `cassette`: recordings only. A connection id
     `NAME--anything` is answered as `NAME` is. `transcript`: the transcript named by the
     connection id, or the only one loaded.
     """
@@ -47,8 +47,13 @@ class EngineChoice:
         transcripts: Sequence[Path],
         on_miss: OnMiss | str = OnMiss.ERROR,
         min_score: float | None = None,
+        *,
+        matching: bool | None = None,
     ) -> None:
-        """`min_score`: how well audio must match a recording (the index's default if None)."""
+        """`min_score`: how well audio must match a recording (the index's default if None).
+        `matching`: whether connections go to the matcher even with no recording loaded (a
+        miss is then an error, not a silent asr answer); by default when recording paths
+        were given or a miss is answered otherwise."""
         self.engine = parse_mode(Engine, engine, "engine")
         self.on_miss = parse_mode(OnMiss, on_miss, "on-miss policy")
         self.library = RecordingLibrary(
@@ -58,6 +63,9 @@ class EngineChoice:
             self.library.add_all(recordings)
         except RecordingError as error:
             raise EngineUnavailableError(str(error)) from None
+        self.matching = (
+            bool(recordings) or self.on_miss is not OnMiss.ERROR if matching is None else matching
+        )
         self.transcripts: dict[str, Transcript] = {
             _transcript_path(path).parent.name: read_transcript(_transcript_path(path))
             for path in transcripts
@@ -99,9 +107,9 @@ class EngineChoice:
         transcript = self._transcript_named(connection_id)
         if self.engine is Engine.TRANSCRIPT or (self.engine is Engine.AUTO and transcript):
             return TranscriptRecognizer(self._transcript(transcript or connection_id))
-        # With nothing loaded, a miss policy other than `error` still matches (and misses),
-        # so the fallback answers and a miss can be recorded.
-        if not len(self.library) and self.on_miss is OnMiss.ERROR:
+        # Recordings asked for but none there yet: every connection misses, and is told so
+        # (or answered by the fallback, and maybe recorded).
+        if not len(self.library) and not self.matching:
             if self.engine is Engine.CASSETTE:
                 raise EngineUnavailableError("no recordings loaded for the cassette engine")
             return AsrRecognizer()

@@ -309,7 +309,7 @@ class StreamingEndpoint:
         """Answer new connections from these recordings (instead of those loaded before);
         the transcripts known and the connections streaming now are left as they are."""
         engines = EngineChoice(
-            self.engines.engine, recordings, (), answers.on_miss, answers.min_score
+            self.engines.engine, recordings, (), answers.on_miss, answers.min_score, matching=True
         )
         engines.transcripts = self.engines.transcripts
         self.engines = engines
