@@ -35,14 +35,16 @@ FRAME_S = HOP / SAMPLE_RATE
 _LOW_BIN = 7
 _HIGH_BIN = 230
 # A peak is the loudest point of the spectrogram within this many frames and bins of it.
-_PEAK_FRAMES = 6
-_PEAK_BINS = 8
-# A full-scale sine reads about 42 dB on this spectrogram; 80 dB below it lie the int16
-# quantisation noise and digital silence, where peaks are not sound.
-_FLOOR_DB = -40.0
+_PEAK_FRAMES = 4
+_PEAK_BINS = 6
+# A full-scale sine reads +42 dB on this spectrogram and int16 quantisation noise about
+# -78 dB. Below the floor, peaks are that noise or silence; above it, speech 30 dB quieter
+# than usual keeps nine in ten of its peaks (with -40 dB, two in three).
+_FLOOR_DB = -55.0
 # Each anchor pairs with the first _FAN_OUT peaks within _MAX_DT frames after it and
 # _MAX_DF bins above or below it, looked for among its next _SEARCH peaks in time order.
-_FAN_OUT = 6
+# A hash packs the anchor's bin (8 bits), the bin step + _MAX_DF (7) and the frame step (6).
+_FAN_OUT = 3
 _MAX_DT = 63
 _MAX_DF = 63
 _SEARCH = 48
@@ -80,7 +82,7 @@ class Fingerprint:
     # The anchor frame of each hash (FRAME_S each from the audio's start).
     times: NDArray[np.int32]
     seconds: float
-    # Frames the audio spans.
+    # Whole frames in the audio: times lie in [0, frames).
     frames: int
 
 

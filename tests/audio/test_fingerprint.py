@@ -135,14 +135,11 @@ def landmarks(fp: Fingerprint) -> set[tuple[int, int]]:
 def test_most_landmarks_survive_a_gain_change_that_does_not_clip(name: str, gain_db: float) -> None:
     samples, rate = SOURCES[name]
     samples = samples[: round(3.0 * rate)]
-    if np.abs(samples).max() >= 32767:
-        # A fixture clipped at full scale: attenuating it lowers its clipped plateaus.
-        samples = scaled(samples, -1.0)
     original = landmarks(fingerprint(samples, rate))
     changed = landmarks(fingerprint(scaled(samples, gain_db), rate))
-    # Quieter audio loses its faintest peaks to the int16 quantisation noise (at -30 dB up
-    # to a fifth of them, measured).
-    assert len(original & changed) >= 0.75 * len(original)
+    # Quieter audio loses its faintest peaks below the spectrogram's floor (at -30 dB up to
+    # a tenth of them, measured).
+    assert len(original & changed) >= 0.85 * len(original)
 
 
 def test_float_and_int16_audio_give_the_same_fingerprint() -> None:
@@ -174,6 +171,25 @@ def test_audio_must_be_real_numbers_at_a_positive_rate() -> None:
         fingerprint(np.array(["a", "b"]), 8000)
     with pytest.raises(ValueError, match="positive"):
         fingerprint(np.zeros(10), 0)
+
+
+@given(
+    st.sampled_from(NAMES),
+    st.floats(0.0, 4.0),
+    st.floats(1.0, 4.0),
+    st.sampled_from([8000, 16000, 44100]),
+)
+def test_a_fingerprint_finds_itself_at_offset_zero_with_every_landmark_agreeing(
+    name: str, start_s: float, seconds: float, rate: int
+) -> None:
+    samples, own = SOURCES[name]
+    stretch = samples[round(start_s * own) : round((start_s + seconds) * own)]
+    fp = fingerprint(*resampled((stretch, own), rate))
+    assume(fp.hashes.size > 0)
+    alone = FingerprintIndex()
+    alone.add(name, fp)
+    (found,) = alone.lookup(fp)
+    assert (found.key, found.offset_s, found.hits, found.score) == (name, 0.0, fp.hashes.size, 1)
 
 
 @pytest.mark.parametrize("name", NAMES)
