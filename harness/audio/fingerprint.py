@@ -8,8 +8,10 @@ the hashes do not depend on gain, nor on where the audio starts. A recording hol
 shares many hashes with it at one time offset; unrelated audio shares a few, scattered over
 offsets or bunched in a moment of similar sound.
 
-`FingerprintIndex` holds recordings' fingerprints sorted by hash: a lookup finds each query
-hash by binary search, then counts the agreeing offsets of every recording at once.
+`FingerprintIndex` holds recordings' fingerprints (their first INDEX_SECONDS) sorted by hash:
+a lookup finds each query hash by binary search, then counts the agreeing offsets of every
+recording at once. A query is best MATCH_WINDOW_S of client audio from its `first_sound`:
+a window of silence has no landmarks, and one with a moment of sound too few to match on.
 `compare_audio` then measures the client's audio against the matched recording.
 """
 
@@ -225,6 +227,10 @@ class FingerprintIndex:
     A candidate is a match when at least `min_hits` of the query's landmarks agree on its
     best offset, they are at least `min_score` of the query's landmarks that fall within the
     recording, and they cover at least `min_coverage` of the query's moments with sound.
+
+    `add` only queues a fingerprint; the next lookup sorts it in (the whole index again, so
+    add recordings together). Lookups alone may run in several threads; an `add` and the
+    lookup after it may not run alongside other lookups.
     """
 
     def __init__(
@@ -356,16 +362,17 @@ def _overlap(client_size: int, recording_size: int, lag: int) -> tuple[int, int]
 
 
 def _best_lag(
-    client: NDArray[np.float64], recording: NDArray[np.float64], lag: int, reach: int
+    client: NDArray[np.float32], recording: NDArray[np.float32], lag: int, reach: int
 ) -> int:
     """The lag within `lag` +- `reach` samples where the two correlate most (either sign)."""
     # window[j] = recording[lag - reach + j], zero beyond the recording's ends.
-    window = np.zeros(client.size + 2 * reach)
+    window = np.zeros(client.size + 2 * reach, np.float32)
     first = lag - reach
     start, end = max(0, first), min(recording.size, first + window.size)
     if start < end:
         window[start - first : end - first] = recording[start:end]
-    size = 1 << math.ceil(math.log2(window.size + client.size))
+    # A circular correlation as long as the window wraps no client sample within the reach.
+    size = 1 << math.ceil(math.log2(window.size))
     spectrum = np.fft.rfft(window, size) * np.conj(np.fft.rfft(client, size))
     correlation = np.fft.irfft(spectrum, size)[: 2 * reach + 1]
     return first + int(np.argmax(np.abs(correlation)))
@@ -386,7 +393,6 @@ def compare_audio(
     _check_rate(recording_rate)
     rate = min(client_rate, recording_rate, COMPARE_RATE)
     near = _as_float(client)
-    far = _as_float(recording)
     # Only the stretch of the recording the client can overlap, so a long recording costs
     # no more than the client's audio (with a margin for the resampler's edges). It starts
     # on a sample of the whole recording at `rate`, so the lags keep that grid.
@@ -394,12 +400,15 @@ def compare_audio(
     grid = recording_rate // math.gcd(recording_rate, rate)
     cut = max(0, math.floor((offset_s - margin) * recording_rate / grid) * grid)
     end = math.ceil((offset_s + near.size / client_rate + margin) * recording_rate)
-    ours = resample(near, client_rate, rate).astype(np.float64)
-    theirs = resample(far[cut : max(cut, end)], recording_rate, rate).astype(np.float64)
+    far = _as_float(np.asarray(recording).reshape(-1)[cut : max(cut, end)])
+    ours = np.asarray(resample(near, client_rate, rate), np.float32)
+    theirs = np.asarray(resample(far, recording_rate, rate), np.float32)
     start_s = cut / recording_rate
     lag = _best_lag(ours, theirs, round((offset_s - start_s) * rate), round(search_s * rate))
     first, last = _overlap(ours.size, theirs.size, lag)
-    ours, theirs = ours[first:last], theirs[first + lag : last + lag]
+    # Sums of a million squares want double precision.
+    ours = ours[first:last].astype(np.float64)
+    theirs = theirs[first + lag : last + lag].astype(np.float64)
     own, other = float(np.dot(ours, ours)), float(np.dot(theirs, theirs))
     with np.errstate(divide="ignore", invalid="ignore"):
         level = float(10.0 * np.log10(np.float64(own) / np.float64(other)))
