@@ -19,7 +19,13 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.audio.fingerprint import MATCH_WINDOW_S, Candidate, compare_audio, fingerprint
+from harness.audio.fingerprint import (
+    MATCH_WINDOW_S,
+    Candidate,
+    compare_audio,
+    fingerprint,
+    first_sound,
+)
 from harness.protocol import StartRequest
 from mock_symbl.engines.base import (
     Bindable,
@@ -35,15 +41,13 @@ from mock_symbl.engines.library import Recording, RecordingLibrary
 
 # Listen no longer than this for enough sound (a client may open with a long silence).
 MAX_WAIT_S = 8.0
-# A stretch of audio louder than this (RMS, dB full scale) is sound, not silence.
-SOUND_DBFS = -45.0
-_SOUND_RMS = 32768.0 * 10 ** (SOUND_DBFS / 20)
-_BLOCK_S = 0.05
+# A first look that finds nothing listens on until this much sound before giving up.
+SECOND_LOOK_S = 5.0
 
 
 @dataclass
 class HeldAudio:
-    """A connection's first audio, held until there is enough of it to look up."""
+    """A connection's first audio, held until there is enough sound to look up."""
 
     window_s: float = MATCH_WINDOW_S
     max_wait_s: float = MAX_WAIT_S
@@ -60,12 +64,9 @@ class HeldAudio:
             return
         self.rate = rate
         if self.sound_from is None:
-            block = max(1, int(rate * _BLOCK_S))
-            for start in range(0, samples.size, block):
-                part = samples[start : start + block].astype(np.float64)
-                if part.size and np.sqrt(np.mean(part * part)) > _SOUND_RMS:
-                    self.sound_from = self.samples + start
-                    break
+            found = first_sound(samples, rate)
+            if found is not None:
+                self.sound_from = self.samples + found
         self.chunks.append(samples)
         self.samples += samples.size
 
@@ -76,15 +77,17 @@ class HeldAudio:
             return True
         if not self.rate:
             return False
-        if self.sound_from is not None and self.samples - self.sound_from >= self.window_s * (
-            self.rate
-        ):
-            return True
-        return self.samples >= self.max_wait_s * self.rate
+        heard = self.samples - (self.sound_from if self.sound_from is not None else self.samples)
+        return heard >= self.window_s * self.rate or self.samples >= self.max_wait_s * self.rate
 
     def audio(self) -> NDArray[np.int16]:
         """Everything held, in order."""
         return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+
+    def query(self) -> tuple[NDArray[np.int16], float]:
+        """The audio to look up, from its first sound, and where that is (seconds in)."""
+        start = self.sound_from or 0
+        return self.audio()[start:], start / self.rate if self.rate else 0.0
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class MatchingRecognizer:
                 out.append(self._judge_named(held))
             assert self._inner is not None
             return [*out, *self._inner.accept(samples, sample_rate)]
-        return self._decide(held) if held.ready else []
+        return self._decide(held, final=False) if held.ready else []
 
     def finish(self) -> Sequence[Recognised]:
         """The audio ended: decide with what was heard, then let the engine finish."""
@@ -165,7 +168,7 @@ class MatchingRecognizer:
             if self._named is not None:
                 out.append(self._judge_named(held))
             else:
-                out.extend(self._decide(held))
+                out.extend(self._decide(held, final=True))
         self._held = None
         if self._inner is not None:
             out.extend(self._inner.finish())
@@ -190,23 +193,32 @@ class MatchingRecognizer:
             audio=self._compare(named, audio, held.rate, 0.0),
         )
 
-    def _decide(self, held: HeldAudio) -> list[Recognised]:
+    def _decide(self, held: HeldAudio, *, final: bool) -> list[Recognised]:
+        query, start_s = held.query()
+        best, nearest = self._library.choose(
+            fingerprint(query, held.rate), self._connection_id, self._request
+        )
+        if best is None and not final and held.window_s < SECOND_LOOK_S:
+            # Two seconds may hold little speech (a pause, a noisy start): listen longer.
+            held.window_s = SECOND_LOOK_S
+            if not held.ready:
+                return []
+            return self._decide(held, final=True)
         self._held = None
         audio = held.audio()
-        best, nearest = self._library.choose(
-            fingerprint(audio, held.rate), self._connection_id, self._request
-        )
         if best is not None:
             recording = self._library.get(best.key)
-            cassette = CassetteRecognizer(self._library.log_of(recording.folder), best.offset_s)
+            # Where the stream (not the query) starts in the recording.
+            offset_s = best.offset_s - start_s
+            cassette = CassetteRecognizer(self._library.log_of(recording.folder), offset_s)
             self._use(cassette)
             verdict = Verdict(
                 recording=best.key,
                 by="audio",
                 score=best.score,
-                offset_s=best.offset_s,
+                offset_s=offset_s,
                 nearest=_nearest(best),
-                audio=self._compare(recording, audio, held.rate, best.offset_s),
+                audio=self._compare(recording, audio, held.rate, offset_s),
                 rewrite=cassette.rewrite,
             )
         elif self._fallback is not None:
