@@ -23,7 +23,9 @@ RECORDINGS = HERE / "recordings"
 SESSIONS = HERE.parents[1] / "fixtures" / "sessions"
 AUDIO = SESSIONS / "hot" / "audio.wav"  # 48 kHz, 6 s: what the recording heard
 OTHER_AUDIO = SESSIONS / "standup" / "audio.wav"  # 16 kHz, 24 s: heard by no recording
-MIN_SCORE = 0.8
+# Well above the matcher's own bar (0.1): the share of the client's landmarks found in the
+# recording at the matched offset; the same audio streamed again keeps about half.
+MIN_SCORE = 0.3
 INSTALL = "apt-get install nodejs npm && cd examples/node-sdk && npm ci"
 
 Events = list[dict[str, Any]]

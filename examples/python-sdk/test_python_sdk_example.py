@@ -24,7 +24,9 @@ RECORDINGS = HERE / "recordings"
 SESSIONS = HERE.parents[1] / "fixtures" / "sessions"
 AUDIO = SESSIONS / "standup" / "audio.wav"  # 16 kHz, 24 s: what the recording heard
 OTHER_AUDIO = SESSIONS / "hot" / "audio.wav"  # 48 kHz, 6 s: heard by no recording
-MIN_SCORE = 0.8
+# Well above the matcher's own bar (0.1): the share of the client's landmarks found in the
+# recording at the matched offset; the same audio streamed again keeps about half.
+MIN_SCORE = 0.3
 SENTIMENTS = {"positive", "neutral", "negative"}
 INSTALL = (
     "pip install -r examples/python-sdk/requirements.txt && pip install --no-deps symbl==2.0.6"
