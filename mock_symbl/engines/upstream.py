@@ -96,6 +96,7 @@ class UpstreamRecognizer:
         self._request = request
         self._connection_id = connection_id
         self._socket: ClientConnection | None = None
+        self._held = contextlib.ExitStack()
         self._reader: threading.Thread | None = None
         self._arrived: queue.SimpleQueue[dict[str, Any] | _Ended] = queue.SimpleQueue()
         self._redactor = Redactor()
@@ -139,7 +140,7 @@ class UpstreamRecognizer:
             self._stopping = True
             _send(socket, encode(stop_request()))
             out = self._take(wait=True)
-        socket.close()
+        self._held.close()
         if self._reader is not None:
             self._reader.join(CLOSE_TIMEOUT_S)
         return out
@@ -158,8 +159,11 @@ class UpstreamRecognizer:
             f"?access_token={quote(token, safe='')}"
         )
         try:
-            self._socket = connect(
-                url, max_size=None, open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S
+            # Held open across calls: `finish` leaves the block (which closes the connection).
+            self._socket = self._held.enter_context(
+                connect(
+                    url, max_size=None, open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S
+                )
             )
         except InvalidStatus as refused:
             return f"{base} refused the connection (HTTP {refused.response.status_code})"
