@@ -153,6 +153,7 @@ class UpstreamRecognizer:
         except (HarnessError, OSError) as error:
             return f"no access token for {base}: {error}"
         self._redactor.add(token)
+        # As the Redactor does: a shorter value would erase ordinary words from transcripts.
         self._secrets = [s for s in {token, quote(token, safe="")} if len(s) >= 6]
         url = (
             f"{base}/v1/streaming/{quote(self._connection_id, safe='')}"
