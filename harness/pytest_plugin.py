@@ -14,7 +14,8 @@ xdist worker) and hands the test its URLs and credentials and, afterwards, the j
 what the client did. Audio that matches no recording is an error naming the closest one;
 `--symbl-record-mode` says when such a miss is answered by the mock's engines and saved as
 a new recording instead (VCR.py's modes: `none`, `once` while the folder has none, `new`,
-`all`, and `passed`: as `new`, kept only if the test passed). `--symbl-expires-in DAYS`
+`all`, and `passed`: as `new`, kept only if the test passed); `--symbl-upstream URL` has
+such misses answered by a real endpoint instead. `--symbl-expires-in DAYS`
 and `--symbl-expiry warn|fail|record` age recordings out, as Polly.js does.
 
 Regression suites, the harness replaying a session to an endpoint:
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from harness.tools.targets import Target
 
 _PASSED = pytest.StashKey[bool]()
+_UPSTREAM = pytest.StashKey["Target"]()
 MARKER = (
     "symbl(sessions=None, record_to=None, fallback=False, min_score=None, tolerance=None, "
     "expires_in=None, expiry=None): the recordings that answer this test's client (folders, "
@@ -70,6 +72,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(missing baselines; a client's misses while its folder has no recordings), new (also "
         "baselines older than their session; every miss), all (everything again), passed "
         "(as new, kept only if the test passed).",
+    )
+    group.addoption(
+        "--symbl-upstream",
+        default=None,
+        metavar="URL",
+        help="Answer a client's unmatched audio, when the record mode or the marker's fallback "
+        "has it answered, from this Symbl-compatible endpoint instead of the mock's engines "
+        "(credentials from SYMBL_ACCESS_TOKEN or SYMBL_APP_ID/SYMBL_APP_SECRET).",
     )
     group.addoption(
         "--symbl-baselines", default=None, help="Folder of baselines [ROOTDIR/symbl-baselines]."
@@ -106,8 +116,17 @@ def _symbl_bundled() -> Iterator[Target]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the plugin's marker."""
+    """Register the plugin's marker; an upstream without credentials stops the run."""
     config.addinivalue_line("markers", MARKER)
+    upstream = config.getoption("--symbl-upstream", None)
+    if upstream is not None:
+        from harness.errors import HarnessError
+        from harness.tools.targets import endpoint_target
+
+        try:
+            config.stash[_UPSTREAM] = endpoint_target(upstream)
+        except HarnessError as error:
+            raise pytest.UsageError(f"--symbl-upstream: {error}") from None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -169,6 +188,7 @@ def symbl_mock(
         ),
         min_score=marked.get("min_score"),
         name=safe_name(request.node.name, lambda _: False),
+        upstream=config.stash.get(_UPSTREAM, None),
     )
     symbl = start(test, _symbl_bundled, tmp_path / "symbl-new-recordings")
     yield symbl

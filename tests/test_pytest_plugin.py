@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from helpers import FIXTURES
+from mock_symbl import MockConfig, running_mock
+
+from helpers import FIXTURES, token
 
 SUITE = """
 def test_hot(symbl_replay):
@@ -207,3 +209,25 @@ def test_baselines_of_two_sessions_with_one_name_stay_apart(project: pytest.Pyte
     baselines = project.path / "symbl-baselines"
     assert (baselines / "sessions" / "hot" / "events.jsonl").is_file()
     assert (baselines / "other" / "hot" / "events.jsonl").is_file()
+
+
+def test_a_miss_is_recorded_from_the_upstream_endpoint_with_credentials_from_the_environment(
+    client_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SYMBL_ACCESS_TOKEN", "SYMBL_APP_ID", "SYMBL_APP_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    transcript = MockConfig(engine="transcript", transcripts=(FIXTURES / "hot",))
+    with running_mock(transcript) as upstream:
+        refused = run(
+            client_project, "--symbl-record-mode=once", f"--symbl-upstream={upstream.ws_url}"
+        )
+        refused.stderr.fnmatch_lines(["*--symbl-upstream: no credentials*"])
+        assert refused.ret == pytest.ExitCode.USAGE_ERROR
+        monkeypatch.setenv("SYMBL_ACCESS_TOKEN", token(upstream.base_url))
+        recorded = run(
+            client_project, "--symbl-record-mode=once", f"--symbl-upstream={upstream.ws_url}"
+        )
+        recorded.assert_outcomes(passed=1)
+        assert recordings(client_project) == ["test_client"]
+        assert len(upstream.journal(settle_s=60)) == 1
+    run(client_project).assert_outcomes(passed=1)

@@ -43,7 +43,14 @@ if TYPE_CHECKING:
     default=OnMiss.ERROR.value,
     show_default=True,
     help="Audio that matches no recording: error (tell the client the closest), engines "
-    "(answer with asr), record (answer with asr and save it as a new recording).",
+    "(answer with asr, or --upstream), record (answer so and save it as a new recording).",
+)
+@click.option(
+    "--upstream",
+    metavar="URL",
+    help="Answer misses from this Symbl-compatible endpoint instead of asr (with --on-miss "
+    "engines or record); credentials from SYMBL_ACCESS_TOKEN, or SYMBL_APP_ID and "
+    "SYMBL_APP_SECRET.",
 )
 @click.option(
     "--record-to",
@@ -139,6 +146,7 @@ def mock(
     engine: str,
     recordings: tuple[Path, ...],
     on_miss: str,
+    upstream: str | None,
     record_to: Path | None,
     record_expires_in: float | None,
     transcripts: tuple[Path, ...],
@@ -164,6 +172,15 @@ def mock(
     """
     from mock_symbl import Answers, Backlog, MockConfig, serve_mock
 
+    upstream_token = None
+    if upstream is not None:
+        if on_miss == OnMiss.ERROR:
+            raise click.UsageError("--upstream answers misses: add --on-miss engines or record")
+        from harness.client.auth import TokenSource, http_base
+
+        upstream_token = TokenSource(upstream).token
+        # Only the endpoint's address is shown: a URL may carry a query with a secret.
+        upstream = http_base(upstream)
     try:
         if record_to is not None:
             record_to.mkdir(parents=True, exist_ok=True)
@@ -173,7 +190,13 @@ def mock(
             db=db,
             engine=engine,
             recordings=recordings,
-            answers=Answers(on_miss, record_to, record_expires_in),
+            answers=Answers(
+                on_miss,
+                record_to,
+                record_expires_in,
+                upstream=upstream,
+                upstream_token=upstream_token,
+            ),
             transcripts=transcripts,
             apps=pairs or None,
             seed=seed,
@@ -195,6 +218,8 @@ def mock(
             click.echo(f"REST       {running.base_url}")
             click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
             click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
+            if upstream is not None:
+                click.echo(f"misses     answered by {upstream}", err=True)
 
         stopped_by = serve_mock(config, host, port, announce)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)

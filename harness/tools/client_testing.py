@@ -4,9 +4,9 @@ A test names folders of recordings (session folders made with the same client); 
 loads them, and each connection the client opens is answered by the recording whose audio
 its audio matches, whatever its connection id. Audio that matches none is an error naming
 the closest recording, unless the record mode lets the mock answer it with its own
-engines and save it as a new recording (VCR.py's `once`/`new`/`all`, and `passed`, which
-keeps what a test recorded only if the test passed). A recording may expire (Polly.js):
-warn, fail, or record it anew.
+engines (or an upstream endpoint) and save it as a new recording (VCR.py's
+`once`/`new`/`all`, and `passed`, which keeps what a test recorded only if the test
+passed). A recording may expire (Polly.js): warn, fail, or record it anew.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class ClientTest:
     expiry: Expiry = Expiry.WARN
     min_score: float | None = None
     name: str = "recording"
+    # The endpoint that answers misses instead of the mock's engines (recording or fallback).
+    upstream: Target | None = None
 
 
 def recording_folders(paths: Sequence[Path]) -> list[Path]:
@@ -165,10 +167,21 @@ def start(test: ClientTest, target: Target, staging: Path) -> SymblMock:
     records = _mode_records(test, existing) or bool(expired)
     loaded = [] if test.mode is RecordMode.ALL else [f for f in existing if f not in expired]
     staging.mkdir(parents=True, exist_ok=True)
+    upstream = test.upstream.endpoint if test.upstream else None
+    token = test.upstream.tokens.token if test.upstream else None
     if records:
-        answers = Answers(OnMiss.RECORD, staging, test.expires_in_days, test.min_score)
+        answers = Answers(
+            OnMiss.RECORD,
+            staging,
+            test.expires_in_days,
+            test.min_score,
+            upstream=upstream,
+            upstream_token=token,
+        )
     elif test.fallback:
-        answers = Answers(OnMiss.ENGINES, min_score=test.min_score)
+        answers = Answers(
+            OnMiss.ENGINES, min_score=test.min_score, upstream=upstream, upstream_token=token
+        )
     else:
         answers = Answers(OnMiss.ERROR, min_score=test.min_score)
     target.mock.answer_from(loaded, answers)

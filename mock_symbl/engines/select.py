@@ -18,6 +18,7 @@ from mock_symbl.engines.library import SUFFIX, RecordingError, RecordingLibrary
 from mock_symbl.engines.matching import Fallback, MatchingRecognizer
 from mock_symbl.engines.names import Engine, OnMiss
 from mock_symbl.engines.transcript import TranscriptRecognizer
+from mock_symbl.engines.upstream import Upstream, UpstreamRecognizer
 
 ENGINES = tuple(engine.value for engine in Engine)
 
@@ -35,12 +36,13 @@ class EngineChoice:
 
     `auto`: a transcript named by the connection id; else, with recordings to match (even
     none yet), the one the connection's audio matches (or the only one its id names), and
-    on a miss what `on_miss` says; else `asr`. `cassette`: recordings only. A connection id
+    on a miss what `on_miss` says (answered by `upstream` when there is one, else by asr);
+    else `asr`. `cassette`: recordings only. A connection id
     `NAME--anything` is answered as `NAME` is. `transcript`: the transcript named by the
     connection id, or the only one loaded.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913
         self,
         engine: Engine | str,
         recordings: Sequence[Path],
@@ -49,13 +51,16 @@ class EngineChoice:
         min_score: float | None = None,
         *,
         matching: bool | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         """`min_score`: how well audio must match a recording (the index's default if None).
         `matching`: whether connections go to the matcher even with no recording loaded (a
         miss is then an error, not a silent asr answer); by default when recording paths
-        were given or a miss is answered otherwise."""
+        were given or a miss is answered otherwise. `upstream`: the endpoint that answers
+        misses instead of asr."""
         self.engine = parse_mode(Engine, engine, "engine")
         self.on_miss = parse_mode(OnMiss, on_miss, "on-miss policy")
+        self.upstream = upstream
         self.library = RecordingLibrary(
             FingerprintIndex() if min_score is None else FingerprintIndex(min_score=min_score)
         )
@@ -120,13 +125,18 @@ class EngineChoice:
                 connection_id,
                 request,
                 named=named[0] if len(named) == 1 else None,
-                fallback=None if self.on_miss is OnMiss.ERROR else self._fallback(),
+                fallback=None
+                if self.on_miss is OnMiss.ERROR
+                else self._fallback(request, connection_id),
             )
         except RecordingError as error:
             raise EngineUnavailableError(str(error)) from None
 
-    def _fallback(self) -> Fallback:
-        return Fallback(Engine.ASR.value, AsrRecognizer)
+    def _fallback(self, request: StartRequest, connection_id: str) -> Fallback:
+        upstream = self.upstream
+        if upstream is None:
+            return Fallback(Engine.ASR.value, AsrRecognizer)
+        return Fallback("upstream", lambda: UpstreamRecognizer(upstream, request, connection_id))
 
     def _transcript(self, connection_id: str) -> Transcript:
         if connection_id in self.transcripts:

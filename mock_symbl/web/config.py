@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.modes import parse_mode
 from mock_symbl.engines.names import Engine, OnMiss
+from mock_symbl.engines.upstream import Upstream
 from mock_symbl.session.backlog import Backlog
 from mock_symbl.session.faults import Faults
 
@@ -27,12 +28,32 @@ class Answers:
     expires_days: float | None = None
     # How well audio must match a recording (None: the matcher's default).
     min_score: float | None = None
+    # A Symbl-compatible endpoint that answers misses instead of the mock's engines, and
+    # what gives its access tokens (the mock never learns the credentials behind them).
+    upstream: str | None = None
+    upstream_token: Callable[[], str] | None = None
 
     def __post_init__(self) -> None:
-        """Hold the policy as an OnMiss; `record` needs its folder."""
+        """Hold the policy as an OnMiss; `record` needs its folder, an upstream its tokens
+        and a policy that answers misses."""
         object.__setattr__(self, "on_miss", parse_mode(OnMiss, self.on_miss, "on-miss policy"))
         if self.on_miss is OnMiss.RECORD and self.record_to is None:
             raise MockConfigError("on_miss 'record' needs a folder to record to (record_to)")
+        if self.upstream is not None:
+            if self.upstream_token is None:
+                raise MockConfigError("an upstream needs a source of access tokens")
+            if self.on_miss is OnMiss.ERROR:
+                raise MockConfigError("an upstream answers misses: on_miss 'engines' or 'record'")
+            self.upstream_endpoint()
+
+    def upstream_endpoint(self) -> Upstream | None:
+        """The endpoint that answers misses, if one does (MockConfigError for a bad URL)."""
+        if self.upstream is None or self.upstream_token is None:
+            return None
+        try:
+            return Upstream(self.upstream, self.upstream_token)
+        except ValueError as error:
+            raise MockConfigError(f"upstream: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,12 @@ class StreamingEndpoint:
         self.authority = authority
         answers = config.answers
         self.engines = EngineChoice(
-            config.engine, config.recordings, config.transcripts, answers.on_miss, answers.min_score
+            config.engine,
+            config.recordings,
+            config.transcripts,
+            answers.on_miss,
+            answers.min_score,
+            upstream=answers.upstream_endpoint(),
         )
         self.journal = Journal()
         self.misses = self._miss_recorder(answers)
@@ -309,7 +314,13 @@ class StreamingEndpoint:
         """Answer new connections from these recordings (instead of those loaded before);
         the transcripts known and the connections streaming now are left as they are."""
         engines = EngineChoice(
-            self.engines.engine, recordings, (), answers.on_miss, answers.min_score, matching=True
+            self.engines.engine,
+            recordings,
+            (),
+            answers.on_miss,
+            answers.min_score,
+            matching=True,
+            upstream=answers.upstream_endpoint(),
         )
         engines.transcripts = self.engines.transcripts
         self.engines = engines
