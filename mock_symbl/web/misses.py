@@ -82,5 +82,5 @@ class MissRecorder:
         except (OSError, RecordingError) as error:
             log.warning("recording a miss: %s was not kept: %s", tape.folder.name, error)
             return None
-        log.info("recorded a miss as %s", target)
+        log.warning("a connection matched no recording; recorded as %s", target)
         return target
