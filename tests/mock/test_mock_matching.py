@@ -331,3 +331,32 @@ def test_rest_calls_on_a_recorded_conversation_are_answered_from_its_rest_log(
         ("messages", "recording"),
         ("messages", "mock"),
     ]
+
+
+def test_rest_calls_of_another_app_or_without_a_token_are_not_noted_nor_recorded(
+    tmp_path: Path,
+) -> None:
+    other = ("other-app", "other-app-secret")
+    recordings = tmp_path / "recordings"
+    config = MockConfig(apps=dict([APP, other]), answers=Answers(OnMiss.RECORD, recordings), seed=5)
+    audio, rate = fixture_audio("hot")
+    with running_mock(config) as mock:
+        mock.engines.transcripts.clear()
+        connection_id, received = stream(mock, audio, rate)
+        conversation = next(
+            m["message"]["data"]["conversationId"]
+            for m in received
+            if kind(m) == "conversation_created"
+        )
+        recorded_to = entry_of(mock, connection_id).recorded_to
+        assert recorded_to is not None
+        messages = f"{mock.base_url}/v1/conversations/{conversation}/messages"
+        theirs = {"Authorization": f"Bearer {token(mock.base_url, *other)}"}
+        assert httpx.get(messages, headers=theirs).status_code == 404
+        assert httpx.get(messages, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+        mine = {"Authorization": f"Bearer {token(mock.base_url, *APP)}"}
+        assert httpx.get(messages, headers=mine).status_code == 200
+        entry = entry_of(mock, connection_id)
+    assert [call["status"] for call in entry.rest] == [200]
+    saved = (recorded_to / "rest.jsonl").read_text().splitlines()
+    assert [json.loads(line)["status"] for line in saved] == [200]
