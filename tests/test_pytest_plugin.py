@@ -231,3 +231,22 @@ def test_a_miss_is_recorded_from_the_upstream_endpoint_with_credentials_from_the
         assert recordings(client_project) == ["test_client"]
         assert len(upstream.journal(settle_s=60)) == 1
     run(client_project).assert_outcomes(passed=1)
+
+
+def test_mode_once_records_each_test_of_a_module_sharing_one_folder(
+    client_project: pytest.Pytester,
+) -> None:
+    shutil.copy(FIXTURES / "standup" / "audio.wav", client_project.path / "standup.wav")
+    second = (
+        '\n\n@pytest.mark.symbl(sessions=["recordings"])\n'
+        "def test_other_client(symbl_mock):\n"
+        '    run_client(symbl_mock, Path(__file__).parent / "standup.wav")\n'
+        "    entry = symbl_mock.connection()\n"
+        "    assert entry.matched or entry.recorded_to, entry.error\n"
+    )
+    client_project.makepyfile(
+        test_client=CLIENT_SUITE.replace("FAIL_AFTER_THE_CLIENT_RAN", "") + second
+    )
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=2)
+    assert recordings(client_project) == ["test_client", "test_other_client"]
+    run(client_project).assert_outcomes(passed=2)
