@@ -250,3 +250,27 @@ def test_mode_once_records_each_test_of_a_module_sharing_one_folder(
     run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=2)
     assert recordings(client_project) == ["test_client", "test_other_client"]
     run(client_project).assert_outcomes(passed=2)
+
+
+def test_a_miss_still_being_saved_when_the_test_ends_is_kept(
+    client_project: pytest.Pytester,
+) -> None:
+    unread = (
+        '\n\n@pytest.mark.symbl(sessions=["recordings"])\n'
+        "def test_client_not_reading_the_journal(symbl_mock):\n"
+        "    misses = symbl_mock.mock.streaming.misses\n"
+        "    keep = misses.keep_if_missed\n"
+        "\n"
+        "    def slowly(*args):\n"
+        "        # The server saves the miss after the client has gone (and the test ended).\n"
+        "        time.sleep(1)\n"
+        "        return keep(*args)\n"
+        "\n"
+        "    misses.keep_if_missed = slowly\n"
+        '    run_client(symbl_mock, Path(__file__).parent / "hot.wav")\n'
+    )
+    client_project.makepyfile(
+        test_client="import time\n" + CLIENT_SUITE.split("@pytest", maxsplit=1)[0] + unread
+    )
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=1)
+    assert recordings(client_project) == ["test_client_not_reading_the_journal"]

@@ -213,6 +213,8 @@ def finish(symbl: SymblMock, passed: bool) -> list[Path]:
     """Keep what the test recorded (in mode `passed` only if it passed): move the new
     recordings into the test's folder, replacing the ones they re-record. Returns them."""
     test = symbl.test
+    # A miss is saved just after its client has gone: wait for those the test did not.
+    symbl.mock.journal(SETTLE_S)
     made = recording_folders([symbl.staging])
     symbl.mock.answer_from([])
     if not made or (test.mode is RecordMode.PASSED and not passed):
