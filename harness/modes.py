@@ -36,7 +36,7 @@ class RecordMode(StrEnum):
     recordings of a client's sessions that no recording matched."""
 
     NONE = "none"  # never: a client's unmatched audio is an error
-    ONCE = "once"  # the missing ones (a client's misses, while its folder has none yet)
+    ONCE = "once"  # the missing ones (a client's misses, while it has no recording yet)
     NEW = "new"  # the missing ones and baselines older than their session; every miss
     ALL = "all"  # every one, again
     PASSED = "passed"  # as `new`, kept only when the test passed

@@ -13,7 +13,7 @@ Your client, answered from recordings its audio matches:
 xdist worker) and hands the test its URLs and credentials and, afterwards, the journal of
 what the client did. Audio that matches no recording is an error naming the closest one;
 `--symbl-record-mode` says when such a miss is answered by the mock's engines and saved as
-a new recording instead (VCR.py's modes: `none`, `once` while the folder has none, `new`,
+a new recording instead (VCR.py's modes: `none`, `once` while the test has none, `new`,
 `all`, and `passed`: as `new`, kept only if the test passed); `--symbl-upstream URL` has
 such misses answered by a real endpoint instead. `--symbl-expires-in DAYS`
 and `--symbl-expiry warn|fail|record` age recordings out, as Polly.js does.
@@ -69,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[mode.value for mode in RecordMode],
         default=RecordMode.NONE.value,
         help="When to record: none (never; a client's unmatched audio is an error), once "
-        "(missing baselines; a client's misses while its folder has no recordings), new (also "
+        "(missing baselines; a client's misses while the test has no recording), new (also "
         "baselines older than their session; every miss), all (everything again), passed "
         "(as new, kept only if the test passed).",
     )

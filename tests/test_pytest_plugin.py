@@ -231,3 +231,46 @@ def test_a_miss_is_recorded_from_the_upstream_endpoint_with_credentials_from_the
         assert recordings(client_project) == ["test_client"]
         assert len(upstream.journal(settle_s=60)) == 1
     run(client_project).assert_outcomes(passed=1)
+
+
+def test_mode_once_records_each_test_of_a_module_sharing_one_folder(
+    client_project: pytest.Pytester,
+) -> None:
+    shutil.copy(FIXTURES / "standup" / "audio.wav", client_project.path / "standup.wav")
+    second = (
+        '\n\n@pytest.mark.symbl(sessions=["recordings"])\n'
+        "def test_other_client(symbl_mock):\n"
+        '    run_client(symbl_mock, Path(__file__).parent / "standup.wav")\n'
+        "    entry = symbl_mock.connection()\n"
+        "    assert entry.matched or entry.recorded_to, entry.error\n"
+    )
+    client_project.makepyfile(
+        test_client=CLIENT_SUITE.replace("FAIL_AFTER_THE_CLIENT_RAN", "") + second
+    )
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=2)
+    assert recordings(client_project) == ["test_client", "test_other_client"]
+    run(client_project).assert_outcomes(passed=2)
+
+
+def test_a_miss_still_being_saved_when_the_test_ends_is_kept(
+    client_project: pytest.Pytester,
+) -> None:
+    unread = (
+        '\n\n@pytest.mark.symbl(sessions=["recordings"])\n'
+        "def test_client_not_reading_the_journal(symbl_mock):\n"
+        "    misses = symbl_mock.mock.streaming.misses\n"
+        "    keep = misses.keep_if_missed\n"
+        "\n"
+        "    def slowly(*args):\n"
+        "        # The server saves the miss after the client has gone (and the test ended).\n"
+        "        time.sleep(1)\n"
+        "        return keep(*args)\n"
+        "\n"
+        "    misses.keep_if_missed = slowly\n"
+        '    run_client(symbl_mock, Path(__file__).parent / "hot.wav")\n'
+    )
+    client_project.makepyfile(
+        test_client="import time\n" + CLIENT_SUITE.split("@pytest", maxsplit=1)[0] + unread
+    )
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=1)
+    assert recordings(client_project) == ["test_client_not_reading_the_journal"]

@@ -88,9 +88,19 @@ def expires_at(folder: Path, expires_in_days: float | None) -> datetime | None:
     return None
 
 
-def _mode_records(test: ClientTest, existing: Sequence[Path]) -> bool:
+def recorded_by(test: ClientTest) -> list[Path]:
+    """The recordings the test made: those in its folder named after it (`NAME`, `NAME-2`)."""
+    return [
+        folder
+        for folder in recording_folders([test.record_to])
+        if folder.name == test.name or folder.name.startswith(f"{test.name}-")
+    ]
+
+
+def _mode_records(test: ClientTest) -> bool:
     if test.mode is RecordMode.ONCE:
-        return not existing
+        # The test's own recordings, not the folder's: tests of one module share a folder.
+        return not recorded_by(test)
     return test.mode in (RecordMode.NEW, RecordMode.ALL, RecordMode.PASSED)
 
 
@@ -164,7 +174,7 @@ def start(test: ClientTest, target: Target, staging: Path) -> SymblMock:
             warnings.warn(f"{age}; it is still used", RecordingExpiredWarning, stacklevel=2)
         else:
             expired.append(folder)
-    records = _mode_records(test, existing) or bool(expired)
+    records = _mode_records(test) or bool(expired)
     loaded = [] if test.mode is RecordMode.ALL else [f for f in existing if f not in expired]
     staging.mkdir(parents=True, exist_ok=True)
     upstream = test.upstream.endpoint if test.upstream else None
@@ -203,6 +213,8 @@ def finish(symbl: SymblMock, passed: bool) -> list[Path]:
     """Keep what the test recorded (in mode `passed` only if it passed): move the new
     recordings into the test's folder, replacing the ones they re-record. Returns them."""
     test = symbl.test
+    # A miss is saved just after its client has gone: wait for those the test did not.
+    symbl.mock.journal(SETTLE_S)
     made = recording_folders([symbl.staging])
     symbl.mock.answer_from([])
     if not made or (test.mode is RecordMode.PASSED and not passed):
@@ -211,11 +223,7 @@ def finish(symbl: SymblMock, passed: bool) -> list[Path]:
     test.record_to.mkdir(parents=True, exist_ok=True)
     replaced = list(symbl.expired)
     if test.mode is RecordMode.ALL:
-        replaced += [
-            folder
-            for folder in recording_folders([test.record_to])
-            if folder.name == test.name or folder.name.startswith(f"{test.name}-")
-        ]
+        replaced += recorded_by(test)
     for folder in replaced:
         shutil.rmtree(folder, ignore_errors=True)
     kept = []

@@ -285,19 +285,20 @@ class Journal:
             for key in [k for k, e in self._entries.items() if app in (None, e.app)]:
                 del self._entries[key]
 
-    def _of_conversation(self, conversation_id: str) -> LiveEntry | None:
-        for entry in reversed(self.entries()):
+    def _of_conversation(self, app: str, conversation_id: str) -> LiveEntry | None:
+        for entry in reversed(self.entries(app)):
             entry.refresh()
             if entry.conversation_id == conversation_id:
                 return entry
         return None
 
     def recorded_answer(
-        self, conversation_id: str, method: str, suffix: str, query: str
+        self, app: str, conversation_id: str, method: str, suffix: str, query: str
     ) -> tuple[int, Any] | None:
-        """The answer the recording that served this conversation got to the same call, with
-        its ids and times moved to this conversation's; None when it holds no such call."""
-        entry = self._of_conversation(conversation_id)
+        """The answer the recording that served this app's conversation got to the same
+        call, with its ids and times moved to this conversation's; None when it holds no
+        such call."""
+        entry = self._of_conversation(app, conversation_id)
         verdict = entry.verdict if entry else None
         if entry is None or verdict is None or verdict.recording is None:
             return None
@@ -316,6 +317,7 @@ class Journal:
 
     def rest_call(  # noqa: PLR0913
         self,
+        app: str,
         conversation_id: str,
         method: str,
         path: str,
@@ -325,9 +327,9 @@ class Journal:
         body: bytes,
         from_recording: bool,
     ) -> None:
-        """Note a REST call on a conversation (and write it into the recording being made
-        of it, if any)."""
-        entry = self._of_conversation(conversation_id)
+        """Note a REST call of an app on its conversation (and write it into the recording
+        being made of it, if any)."""
+        entry = self._of_conversation(app, conversation_id)
         if entry is None:
             return
         entry.rest.append(
@@ -369,6 +371,9 @@ def _append_rest(
 
 # What a REST handler puts in the request's state when it answered from a recording.
 FROM_RECORDING = "answered_from_recording"
+# What it puts there once it knows the caller's app: a call is noted in that app's entries
+# only (another app's call, or one without a valid token, is no call on the conversation).
+CALLER = "journal_caller_app"
 
 
 class JournalRest:
@@ -392,17 +397,20 @@ class JournalRest:
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 body.extend(message.get("body", b""))
-                if not message.get("more_body", False):
+                state = scope.get("state", {})
+                caller = state.get(CALLER)
+                if not message.get("more_body", False) and caller is not None:
                     # Noted before the answer's end goes out: a client that reads the
                     # journal once it has its answer finds the call there.
                     self.journal.rest_call(
+                        caller,
                         where[0],
                         scope["method"],
                         scope["path"],
                         scope.get("query_string", b"").decode("latin-1"),
                         status,
                         body=bytes(body),
-                        from_recording=bool(scope.get("state", {}).get(FROM_RECORDING)),
+                        from_recording=bool(state.get(FROM_RECORDING)),
                     )
             await send(message)
 

@@ -12,7 +12,7 @@ from mock_symbl.session.faults import INJECTED, FaultBoard
 from mock_symbl.session.insights import sentiment_json
 from mock_symbl.store import Conversation, Store, StoredInsight, StoredMessage
 from mock_symbl.web.auth import App, AuthError, Authority
-from mock_symbl.web.journal import FROM_RECORDING, Journal
+from mock_symbl.web.journal import CALLER, FROM_RECORDING, Journal
 from mock_symbl.web.limits import FailureThrottle, RateLimiter
 
 NOT_FOUND = "The conversationId is either invalid or does not exist."
@@ -117,6 +117,7 @@ def owned(
     conversation_id: str, request: Request, app: Annotated[App, Depends(current_app)]
 ) -> Conversation:
     """The conversation named in the path, if the caller's app owns it."""
+    setattr(request.state, CALLER, app.key)
     faults: FaultBoard = request.app.state.faults
     injected = faults.rest_fault(app.key)
     if injected is not None and injected[0] == 429:
@@ -131,7 +132,9 @@ def owned(
         raise ApiError(404, NOT_FOUND)
     journal: Journal = request.app.state.journal
     suffix = request.url.path.split(conversation_id, 1)[-1]
-    answer = journal.recorded_answer(conversation_id, request.method, suffix, request.url.query)
+    answer = journal.recorded_answer(
+        app.key, conversation_id, request.method, suffix, request.url.query
+    )
     if answer is not None:
         setattr(request.state, FROM_RECORDING, True)
         raise RecordedAnswer(*answer)

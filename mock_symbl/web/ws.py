@@ -382,22 +382,30 @@ class StreamingEndpoint:
         monitor = self.conformance.watch(*key)
         entry = self.journal.open(*key, monitor)
         entry.session = session.inner
-        tape = self.misses.tape(socket, key[1]) if self.misses is not None else None
-        async with self._attached(socket, key, faults) as outbox:
-            if tape is not None:
-                outbox.tap = functools.partial(tape.add, "recv_text")
-            try:
-                await self._serve(
-                    socket, key, session, outbox, faults=faults, seen=Watchers(monitor, tape)
-                )
-            finally:
-                if not monitor.closed:
-                    monitor.close(time.perf_counter_ns(), None)
-                self._carry_out(await self._call(session, session.connection_lost))
-        if tape is not None and self.misses is not None:
-            tape.add("close", (monitor.close_code, ""))
-            entry.recorded_to = self.misses.keep_if_missed(tape, session.inner.verdict)
-        entry.end()
+        # The recorder that tapes the connection keeps or drops the tape, though a test may
+        # have the mock answer from other recordings (and record elsewhere) meanwhile.
+        misses = self.misses
+        tape = misses.tape(socket, key[1]) if misses is not None else None
+        # A connection cut short (the server stopping) is no recording: its tape is dropped.
+        verdict = None
+        try:
+            async with self._attached(socket, key, faults) as outbox:
+                if tape is not None:
+                    outbox.tap = functools.partial(tape.add, "recv_text")
+                try:
+                    await self._serve(
+                        socket, key, session, outbox, faults=faults, seen=Watchers(monitor, tape)
+                    )
+                finally:
+                    if not monitor.closed:
+                        monitor.close(time.perf_counter_ns(), None)
+                    self._carry_out(await self._call(session, session.connection_lost))
+            verdict = session.inner.verdict
+        finally:
+            if tape is not None and misses is not None:
+                tape.add("close", (monitor.close_code, ""))
+                entry.recorded_to = misses.keep_if_missed(tape, verdict)
+            entry.end()
 
     async def subscribe(self, socket: WebSocket, connection_id: str) -> None:
         """`/v1/subscribe/{id}`: a listen-only socket on a live conversation's messages."""

@@ -8,6 +8,7 @@ journal, and REST calls answered from a recording's rest.jsonl.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import uuid
@@ -20,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+import websockets
 
 from harness.audio.pcm import resample, seed_float_to_int16
 from harness.protocol import StartRequest
@@ -29,6 +31,7 @@ from mock_symbl.engines.base import Replayed, Verdict
 from mock_symbl.engines.library import RecordingLibrary
 from mock_symbl.engines.matching import Fallback, MatchingRecognizer
 from mock_symbl.engines.transcript import TranscriptRecognizer
+from mock_symbl.web.ws import Watchers
 
 from helpers import FIXTURES, kind, start_request, stream_session, token
 
@@ -331,3 +334,98 @@ def test_rest_calls_on_a_recorded_conversation_are_answered_from_its_rest_log(
         ("messages", "recording"),
         ("messages", "mock"),
     ]
+
+
+def test_rest_calls_of_another_app_or_without_a_token_are_not_noted_nor_recorded(
+    tmp_path: Path,
+) -> None:
+    other = ("other-app", "other-app-secret")
+    recordings = tmp_path / "recordings"
+    config = MockConfig(apps=dict([APP, other]), answers=Answers(OnMiss.RECORD, recordings), seed=5)
+    audio, rate = fixture_audio("hot")
+    with running_mock(config) as mock:
+        mock.engines.transcripts.clear()
+        connection_id, received = stream(mock, audio, rate)
+        conversation = next(
+            m["message"]["data"]["conversationId"]
+            for m in received
+            if kind(m) == "conversation_created"
+        )
+        recorded_to = entry_of(mock, connection_id).recorded_to
+        assert recorded_to is not None
+        messages = f"{mock.base_url}/v1/conversations/{conversation}/messages"
+        theirs = {"Authorization": f"Bearer {token(mock.base_url, *other)}"}
+        assert httpx.get(messages, headers=theirs).status_code == 404
+        assert httpx.get(messages, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+        mine = {"Authorization": f"Bearer {token(mock.base_url, *APP)}"}
+        assert httpx.get(messages, headers=mine).status_code == 200
+        entry = entry_of(mock, connection_id)
+    assert [call["status"] for call in entry.rest] == [200]
+    saved = (recorded_to / "rest.jsonl").read_text().splitlines()
+    assert [json.loads(line)["status"] for line in saved] == [200]
+
+
+async def _stream_answered_elsewhere_midway(
+    mock: RunningMock, audio: np.ndarray, rate: int
+) -> None:
+    """Stream half the audio, have the mock answer from other recordings, stream the rest."""
+    url = f"{mock.ws_url}/v1/streaming/midway?access_token={token(mock.base_url, *APP)}"
+    pcm = audio.astype("<i2")
+    half = pcm.size // 2
+    async with websockets.connect(url, max_size=None) as socket:
+        await socket.send(json.dumps(start_request(rate)))
+        for offset in range(0, half, 1024):
+            await socket.send(pcm[offset : min(offset + 1024, half)].tobytes())
+        mock.answer_from([])
+        for offset in range(half, pcm.size, 1024):
+            await socket.send(pcm[offset : offset + 1024].tobytes())
+        await socket.send(json.dumps({"type": "stop_request"}))
+        async for _ in socket:
+            pass
+
+
+def test_a_miss_still_streaming_when_the_mock_is_told_to_answer_otherwise_leaves_no_tape(
+    tmp_path: Path,
+) -> None:
+    recordings = tmp_path / "recordings"
+    config = MockConfig(apps=dict([APP]), answers=Answers(OnMiss.RECORD, recordings))
+    audio, rate = fixture_audio("hot")
+    with running_mock(config) as mock:
+        mock.engines.transcripts.clear()
+        asyncio.run(_stream_answered_elsewhere_midway(mock, audio, rate))
+        (entry,) = mock.journal(settle_s=60)
+    assert entry.closed is not None
+    assert entry.recorded_to is not None
+    assert [p.name for p in recordings.iterdir()] == [entry.recorded_to.name]
+
+
+def test_a_connection_cut_short_closes_its_journal_entry_and_drops_its_tape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recordings = tmp_path / "recordings"
+    config = MockConfig(apps=dict([APP]), answers=Answers(OnMiss.RECORD, recordings))
+
+    async def cut_short(*_: Any, seen: Watchers, **__: Any) -> None:
+        # What a server that stops mid-connection does to its handler, once it has taped.
+        assert seen.tape is not None
+        seen.tape.add("send_text", json.dumps(start_request(16000)))
+        seen.tape.add("send_audio", bytes(3200))
+        raise asyncio.CancelledError
+
+    async def connect(url: str) -> None:
+        # The handler ends without a closing handshake.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async with websockets.connect(url) as socket:
+                await socket.send(json.dumps(start_request(16000)))
+                async for _ in socket:
+                    pass
+
+    with running_mock(config) as mock:
+        monkeypatch.setattr(mock.streaming, "_serve", cut_short)
+        asyncio.run(
+            connect(f"{mock.ws_url}/v1/streaming/cut?access_token={token(mock.base_url, *APP)}")
+        )
+        (entry,) = mock.journal(settle_s=60)
+    assert entry.closed is not None
+    assert entry.recorded_to is None
+    assert not recordings.exists() or not any(recordings.iterdir())
