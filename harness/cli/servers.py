@@ -170,8 +170,11 @@ def mock(
     Example: symbl-harness mock --recordings tests/recordings --on-miss record --record-to
     tests/recordings
     """
+    from harness.session_folder.redact import without_userinfo
     from mock_symbl import Answers, Backlog, MockConfig, serve_mock
 
+    if on_miss == OnMiss.RECORD and record_to is None:
+        raise click.UsageError("--on-miss record needs --record-to DIR (where to save misses)")
     upstream_token = None
     if upstream is not None:
         if on_miss == OnMiss.ERROR:
@@ -219,7 +222,7 @@ def mock(
             click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
             click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
             if upstream is not None:
-                click.echo(f"misses     answered by {upstream}", err=True)
+                click.echo(f"misses     answered by {without_userinfo(upstream)}", err=True)
 
         stopped_by = serve_mock(config, host, port, announce)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)

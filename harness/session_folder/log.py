@@ -510,3 +510,19 @@ def _audio(
             "(sent just before the log was cut)"
         )
     return audio.samples
+
+
+def session_folders(path: Path) -> list[Path]:
+    """The session folders at `path`: itself if it is one, else every one below it, sorted
+    (hidden folders, such as recordings still being written, left out; a missing path holds
+    none)."""
+    if (path / EVENTS_FILE).is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    found = (events.parent for events in path.rglob(EVENTS_FILE))
+    return sorted(
+        folder
+        for folder in found
+        if not any(part.startswith(".") for part in folder.relative_to(path).parts)
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
 
@@ -175,3 +175,11 @@ class Redactor:
         elif isinstance(value, list | tuple):
             for item in value:
                 self._learn(item)
+
+
+def without_userinfo(url: str) -> str:
+    """A URL as messages may show it: any `user:password@` taken out of its address."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from harness.errors import HarnessError
 from harness.modes import Expiry, RecordMode
-from harness.session_folder.log import EVENTS_FILE, SessionLogError, read_session
+from harness.session_folder.log import SessionLogError, read_session, session_folders
 from harness.session_folder.tape import safe_name
 from harness.tools.targets import Target
 from mock_symbl import Answers, JournalEntry, OnMiss, RunningMock
@@ -56,19 +56,8 @@ class ClientTest:
 
 
 def recording_folders(paths: Sequence[Path]) -> list[Path]:
-    """Every session folder at or below `paths` (missing paths hold none; hidden folders,
-    such as recordings being written, are left out)."""
-    found: list[Path] = []
-    for path in paths:
-        if (path / EVENTS_FILE).is_file():
-            found.append(path)
-        elif path.is_dir():
-            found.extend(
-                events.parent
-                for events in sorted(path.rglob(EVENTS_FILE))
-                if not any(part.startswith(".") for part in events.relative_to(path).parts)
-            )
-    return found
+    """Every session folder at or below `paths` (missing paths hold none)."""
+    return [folder for path in paths for folder in session_folders(path)]
 
 
 def expires_at(folder: Path, expires_in_days: float | None) -> datetime | None:

@@ -35,6 +35,7 @@ from harness.session_folder.log import (
     SessionLogError,
     TextFrame,
     read_session,
+    session_folders,
 )
 
 # `NAME--anything` is answered as NAME is (concurrent load on one session).
@@ -46,21 +47,6 @@ TIE_SHARE = 0.9
 
 class RecordingError(HarnessError):
     """A recording that cannot be loaded; the message names it and says why."""
-
-
-def session_folders(path: Path) -> list[Path]:
-    """The session folders at `path`: itself if it is one, else every one below it (hidden
-    folders, such as recordings still being written, left out)."""
-    if (path / EVENTS_FILE).is_file():
-        return [path]
-    if not path.is_dir():
-        raise RecordingError(f"recordings: {path} is not a folder")
-    found = (events.parent for events in path.rglob(EVENTS_FILE))
-    return sorted(
-        folder
-        for folder in found
-        if not any(part.startswith(".") for part in folder.relative_to(path).parts)
-    )
 
 
 @dataclass(frozen=True)
@@ -151,6 +137,8 @@ class RecordingLibrary:
     def add_all(self, paths: Sequence[Path]) -> None:
         """Add every session folder at or below each path."""
         for path in paths:
+            if not path.is_dir():
+                raise RecordingError(f"recordings: {path} is not a folder")
             for folder in session_folders(path):
                 self.add(folder)
 

@@ -57,11 +57,12 @@ class HeldAudio:
     sound_from: int | None = None
     rate_changed: bool = False
 
-    def add(self, samples: NDArray[np.int16], rate: int) -> None:
-        """Hold more audio (at the rate it came at; a change of rate ends the holding)."""
+    def add(self, samples: NDArray[np.int16], rate: int) -> bool:
+        """Hold more audio; False, holding nothing, when it comes at another rate than the
+        audio held (that ends the holding: a lookup needs one rate)."""
         if self.rate and rate != self.rate:
             self.rate_changed = True
-            return
+            return False
         self.rate = rate
         if self.sound_from is None:
             found = first_sound(samples, rate)
@@ -69,6 +70,7 @@ class HeldAudio:
                 self.sound_from = self.samples + found
         self.chunks.append(samples)
         self.samples += samples.size
+        return True
 
     @property
     def ready(self) -> bool:
@@ -151,14 +153,20 @@ class MatchingRecognizer:
         held = self._held
         if held is None:
             return self._inner.accept(samples, sample_rate) if self._inner is not None else []
-        held.add(samples, sample_rate)
+        held_it = held.add(samples, sample_rate)
         if self._named is not None:
             out: list[Recognised] = []
             if held.ready:
                 out.append(self._judge_named(held))
             assert self._inner is not None
             return [*out, *self._inner.accept(samples, sample_rate)]
-        return self._decide(held, final=False) if held.ready else []
+        if not held.ready:
+            return []
+        out = self._decide(held, final=False)
+        if not held_it and self._inner is not None:
+            # Audio at a new rate ended the holding: it goes to the engine that answers.
+            out = [*out, *self._inner.accept(samples, sample_rate)]
+        return out
 
     def finish(self) -> Sequence[Recognised]:
         """The audio ended: decide with what was heard, then let the engine finish."""

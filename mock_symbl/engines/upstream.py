@@ -34,7 +34,7 @@ from websockets.sync.client import ClientConnection, connect
 from harness.errors import HarnessError
 from harness.protocol import StartRequest, encode, message_type, modify_request, stop_request
 from harness.protocol.bounded_json import loads
-from harness.session_folder.redact import REDACTED, Redactor
+from harness.session_folder.redact import REDACTED, Redactor, without_userinfo
 from mock_symbl.engines.base import Recognised, Replayed, Verdict
 from mock_symbl.engines.cassette import LIFECYCLE, Rewriter
 
@@ -70,6 +70,11 @@ class Upstream:
     def __post_init__(self) -> None:
         """Hold the URL as the endpoint's WebSocket base."""
         object.__setattr__(self, "url", streaming_base(self.url))
+
+    @property
+    def shown(self) -> str:
+        """The endpoint as messages and logs name it: no user or password in it."""
+        return without_userinfo(self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +152,11 @@ class UpstreamRecognizer:
 
     def _open(self, rate: int) -> str | None:
         """Connect and send the start request; the problem if the endpoint cannot be used."""
-        base = self._upstream.url
+        base, shown = self._upstream.url, self._upstream.shown
         try:
             token = self._upstream.token()
         except (HarnessError, OSError) as error:
-            return f"no access token for {base}: {error}"
+            return f"no access token for {shown}: {error}"
         self._redactor.add(token)
         # As the Redactor does: a shorter value would erase ordinary words from transcripts.
         self._secrets = [s for s in {token, quote(token, safe="")} if len(s) >= 6]
@@ -167,9 +172,9 @@ class UpstreamRecognizer:
                 )
             )
         except InvalidStatus as refused:
-            return f"{base} refused the connection (HTTP {refused.response.status_code})"
+            return f"{shown} refused the connection (HTTP {refused.response.status_code})"
         except (OSError, WebSocketException) as error:
-            return f"cannot connect to {base} ({str(error) or type(error).__name__})"
+            return f"cannot connect to {shown} ({str(error) or type(error).__name__})"
         # The endpoint gets the audio as the session decoded it, and must hang up after the
         # stop (a later start request gets an engine, and a connection, of its own).
         start = dataclasses.replace(
@@ -189,7 +194,7 @@ class UpstreamRecognizer:
 
     def _read(self, socket: ClientConnection) -> None:
         """Queue every JSON object the endpoint sends, then how its connection ended."""
-        base = self._upstream.url
+        base = self._upstream.shown
         problem: str | None = None
         try:
             for frame in socket:
@@ -220,7 +225,7 @@ class UpstreamRecognizer:
             except queue.Empty:
                 if wait:
                     late = f"{FINISH_TIMEOUT_S:g} s of the stop request"
-                    out.append(self._refuse(f"{self._upstream.url} did not finish within {late}"))
+                    out.append(self._refuse(f"{self._upstream.shown} did not finish within {late}"))
                 break
             if isinstance(item, _Ended):
                 if item.problem is not None and not self._failed:

@@ -111,6 +111,9 @@ class LiveEntry:
     verdict: Verdict | None = None
     recorded_to: Path | None = None
     rest: list[dict[str, Any]] = field(default_factory=list)
+    # Taped as a possible new recording: its REST calls are held until it is kept or not.
+    taped: bool = False
+    held_rest: list[RestRecord] = field(default_factory=list)
     # How many times each recorded call was served, so repeats go through them in order.
     _served: dict[tuple[str, str, tuple[tuple[str, str], ...]], int] = field(default_factory=dict)
 
@@ -256,7 +259,7 @@ class Journal:
         self._keep = keep
         self._entries: OrderedDict[int, LiveEntry] = OrderedDict()
         self._next = 0
-        self._rest_logs: dict[str, list[RecordedCall]] = {}
+        self._rest_logs: dict[str, tuple[tuple[int, int], list[RecordedCall]]] = {}
         # Tests read the journal from their own thread while the server's loop writes it.
         self._lock = threading.Lock()
 
@@ -292,25 +295,43 @@ class Journal:
                 return entry
         return None
 
+    def _calls_of(self, folder: Path) -> list[RecordedCall]:
+        """A recording's REST calls, read again whenever its rest.jsonl changes."""
+        try:
+            stat = (folder / REST_LOG).stat()
+        except OSError:
+            return []
+        version = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._rest_logs.get(str(folder))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        calls = read_rest_log(folder)
+        with self._lock:
+            self._rest_logs[str(folder)] = (version, calls)
+        return calls
+
     def recorded_answer(
         self, app: str, conversation_id: str, method: str, suffix: str, query: str
     ) -> tuple[int, Any] | None:
         """The answer the recording that served this app's conversation got to the same
         call, with its ids and times moved to this conversation's; None when it holds no
         such call."""
+        if method.upper() != "GET":
+            # A recorded change (a DELETE) is not replayed: the mock's store must change too.
+            return None
         entry = self._of_conversation(app, conversation_id)
         verdict = entry.verdict if entry else None
         if entry is None or verdict is None or verdict.recording is None:
             return None
-        calls = self._rest_logs.get(verdict.recording)
-        if calls is None:
-            calls = self._rest_logs[verdict.recording] = read_rest_log(Path(verdict.recording))
+        calls = self._calls_of(Path(verdict.recording))
         key = (method.upper(), suffix, _question(query))
         same = [c for c in calls if (c.method, c.suffix, c.question) == key]
         if not same:
             return None
-        served = entry._served.get(key, 0)
-        entry._served[key] = served + 1
+        with self._lock:
+            served = entry._served.get(key, 0)
+            entry._served[key] = served + 1
         call = same[min(served, len(same) - 1)]
         rewrite: Callable[[Any], Any] = verdict.rewrite or (lambda value: value)
         return call.status, rewrite(call.response)
@@ -325,10 +346,12 @@ class Journal:
         status: int,
         *,
         body: bytes,
-        from_recording: bool,
+        answered_by: str,
     ) -> None:
         """Note a REST call of an app on its conversation (and write it into the recording
-        being made of it, if any)."""
+        being made of it, if any: held until the recording is kept, when the connection
+        has not ended yet). `answered_by`: `mock`, `recording`, or `fault` (an injected
+        fault, never written into a recording)."""
         entry = self._of_conversation(app, conversation_id)
         if entry is None:
             return
@@ -338,37 +361,66 @@ class Journal:
                 "path": path,
                 "query": Redactor().text(query),
                 "status": status,
-                "answeredFrom": "recording" if from_recording else "mock",
+                "answeredFrom": answered_by,
             }
         )
+        if answered_by == "fault":
+            return
+        call = RestRecord(method, path, query, status, body)
+        with self._lock:
+            if entry.taped and entry.recorded_to is None and entry.closed is None:
+                entry.held_rest.append(call)
+                return
         if entry.recorded_to is not None:
-            _append_rest(entry.recorded_to, method, path, query, status, body)
+            call.append_to(entry.recorded_to)
+
+    def recorded(self, entry: LiveEntry, folder: Path | None) -> None:
+        """The connection's recording was kept in `folder` (None: none was): write the
+        REST calls made on it meanwhile, and the later ones as they come."""
+        with self._lock:
+            entry.recorded_to = folder
+            held, entry.held_rest = entry.held_rest, []
+        if folder is None:
+            return
+        for call in held:
+            call.append_to(folder)
 
 
-def _append_rest(
-    folder: Path, method: str, path: str, query: str, status: int, body: bytes
-) -> None:
-    """A call on a recorded conversation, in the recording's rest.jsonl (the proxy's format)."""
-    try:
-        response: Any = loads(body)
-    except ValueError:
-        response = body[:2000].decode("utf-8", "replace")
-    redactor = Redactor()
-    record = {
-        "t": time.time(),
-        "method": method,
-        "path": path,
-        "query": redactor.text(query),
-        "status": status,
-        "response": redactor.json(response),
-    }
-    try:
-        with (folder / REST_LOG).open("a", encoding="utf-8") as rest:
-            rest.write(json.dumps(record, ensure_ascii=False) + "\n")
-    except OSError:
-        return
+@dataclass(frozen=True)
+class RestRecord:
+    """A call on a conversation being recorded, as the recording's rest.jsonl keeps it."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    body: bytes
+    t: float = field(default_factory=time.time)
+
+    def append_to(self, folder: Path) -> None:
+        """Append it to the folder's rest.jsonl (the proxy's format), secrets redacted."""
+        try:
+            response: Any = loads(self.body)
+        except ValueError:
+            response = self.body[:2000].decode("utf-8", "replace")
+        redactor = Redactor()
+        record = {
+            "t": self.t,
+            "method": self.method,
+            "path": self.path,
+            "query": redactor.text(self.query),
+            "status": self.status,
+            "response": redactor.json(response),
+        }
+        try:
+            with (folder / REST_LOG).open("a", encoding="utf-8") as rest:
+                rest.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError:
+            return
 
 
+# The header of an answer that is an injected fault (rest.py), as ASGI spells it.
+FAULT_HEADER = b"x-mock-fault"
 # What a REST handler puts in the request's state when it answered from a recording.
 FROM_RECORDING = "answered_from_recording"
 # What it puts there once it knows the caller's app: a call is noted in that app's entries
@@ -389,12 +441,14 @@ class JournalRest:
             await self.app(scope, receive, send)
             return
         status = 0
+        fault = False
         body = bytearray()
 
         async def noting(message: Message) -> None:
-            nonlocal status
+            nonlocal status, fault
             if message["type"] == "http.response.start":
                 status = message["status"]
+                fault = any(name.lower() == FAULT_HEADER for name, _ in message["headers"])
             elif message["type"] == "http.response.body":
                 body.extend(message.get("body", b""))
                 state = scope.get("state", {})
@@ -410,7 +464,11 @@ class JournalRest:
                         scope.get("query_string", b"").decode("latin-1"),
                         status,
                         body=bytes(body),
-                        from_recording=bool(state.get(FROM_RECORDING)),
+                        answered_by="fault"
+                        if fault
+                        else "recording"
+                        if state.get(FROM_RECORDING)
+                        else "mock",
                     )
             await send(message)
 

@@ -386,6 +386,7 @@ class StreamingEndpoint:
         # have the mock answer from other recordings (and record elsewhere) meanwhile.
         misses = self.misses
         tape = misses.tape(socket, key[1]) if misses is not None else None
+        entry.taped = tape is not None
         # A connection cut short (the server stopping) is no recording: its tape is dropped.
         verdict = None
         try:
@@ -404,7 +405,7 @@ class StreamingEndpoint:
         finally:
             if tape is not None and misses is not None:
                 tape.add("close", (monitor.close_code, ""))
-                entry.recorded_to = misses.keep_if_missed(tape, verdict)
+                self.journal.recorded(entry, misses.keep_if_missed(tape, verdict))
             entry.end()
 
     async def subscribe(self, socket: WebSocket, connection_id: str) -> None:

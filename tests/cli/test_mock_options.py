@@ -68,3 +68,29 @@ def test_an_absurd_fault_is_a_usage_error_naming_the_field() -> None:
     result = CliRunner().invoke(main, ["mock", "--fault", "stall_s=nan"])
     assert result.exit_code == 2
     assert "stall_s must be between 0 and 3600" in result.output
+
+
+def test_recordings_and_their_miss_policy_have_their_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    config = config_of(
+        monkeypatch,
+        "--recordings",
+        str(tmp_path),
+        "--on-miss",
+        "record",
+        "--record-to",
+        str(tmp_path / "new"),
+        "--record-expires-in",
+        "30",
+    )
+    assert config.recordings == (tmp_path, tmp_path / "new")
+    assert config.answers.on_miss == "record"
+    assert config.answers.record_to == tmp_path / "new"
+    assert config.answers.expires_days == 30
+
+
+def test_recording_misses_without_a_folder_is_a_usage_error_naming_both_options() -> None:
+    result = CliRunner().invoke(main, ["mock", "--on-miss", "record"])
+    assert result.exit_code == 2
+    assert "--on-miss record needs --record-to DIR" in result.output

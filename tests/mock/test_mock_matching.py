@@ -284,6 +284,18 @@ def test_a_miss_answered_by_the_engines_is_saved_and_matches_from_then_on(
         on_disk = "".join(p.read_text(errors="replace") for p in entry.recorded_to.glob("*.json*"))
         assert token(mock.base_url, *APP)[:12] not in on_disk
 
+        conversation = entry.conversation_id
+        headers = {"Authorization": f"Bearer {token(mock.base_url, *APP)}"}
+        asked = httpx.get(
+            f"{mock.base_url}/v1/conversations/{conversation}/messages", headers=headers
+        )
+        assert asked.status_code == 200
+        (call,) = [
+            json.loads(line) for line in (entry.recorded_to / "rest.jsonl").read_text().splitlines()
+        ]
+        assert (call["method"], call["status"]) == ("GET", 200)
+        assert call["response"] == asked.json()
+
         second_id, second = stream(mock, audio, rate)
         again = entry_of(mock, second_id)
         assert again.matched and again.recording == entry.recorded_to.resolve()
@@ -326,6 +338,13 @@ def test_rest_calls_on_a_recorded_conversation_are_answered_from_its_rest_log(
         replayed = httpx.get(f"{base}/messages?sentiment=true", headers=headers)
         computed = httpx.get(f"{base}/messages", headers=headers)
         entry = entry_of(mock, connection_id)
+        # A recorded change is not replayed: the conversation really goes.
+        (recording / "rest.jsonl").write_text(
+            json.dumps({**call, "method": "DELETE", "path": f"/v1/conversations/{recorded_id}"})
+            + "\n"
+        )
+        deleted = httpx.delete(base, headers=headers)
+        gone = httpx.get(f"{base}/messages", headers=headers)
     assert replayed.status_code == 200
     assert replayed.json()["messages"][0]["text"] == "What the hosted API said."
     assert replayed.json()["messages"][0]["conversationId"] == conversation
@@ -334,6 +353,29 @@ def test_rest_calls_on_a_recorded_conversation_are_answered_from_its_rest_log(
         ("messages", "recording"),
         ("messages", "mock"),
     ]
+    assert deleted.status_code == 200
+    assert gone.status_code == 404
+
+
+def test_a_miss_is_answered_from_the_first_sample_after_its_rate_changed() -> None:
+    heard: list[tuple[int, int]] = []
+
+    class Listener:
+        def accept(self, samples: np.ndarray, rate: int) -> list[Any]:
+            heard.append((samples.size, rate))
+            return []
+
+        def finish(self) -> list[Any]:
+            return []
+
+    engine = MatchingRecognizer(
+        RecordingLibrary(), "x", StartRequest(), fallback=Fallback("listener", Listener)
+    )
+    speech = np.random.default_rng(1).normal(0, 3000, 8000).astype(np.int16)
+    assert engine.accept(speech, 16000) == []
+    out = engine.accept(speech[:4000], 8000)
+    assert isinstance(out[0], Verdict) and out[0].fallback == "listener"
+    assert heard == [(8000, 16000), (4000, 8000)]
 
 
 def test_rest_calls_of_another_app_or_without_a_token_are_not_noted_nor_recorded(

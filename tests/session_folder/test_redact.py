@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.session_folder.log import SessionLogWriter
-from harness.session_folder.redact import Redactor, is_secret_key
+from harness.session_folder.redact import Redactor, is_secret_key, without_userinfo
 
 # Credentials of mixed characters, as tokens and keys come; a digit and both cases keep a
 # value from being a word of the log's own vocabulary.
@@ -72,3 +72,8 @@ def test_a_token_learned_decoded_goes_encoded_too() -> None:
 def test_a_hostile_key_is_decoded_in_linear_time() -> None:
     # Undecoding a deeply nested escape round by round would take quadratic time.
     assert not is_secret_key("%25" * 200_000 + "token")
+
+
+def test_a_url_shown_in_messages_loses_its_user_and_password() -> None:
+    assert without_userinfo("wss://user:pw@api.example:443/v1") == "wss://api.example:443/v1"
+    assert without_userinfo("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
