@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from harness import read_session
+
 HERE = Path(__file__).resolve().parent
 APP = HERE / "app.js"
 RECORDINGS = HERE / "recordings"
@@ -69,16 +71,6 @@ def of(events: Events, kind: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == kind]
 
 
-def recorded_messages(recording: Path) -> list[dict[str, Any]]:
-    """The finalised messages (`message_response`) the recording answered with, in order."""
-    messages: list[dict[str, Any]] = []
-    for line in (recording / "events.jsonl").read_text(encoding="utf-8").splitlines():
-        data = json.loads(line).get("data") if line.strip() else None
-        if isinstance(data, dict) and data.get("type") == "message_response":
-            messages += data["messages"]
-    return messages
-
-
 def answered_by(entry: Any, record_mode: str) -> Path:
     """The recording here that answered the connection (or, in a recording run, the new
     recording it was saved as)."""
@@ -112,7 +104,7 @@ def test_the_sdk_streams_and_stops_with_what_the_recording_answered(
     recording = answered_by(entry, record_mode)
 
     # The SDK's handlers got the recording's words, messages with their sentiment.
-    recorded = recorded_messages(recording)
+    recorded = read_session(recording).messages()
     texts = [m["payload"]["content"] for m in recorded]
     assert texts, "the recording holds no messages"
     received = [m for e in of(events, "messages") for m in e["messages"]]

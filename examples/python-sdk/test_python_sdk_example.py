@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from harness import read_session
+
 HERE = Path(__file__).resolve().parent
 APP = HERE / "symbl_sdk_app.py"
 RECORDINGS = HERE / "recordings"
@@ -73,16 +75,6 @@ def of(events: Events, kind: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == kind]
 
 
-def recorded_messages(recording: Path) -> list[dict[str, Any]]:
-    """The finalised messages (`message_response`) the recording answered with, in order."""
-    messages: list[dict[str, Any]] = []
-    for line in (recording / "events.jsonl").read_text(encoding="utf-8").splitlines():
-        data = json.loads(line).get("data") if line.strip() else None
-        if isinstance(data, dict) and data.get("type") == "message_response":
-            messages += data["messages"]
-    return messages
-
-
 def answered_by(entry: Any, record_mode: str) -> Path:
     """The recording here that answered the connection (or, in a recording run, the new
     recording it was saved as)."""
@@ -108,7 +100,7 @@ def test_the_sdk_streams_and_reads_back_what_the_recording_answered(
     recording = answered_by(entry, record_mode)
 
     # The SDK streamed the recording's words back to the app.
-    recorded = recorded_messages(recording)
+    recorded = read_session(recording).messages()
     texts = [m["payload"]["content"] for m in recorded]
     assert texts, "the recording holds no messages"
     streamed = [m["payload"]["content"] for e in of(events, "messages") for m in e["messages"]]

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from harness import read_session
+
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "tutorial_page.py"
 RECORDINGS = HERE / "recordings"
@@ -60,16 +62,6 @@ def run_page(chromium: str, symbl_mock: Any, wav: Path) -> dict[str, Any]:
     return run
 
 
-def recorded_messages(recording: Path) -> list[dict[str, Any]]:
-    """The finalised messages (`message_response`) the recording answered with, in order."""
-    messages: list[dict[str, Any]] = []
-    for line in (recording / "events.jsonl").read_text(encoding="utf-8").splitlines():
-        data = json.loads(line).get("data") if line.strip() else None
-        if isinstance(data, dict) and data.get("type") == "message_response":
-            messages += data["messages"]
-    return messages
-
-
 def answered_by(entry: Any, record_mode: str) -> Path:
     """The recording here that answered the connection (or, in a recording run, the new
     recording it was saved as)."""
@@ -96,7 +88,7 @@ def test_the_page_shows_the_recorded_transcript_and_its_sentiment(
     recording = answered_by(entry, record_mode)
 
     # The page showed the recording's words ("Transcript (more accurate): …" lines) ...
-    recorded = recorded_messages(recording)
+    recorded = read_session(recording).messages()
     texts = [m["payload"]["content"] for m in recorded]
     assert texts, "the recording holds no messages"
     assert run["transcripts"] == texts

@@ -341,6 +341,17 @@ class SessionLog:
         """The server's text frames, each with `position`: samples sent before it."""
         return [r for r in self.records if isinstance(r, TextFrame) and r.direction == "recv"]
 
+    def messages(self) -> list[dict[str, Any]]:
+        """The finalised messages the server answered with (`message_response`), in order:
+        what a client of this recording should show."""
+        return [
+            message
+            for frame in self.received()
+            if isinstance(frame.data, dict) and frame.data.get("type") == "message_response"
+            for message in frame.data.get("messages") or []
+            if isinstance(message, dict)
+        ]
+
     def audio_frames(self) -> list[AudioFrame]:
         """The audio frames sent, in order."""
         return [r for r in self.records if isinstance(r, AudioFrame)]
