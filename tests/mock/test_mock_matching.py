@@ -45,12 +45,7 @@ def fixture_audio(name: str) -> tuple[np.ndarray, int]:
 
 
 def recorded_texts(folder: Path) -> list[str]:
-    return [
-        m["payload"]["content"]
-        for frame in read_session(folder).received()
-        if kind(frame.data) == "message_response"
-        for m in frame.data["messages"]
-    ]
+    return [m["payload"]["content"] for m in read_session(folder).messages()]
 
 
 def texts(received: list[dict[str, Any]]) -> list[str]:
