@@ -466,3 +466,37 @@ def test_a_connection_cut_short_closes_its_journal_entry_and_drops_its_tape(
     assert entry.closed is not None
     assert entry.recorded_to is None
     assert not recordings.exists() or not any(recordings.iterdir())
+
+
+def twin(folder: Path, speaker: str) -> Path:
+    """The hot fixture's recording again (same audio), its client named `speaker`."""
+    shutil.copytree(FIXTURES / "hot", folder, ignore=shutil.ignore_patterns("transcript.json"))
+    events = folder / "events.jsonl"
+    records = [json.loads(line) for line in events.read_text().splitlines()]
+    for record in records:
+        if (record.get("data") or {}).get("type") == "start_request":
+            record["data"]["speaker"] = {"name": speaker}
+    events.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_a_tie_goes_to_the_recording_the_connection_id_names_then_the_closer_start_request(
+    tmp_path: Path,
+) -> None:
+    from harness.audio.fingerprint import fingerprint
+    from harness.protocol import Speaker
+
+    first, second = twin(tmp_path / "a" / "standup", "Ann"), twin(tmp_path / "b" / "retro", "Bo")
+    found = RecordingLibrary()
+    found.add_all([tmp_path])
+    audio, rate = fixture_audio("hot")
+    query = fingerprint(audio[: 3 * rate], rate)
+    for connection_id, speaker, expected in [
+        ("retro", "Ann", second),
+        ("standup", "Bo", first),
+        ("someone-else", "Bo", second),
+        ("someone-else", "Ann", first),
+    ]:
+        request = StartRequest(sample_rate_hertz=rate, speaker=Speaker(name=speaker))
+        best, _ = found.choose(query, connection_id, request)
+        assert best is not None and best.key == str(expected.resolve())
