@@ -274,3 +274,29 @@ def test_a_miss_still_being_saved_when_the_test_ends_is_kept(
     )
     run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=1)
     assert recordings(client_project) == ["test_client_not_reading_the_journal"]
+
+
+def test_a_test_records_again_only_its_own_expired_recordings(
+    client_project: pytest.Pytester,
+) -> None:
+    shutil.copy(FIXTURES / "standup" / "audio.wav", client_project.path / "standup.wav")
+    other = (
+        '\n\n@pytest.mark.symbl(sessions=["recordings"])\n'
+        "def test_other(symbl_mock):\n"
+        '    run_client(symbl_mock, Path(__file__).parent / "standup.wav")\n'
+        "    assert symbl_mock.connection().matched or symbl_mock.connection().recorded_to\n"
+    )
+    client_project.makepyfile(
+        test_client=CLIENT_SUITE.replace("FAIL_AFTER_THE_CLIENT_RAN", "") + other
+    )
+    run(client_project, "--symbl-record-mode=once").assert_outcomes(passed=2)
+    assert recordings(client_project) == ["test_client", "test_other"]
+    folder = client_project.path / "recordings"
+    before = {
+        name: (folder / name / "events.jsonl").read_bytes() for name in recordings(client_project)
+    }
+    aged = ("--symbl-expires-in=0.000001", "--symbl-expiry=record", "-k", "not test_other")
+    run(client_project, *aged).assert_outcomes(passed=1, deselected=1)
+    assert recordings(client_project) == ["test_client", "test_other"]
+    assert (folder / "test_client" / "events.jsonl").read_bytes() != before["test_client"]
+    assert (folder / "test_other" / "events.jsonl").read_bytes() == before["test_other"]

@@ -210,9 +210,9 @@ def finish(symbl: SymblMock, passed: bool) -> list[Path]:
         shutil.rmtree(symbl.staging, ignore_errors=True)
         return []
     test.record_to.mkdir(parents=True, exist_ok=True)
-    replaced = list(symbl.expired)
-    if test.mode is RecordMode.ALL:
-        replaced += recorded_by(test)
+    # A test replaces its own recordings only: the tests of a module share its folder.
+    own = recorded_by(test)
+    replaced = own if test.mode is RecordMode.ALL else [f for f in symbl.expired if f in own]
     for folder in replaced:
         shutil.rmtree(folder, ignore_errors=True)
     kept = []
