@@ -121,7 +121,6 @@ class MatchingRecognizer:
         self._named = named
         self._bound: tuple[str, datetime, Callable[[], str]] | None = None
         self._pace = Pace.NORMAL
-        self.refused = False
         if named is not None:
             self._inner = CassetteRecognizer(library.log_of(named.folder))
 
@@ -240,7 +239,6 @@ class MatchingRecognizer:
             )
             self._use(self._fallback.build())
         else:
-            self.refused = True
             return [
                 Verdict(
                     recording=None,
