@@ -32,14 +32,14 @@ def lifecycle(kind: str, conversation_id: str | None = None) -> Message:
     return {"type": "message", "message": inner}
 
 
-def conversation_completed(conversation_id: str) -> Message:
+def conversation_completed(conversation_id: str, summary_url: str) -> Message:
     """`conversation_completed`, carrying the id both ways clients read it."""
     return {
         "type": "message",
         "message": {
             "type": "conversation_completed",
             "conversationId": conversation_id,
-            "summaryUrl": f"/v1/conversations/{conversation_id}",
+            "summaryUrl": summary_url,
             "data": {"conversationId": conversation_id},
         },
     }

@@ -146,7 +146,8 @@ def next_state(state: State, trigger: Trigger) -> State:
 class StreamingSession:
     """One socket's session: what the client sends moves it through TRANSITIONS."""
 
-    def __init__(
+    # Keyword-only, each read once: an options object would add a type and nothing else.
+    def __init__(  # noqa: PLR0913
         self,
         *,
         connection_id: str,
@@ -155,8 +156,12 @@ class StreamingSession:
         engines: EngineFactory,
         ids: IdSource,
         now: Callable[[], datetime],
+        api_base: str = "",
     ) -> None:
+        """`api_base`: where the client reaches the Conversation API (`http://host:port`):
+        `conversation_completed` links the conversation there."""
         self.connection_id = connection_id
+        self._api_base = api_base
         self.app_key = app_key
         self._key = (app_key, connection_id)
         self._conversations = conversations
@@ -418,9 +423,15 @@ class StreamingSession:
         assert self.conversation is not None
         # conversation_completed first: the JS SDKs close their socket on the first of the
         # two, and `await connection.stop()` resolves only on conversation_completed.
-        outputs.append(Send(messages.conversation_completed(self.conversation.id)))
+        conversation_id = self.conversation.id
+        outputs.append(
+            Send(messages.conversation_completed(conversation_id, self._summary(conversation_id)))
+        )
         outputs.append(Send(messages.lifecycle("recognition_stopped")))
         return outputs
+
+    def _summary(self, conversation_id: str) -> str:
+        return f"{self._api_base}/v1/conversations/{conversation_id}"
 
     def _hang_up(self, reason: str) -> list[Output]:
         self._move(Trigger.HANG_UP)

@@ -353,7 +353,7 @@ class StreamingEndpoint:
         try:
             await self._accept(socket)
             key = (app.key, connection_id)
-            session = self._session(key)
+            session = self._session(key, socket)
             with self.locks.lock_for(key) as lock:
                 await self._stream(socket, key, LockedSession(session, lock), faults)
             said(session)
@@ -364,8 +364,10 @@ class StreamingEndpoint:
         finally:
             self.streams.release(app.key)
 
-    def _session(self, key: Key) -> StreamingSession:
+    def _session(self, key: Key, socket: WebSocket) -> StreamingSession:
         app_key, connection_id = key
+        # The REST base as this client reaches the server (its Host header, its scheme).
+        scheme = "https" if socket.url.scheme == "wss" else "http"
         return StreamingSession(
             connection_id=connection_id,
             app_key=app_key,
@@ -373,6 +375,7 @@ class StreamingEndpoint:
             engines=self.engines.for_request,
             ids=self.ids,
             now=lambda: datetime.now(UTC),
+            api_base=f"{scheme}://{socket.url.netloc}",
         )
 
     async def _stream(

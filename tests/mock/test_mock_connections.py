@@ -63,6 +63,20 @@ def test_a_dropped_conversation_can_be_rejoined_within_no_connection_timeout() -
         assert summary.json()["endTime"] is not None
 
 
+def test_the_summary_url_is_the_conversations_absolute_rest_url() -> None:
+    audio = read_pcm16(FIXTURES / "hot" / "audio.wav").samples
+    with running_mock(MockConfig()) as mock:
+        access = token(mock.base_url)
+        url = f"{mock.ws_url}/v1/streaming/summary?access_token={access}"
+        received, _, _ = asyncio.run(stream_session(url, start_request(48000), audio[:48000]))
+        (completed,) = [m["message"] for m in received if kind(m) == "conversation_completed"]
+        assert completed["summaryUrl"] == (
+            f"{mock.base_url}/v1/conversations/{completed['conversationId']}"
+        )
+        headers = {"Authorization": f"Bearer {access}"}
+        assert httpx.get(completed["summaryUrl"], headers=headers).status_code == 200
+
+
 def test_a_dropped_conversation_nobody_rejoins_ends_after_the_timeout() -> None:
     with running_mock(MockConfig()) as mock:
         access = token(mock.base_url)
