@@ -301,6 +301,8 @@ class StreamingEndpoint:
         self.misses = self._miss_recorder(answers)
         self.ids = IdSource(config.seed)
         self.outboxes: dict[Key, set[Outbox]] = {}
+        # The listen-only sockets among them: they get every frame a speaker gets.
+        self.subscribers: dict[Key, set[Outbox]] = {}
         # Only the event loop starts, leaves or ends conversations; worker threads take audio.
         self.conversations: dict[Key, ConversationState] = {}
         self.locks = ConversationLocks()
@@ -417,9 +419,17 @@ class StreamingEndpoint:
         if app is None:
             return
         await self._accept(socket)
-        async with self._attached(socket, (app.key, connection_id)):
-            while (await socket.receive())["type"] != "websocket.disconnect":
-                pass
+        key = (app.key, connection_id)
+        async with self._attached(socket, key) as outbox:
+            listening = self.subscribers.setdefault(key, set())
+            listening.add(outbox)
+            try:
+                while (await socket.receive())["type"] != "websocket.disconnect":
+                    pass
+            finally:
+                listening.discard(outbox)
+                if not listening:
+                    self.subscribers.pop(key, None)
 
     async def _authenticate(self, socket: WebSocket) -> App | None:
         """The app of the socket's token; refuses the handshake (401) if there is none."""
@@ -639,7 +649,11 @@ class StreamingEndpoint:
             if isinstance(output, Persist | Linger):
                 self._carry_out([output])
             elif isinstance(output, Send):
-                targets = self.outboxes.get(key, {outbox}) if output.everyone else {outbox}
+                targets = (
+                    self.outboxes.get(key, {outbox})
+                    if output.everyone
+                    else {outbox, *self.subscribers.get(key, ())}
+                )
                 for target in targets:
                     target.send(output.text)
             elif isinstance(output, Close):
