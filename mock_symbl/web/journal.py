@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.conformance.monitor import ConformanceMonitor
+from harness.protocol import StartRequest
 from harness.protocol.bounded_json import loads
 from harness.session_folder.redact import Redactor
 from mock_symbl.engines.base import Verdict
@@ -114,6 +115,7 @@ class LiveEntry:
     # Taped as a possible new recording: its REST calls are held until it is kept or not.
     taped: bool = False
     held_rest: list[RestRecord] = field(default_factory=list)
+    _request_seen: StartRequest | None = field(default=None, repr=False)
     # How many times each recorded call was served, so repeats go through them in order.
     _served: dict[tuple[str, str, tuple[tuple[str, str], ...]], int] = field(default_factory=dict)
 
@@ -123,7 +125,10 @@ class LiveEntry:
         if session is None:
             return
         self.conversation_id = session.conversation_id or self.conversation_id
-        if session.request is not None:
+        # Redacted once per request (a modify_request replaces it): entries are refreshed
+        # for every REST call and every listing.
+        if session.request is not None and session.request is not self._request_seen:
+            self._request_seen = session.request
             self.start_request = Redactor().json(session.request.to_json())
         self.verdict = session.verdict or self.verdict
 
