@@ -478,3 +478,31 @@ class Store:
             )
             for r in rows
         ]
+
+    def conversations_of(self, app_key: str) -> list[Conversation]:
+        """Every conversation of an app, with its members, in the order they were created."""
+        rows = self._rows(
+            "SELECT id, app_key, connection_id, name, start_time, end_time FROM conversations "
+            "WHERE app_key = ? ORDER BY rowid",
+            (app_key,),
+        )
+        members: dict[str, list[Member]] = {}
+        for conversation_id, *member in self._rows(
+            "SELECT m.conversation_id, m.id, m.name, m.email FROM members m "
+            "JOIN conversations c ON c.id = m.conversation_id WHERE c.app_key = ? "
+            "ORDER BY m.rowid",
+            (app_key,),
+        ):
+            members.setdefault(conversation_id, []).append(Member(*member))
+        return [
+            Conversation(
+                id=row[0],
+                app_key=row[1],
+                connection_id=row[2],
+                name=row[3],
+                start_time=row[4],
+                end_time=row[5],
+                members=tuple(members.get(row[0], ())),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,168 @@
+"""Conversation API routes computed from what a conversation stores: the list of an app's
+conversations, analytics, summary, insights, intents and call score."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from mock_symbl.session import analysis
+from mock_symbl.session.faults import INJECTED, FaultBoard
+from mock_symbl.session.listing import ListQuery, ListQueryError
+from mock_symbl.store import Conversation, Store, StoredInsight
+from mock_symbl.web.auth import App
+from mock_symbl.web.rest import (
+    ApiError,
+    Owned,
+    StoreDep,
+    current_app,
+    get_conversation,
+    insight_json,
+)
+
+conversation_api = APIRouter()
+
+# Insight types in the order GET …/insights lists those of one message.
+INSIGHT_TYPES = ("question", "action_item", "follow_up")
+
+
+def _elapsed_s(conversation: Conversation) -> float | None:
+    """Seconds from the conversation's start to its end; None while it is open."""
+    if conversation.end_time is None:
+        return None
+    start = datetime.fromisoformat(conversation.start_time)
+    return (datetime.fromisoformat(conversation.end_time) - start).total_seconds()
+
+
+def _no_injected_fault(request: Request, app: App) -> None:
+    """Answer with the fault injected for the app's next Conversation API request, if any
+    (as a request on one conversation gets it)."""
+    faults: FaultBoard = request.app.state.faults
+    injected = faults.rest_fault(app.key)
+    if injected is None:
+        return
+    if injected[0] == 429:
+        raise ApiError(
+            429,
+            f"{INJECTED}: too many requests.",
+            {"Retry-After": str(injected[1]), "X-Mock-Fault": "429"},
+        )
+    raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
+
+
+@conversation_api.get("/v1/conversations")
+def list_conversations(
+    request: Request, app: Annotated[App, Depends(current_app)], store: StoreDep
+) -> dict[str, Any]:
+    _no_injected_fault(request, app)
+    try:
+        query = ListQuery.from_params(request.query_params, datetime.now(UTC))
+    except ListQueryError as error:
+        raise ApiError(400, str(error)) from None
+    return {
+        "conversations": [
+            get_conversation(c) for c in query.select(store.conversations_of(app.key))
+        ]
+    }
+
+
+@conversation_api.get("/v1/conversations/{conversation_id}/analytics")
+def get_analytics(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    found = analysis.analytics(
+        store.messages(conversation.id), conversation.members, _elapsed_s(conversation)
+    )
+    return found.to_json()
+
+
+def _summary(conversation: Conversation, store: Store) -> dict[str, Any]:
+    if conversation.end_time is None:
+        # summary.md: a conversation still in progress has no summary yet (404).
+        raise ApiError(
+            404,
+            "The summary is not available yet: the conversation is still in progress; "
+            "ask again once it has ended.",
+        )
+    return {"summary": analysis.summary(conversation.id, store.messages(conversation.id))}
+
+
+@conversation_api.get("/v1/conversations/{conversation_id}/summary")
+def get_summary(conversation: Owned, store: StoreDep, refresh: str | None = None) -> dict[str, Any]:
+    # `refresh` is accepted as documented: every answer is computed afresh anyway.
+    return _summary(conversation, store)
+
+
+@conversation_api.post("/v1/conversations/{conversation_id}/summary")
+def refresh_summary(
+    conversation: Owned, store: StoreDep, refresh: str | None = None
+) -> dict[str, Any]:
+    return _summary(conversation, store)
+
+
+def _all_insights(conversation: Conversation, store: Store) -> list[StoredInsight]:
+    """Questions, action items and follow-ups in the order of the messages they come from."""
+    position = {m.id: i for i, m in enumerate(store.messages(conversation.id))}
+    found = [i for kind in INSIGHT_TYPES for i in store.insights(conversation.id, kind)]
+    return sorted(
+        found,
+        key=lambda i: (
+            min((position.get(m, len(position)) for m in i.message_ids), default=len(position)),
+            INSIGHT_TYPES.index(i.type),
+        ),
+    )
+
+
+@conversation_api.get("/v1/conversations/{conversation_id}/insights")
+def get_insights(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    insights = []
+    for insight in _all_insights(conversation, store):
+        out = insight_json(insight)
+        out.setdefault("entities", [])
+        insights.append(out)
+    return {"insights": insights}
+
+
+@conversation_api.get("/v1/conversations/{conversation_id}/intents")
+def get_intents(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    return {"intents": analysis.intents(conversation.id, store.messages(conversation.id))}
+
+
+def _words(conversation: Conversation, store: Store) -> int:
+    return sum(analysis.word_count(m) for m in store.messages(conversation.id))
+
+
+@conversation_api.get("/v1/conversations/{conversation_id}/callscore/status")
+def get_call_score_status(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    return {
+        "jobId": analysis.call_score_job_id(conversation.id),
+        "status": analysis.call_score_status(
+            conversation.end_time is not None, _words(conversation, store)
+        ),
+    }
+
+
+@conversation_api.get("/v1/conversations/{conversation_id}/callscore")
+def get_call_score(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    messages = store.messages(conversation.id)
+    words = sum(analysis.word_count(m) for m in messages)
+    status = analysis.call_score_status(conversation.end_time is not None, words)
+    if status == "in_progress":
+        raise ApiError(
+            404,
+            "The call score is not available yet: the conversation is still in progress; "
+            "its status is at GET …/callscore/status.",
+        )
+    if status == "failed":
+        raise ApiError(
+            404,
+            f"The conversation has no call score: its transcript has {words} words, and a "
+            f"call score needs at least {analysis.CALL_SCORE_MIN_WORDS}.",
+        )
+    insights = _all_insights(conversation, store)
+    return analysis.call_score(
+        analysis.analytics(messages, conversation.members, _elapsed_s(conversation)),
+        messages,
+        [i for i in insights if i.type == "question"],
+        [i for i in insights if i.type != "question"],
+    )
