@@ -53,7 +53,7 @@ def _union(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 def _length(intervals: Iterable[Interval]) -> float:
-    return sum(end - start for start, end in intervals)
+    return float(sum(end - start for start, end in intervals))
 
 
 def _intersection(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
@@ -195,7 +195,7 @@ class Analytics:
                 "seconds": round(talk - own, 3),
             },
             "overlap": {
-                "overlapDuration": round(sum(o["seconds"] for o in overlapping), 3),
+                "overlapDuration": round(float(sum(o["seconds"] for o in overlapping)), 3),
                 "overlappingMembers": overlapping,
             },
         }
@@ -272,7 +272,7 @@ _INTENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "do_not_call",
         re.compile(
-            r"\b(do not|don't|never) (call|contact|phone) (me|us|this number)|stop calling|"
+            r"\b((do not|don't|never) (call|contact|phone) (me|us|this number)|stop calling|"
             r"(remove|take) (me|us|my number) (off|from)|(put|add) (me|us) (on|to) (the|your) "
             r"do not call list)\b",
             re.IGNORECASE,
@@ -303,9 +303,9 @@ def _intent_hits(text: str) -> list[tuple[str, int]]:
     """The intents a message shows, with how many of their phrases it holds."""
     hits = []
     for intent, cue in _INTENT_CUES:
-        found = cue.findall(text)
+        found = sum(1 for _ in cue.finditer(text))
         if found:
-            hits.append((intent, len(found)))
+            hits.append((intent, found))
             text = cue.sub(" ", text)
     return hits
 
