@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from mock_symbl.session import analysis
+from mock_symbl.session.analysis import call_score, intents, summary
+from mock_symbl.session.analysis.analytics import analytics, word_count
 from mock_symbl.session.faults import INJECTED, FaultBoard
 from mock_symbl.session.listing import ListQuery, ListQueryError
 from mock_symbl.store import Conversation, Store, StoredInsight
@@ -70,7 +71,7 @@ def list_conversations(
 
 @conversation_api.get("/v1/conversations/{conversation_id}/analytics")
 def get_analytics(conversation: Owned, store: StoreDep) -> dict[str, Any]:
-    found = analysis.analytics(
+    found = analytics(
         store.messages(conversation.id), conversation.members, _elapsed_s(conversation)
     )
     return found.to_json()
@@ -84,7 +85,7 @@ def _summary(conversation: Conversation, store: Store) -> dict[str, Any]:
             "The summary is not available yet: the conversation is still in progress; "
             "ask again once it has ended.",
         )
-    return {"summary": analysis.summary(conversation.id, store.messages(conversation.id))}
+    return {"summary": summary.extract(conversation.id, store.messages(conversation.id))}
 
 
 @conversation_api.get("/v1/conversations/{conversation_id}/summary")
@@ -125,28 +126,26 @@ def get_insights(conversation: Owned, store: StoreDep) -> dict[str, Any]:
 
 @conversation_api.get("/v1/conversations/{conversation_id}/intents")
 def get_intents(conversation: Owned, store: StoreDep) -> dict[str, Any]:
-    return {"intents": analysis.intents(conversation.id, store.messages(conversation.id))}
+    return {"intents": intents.find(conversation.id, store.messages(conversation.id))}
 
 
 def _words(conversation: Conversation, store: Store) -> int:
-    return sum(analysis.word_count(m) for m in store.messages(conversation.id))
+    return sum(word_count(m) for m in store.messages(conversation.id))
 
 
 @conversation_api.get("/v1/conversations/{conversation_id}/callscore/status")
 def get_call_score_status(conversation: Owned, store: StoreDep) -> dict[str, Any]:
     return {
-        "jobId": analysis.call_score_job_id(conversation.id),
-        "status": analysis.call_score_status(
-            conversation.end_time is not None, _words(conversation, store)
-        ),
+        "jobId": call_score.job_id(conversation.id),
+        "status": call_score.status(conversation.end_time is not None, _words(conversation, store)),
     }
 
 
 @conversation_api.get("/v1/conversations/{conversation_id}/callscore")
 def get_call_score(conversation: Owned, store: StoreDep) -> dict[str, Any]:
     messages = store.messages(conversation.id)
-    words = sum(analysis.word_count(m) for m in messages)
-    status = analysis.call_score_status(conversation.end_time is not None, words)
+    words = sum(word_count(m) for m in messages)
+    status = call_score.status(conversation.end_time is not None, words)
     if status == "in_progress":
         raise ApiError(
             404,
@@ -157,11 +156,11 @@ def get_call_score(conversation: Owned, store: StoreDep) -> dict[str, Any]:
         raise ApiError(
             404,
             f"The conversation has no call score: its transcript has {words} words, and a "
-            f"call score needs at least {analysis.CALL_SCORE_MIN_WORDS}.",
+            f"call score needs at least {call_score.MIN_WORDS}.",
         )
     insights = _all_insights(conversation, store)
-    return analysis.call_score(
-        analysis.analytics(messages, conversation.members, _elapsed_s(conversation)),
+    return call_score.score(
+        analytics(messages, conversation.members, _elapsed_s(conversation)),
         messages,
         [i for i in insights if i.type == "question"],
         [i for i in insights if i.type != "question"],

@@ -45,6 +45,10 @@ CALL = (
     (BOB, 28, 30, "I am not interested in other offers, please do not call me about them."),
 )
 CALL_LASTS_S = 32.0
+PITCH = (
+    (ALICE, 0, 3, "Are you interested in a faster internet plan?"),
+    (BOB, 4, 7, "Nobody is available, please leave a message after the tone."),
+)
 
 
 @dataclass(frozen=True)
@@ -52,19 +56,22 @@ class Api:
     """The mock, and the conversations the tests read from it."""
 
     mock: RunningMock
+    client: httpx.Client
     headers: dict[str, str]
+    lister: dict[str, str]
+    theirs: dict[str, str]
     streamed: str
     short: str
     call: str
     open: str
+    empty: str
+    pitch: str
     foreign: str
     listed: dict[str, str]
 
     def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
-        return httpx.get(
-            f"{self.mock.base_url}{path}",
-            headers=self.headers if headers is None else headers,
-            params=params,
+        return self.client.get(
+            path, headers=self.headers if headers is None else headers, params=params
         )
 
     def ok(self, path: str, **params: Any) -> Any:
@@ -164,10 +171,13 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         lister = app_key(LISTER_ID, LISTER_SECRET)
         now = datetime.now(UTC).replace(microsecond=0)
         store = Store(db)
+        client = httpx.Client(base_url=mock.base_url)
         try:
             at = now - timedelta(minutes=5)
             _build(store, _conversation("call-1", ours, at, CALL_LASTS_S, "Budget"), CALL, at)
             _build(store, _conversation("open-1", ours, at, None), CALL[:3], at)
+            _build(store, _conversation("empty-1", ours, at, CALL_LASTS_S), (), at)
+            _build(store, _conversation("pitch-1", ours, at, CALL_LASTS_S), PITCH, at)
             _build(store, _conversation("theirs-1", theirs, at, CALL_LASTS_S), CALL, at)
             listed = {
                 "Standup": now - timedelta(hours=1),
@@ -181,15 +191,21 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
                 store.create_conversation(_conversation(f"list-{name}", lister, start, lasts, name))
             yield Api(
                 mock,
+                client,
                 {"Authorization": f"Bearer {access}"},
+                _bearer(mock.base_url, LISTER_ID, LISTER_SECRET),
+                _bearer(mock.base_url, OTHER_ID, OTHER_SECRET),
                 streamed,
                 short,
                 "call-1",
                 "open-1",
+                "empty-1",
+                "pitch-1",
                 "theirs-1",
                 {name: f"list-{name}" for name in listed},
             )
         finally:
+            client.close()
             store.close()
 
 
@@ -427,6 +443,32 @@ def test_intents_are_found_in_the_messages_that_show_them(api: Api) -> None:
     assert api.ok(f"/v1/conversations/{api.streamed}/intents") == {"intents": []}
 
 
+def test_a_question_shows_no_intent_and_a_voicemail_greeting_does(api: Api) -> None:
+    messages = api.ok(f"/v1/conversations/{api.pitch}/messages")["messages"]
+    (found,) = api.ok(f"/v1/conversations/{api.pitch}/intents")["intents"]
+    assert found["messageIds"] == [messages[1]["id"]]
+    assert found["intent"] == "answering_machine"
+    # Two of its phrases: "leave a message" and "after the tone".
+    assert found["score"] == 0.9
+
+
+def test_a_conversation_without_messages_is_all_silence_and_nothing_else(api: Api) -> None:
+    path = f"/v1/conversations/{api.empty}"
+    assert api.ok(f"{path}/analytics") == {
+        "metrics": [
+            {"type": "total_silence", "percent": 100.0, "seconds": CALL_LASTS_S},
+            {"type": "total_talk_time", "percent": 0.0, "seconds": 0.0},
+            {"type": "total_overlap", "percent": 0.0, "seconds": 0.0},
+        ],
+        "members": [],
+    }
+    assert api.ok(f"{path}/summary") == {"summary": []}
+    assert api.ok(f"{path}/insights") == {"insights": []}
+    assert api.ok(f"{path}/intents") == {"intents": []}
+    assert api.ok(f"{path}/callscore/status")["status"] == "failed"
+    assert "0 words" in api.get(f"{path}/callscore").json()["message"]
+
+
 # --- call score --------------------------------------------------------------------------
 
 
@@ -490,7 +532,7 @@ def _names(api: Api, headers: dict[str, str], **params: Any) -> list[str]:
 
 
 def test_the_list_holds_the_apps_conversations_of_the_last_week_oldest_first(api: Api) -> None:
-    lister = _bearer(api.mock.base_url, LISTER_ID, LISTER_SECRET)
+    lister = api.lister
     assert _names(api, lister) == ["Planning", "Retro", "Standup", "Alpha"]
     assert _names(api, lister, order="desc") == ["Alpha", "Standup", "Retro", "Planning"]
     ours = {c["id"] for c in api.ok("/v1/conversations", limit=100)["conversations"]}
@@ -500,7 +542,7 @@ def test_the_list_holds_the_apps_conversations_of_the_last_week_oldest_first(api
 
 
 def test_the_list_pages_with_limit_and_offset(api: Api) -> None:
-    lister = _bearer(api.mock.base_url, LISTER_ID, LISTER_SECRET)
+    lister = api.lister
     everything = _names(api, lister)
     pages = [_names(api, lister, limit=3, offset=offset) for offset in (0, 3, 6)]
     assert pages == [everything[:3], everything[3:], []]
@@ -508,7 +550,7 @@ def test_the_list_pages_with_limit_and_offset(api: Api) -> None:
 
 
 def test_the_list_sorts_by_the_named_fields(api: Api) -> None:
-    lister = _bearer(api.mock.base_url, LISTER_ID, LISTER_SECRET)
+    lister = api.lister
     by_name = ["Alpha", "Planning", "Retro", "Standup"]
     assert _names(api, lister, sort="conversation.name") == by_name
     assert _names(api, lister, sort="conversation.name", order="desc") == by_name[::-1]
@@ -517,7 +559,7 @@ def test_the_list_sorts_by_the_named_fields(api: Api) -> None:
 
 
 def test_the_list_reaches_back_as_far_as_asked(api: Api) -> None:
-    lister = _bearer(api.mock.base_url, LISTER_ID, LISTER_SECRET)
+    lister = api.lister
     now = datetime.now(UTC)
     since = iso(now - timedelta(days=11))
     assert _names(api, lister, startTime=since)[0] == "Old"
@@ -526,7 +568,7 @@ def test_the_list_reaches_back_as_far_as_asked(api: Api) -> None:
 
 
 def test_the_list_filters_with_rsql(api: Api) -> None:
-    lister = _bearer(api.mock.base_url, LISTER_ID, LISTER_SECRET)
+    lister = api.lister
     assert _names(api, lister, filter="conversation.name==Retro") == ["Retro"]
     assert _names(api, lister, filter="conversation.name=in=(Retro,Old)") == ["Old", "Retro"]
     assert _names(api, lister, filter="name==*a*;conversation.name!=Alpha") == [
@@ -588,13 +630,13 @@ def test_each_route_hides_missing_and_other_apps_conversations(api: Api, suffix:
         assert reply.json() == {
             "message": "The conversationId is either invalid or does not exist."
         }
-    theirs = _bearer(api.mock.base_url, OTHER_ID, OTHER_SECRET)
+    theirs = api.theirs
     assert api.get(f"/v1/conversations/{api.call}/{suffix}", headers=theirs).status_code == 404
 
 
 def test_an_apps_injected_fault_answers_its_list_too(api: Api) -> None:
     control = f"{api.mock.base_url}/v1/mock/faults"
-    lister = _bearer(api.mock.base_url, LISTER_ID, LISTER_SECRET)
+    lister = api.lister
     set_fault = httpx.post(control, json={"rest_500_share": 1.0}, headers=api.headers)
     assert set_fault.status_code == 200
     try:
@@ -610,7 +652,7 @@ def test_an_apps_injected_fault_answers_its_list_too(api: Api) -> None:
 
 
 def test_the_other_apps_conversation_is_its_own(api: Api) -> None:
-    theirs = _bearer(api.mock.base_url, OTHER_ID, OTHER_SECRET)
+    theirs = api.theirs
     reply = api.get(f"/v1/conversations/{api.foreign}/analytics", headers=theirs)
     assert reply.status_code == 200
     assert reply.json() == api.ok(f"/v1/conversations/{api.call}/analytics")
