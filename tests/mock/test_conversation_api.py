@@ -379,7 +379,7 @@ def test_the_summary_is_made_of_the_conversations_own_messages(api: Api) -> None
             refs = [r["id"] for r in item["messageRefs"]]
             assert refs == sorted(refs, key=order.index)
             assert item["text"] == " ".join(text[r] for r in refs)
-        # A third of every run of up to ten messages.
+        # A third of every run of up to ten messages (each of these has content words).
         chosen = sum(len(item["messageRefs"]) for item in summary)
         assert chosen == sum(
             math.ceil(len(order[i : i + 10]) / 3) for i in range(0, len(order), 10)

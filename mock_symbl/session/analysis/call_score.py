@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mock_symbl.session.analysis import Json
 from mock_symbl.session.analysis.analytics import Analytics, Speaker, percent
+from mock_symbl.session.insights import suggested
 from mock_symbl.store import StoredInsight, StoredMessage
 
 # The Call Score docs: "The transcript needs to be at least 50 words or longer in order to
@@ -88,17 +89,17 @@ def _communication(talk: Analytics, messages: Sequence[StoredMessage]) -> Json:
     pace_mark = (
         1.0 if low <= wpm <= high else wpm / low if wpm < low else max(0, 1 - (wpm - high) / 130)
     )
+    comfortable = f"the comfortable {low:.0f} to {high:.0f}"
     pace = Facet(
         pace_mark,
-        f"The pace of {wpm} words per minute was easy to follow.",
-        f"The pace of {wpm} words per minute was outside the comfortable {low:.0f} to {high:.0f}.",
+        f"The pace of {wpm} words per minute was within {comfortable}."
+        if pace_mark == 1
+        else f"The pace of {wpm} words per minute was near {comfortable}.",
+        f"The pace of {wpm} words per minute was outside {comfortable}.",
     )
     mood = sum(m.sentiment for m in messages) / len(messages) if messages else 0.0
-    tone = Facet(
-        (mood + 1) / 2,
-        f"The tone was positive (average sentiment {mood:.2f}).",
-        f"The tone was not positive (average sentiment {mood:.2f}).",
-    )
+    said = f"The tone was {suggested(mood)} (average sentiment {mood:.2f})."
+    tone = Facet((mood + 1) / 2, said, said)
     return _criterion("Communication and Engagement", [balance, pace, tone])
 
 
