@@ -57,8 +57,13 @@ def _when(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# all-conversations.md also writes the start as `conversation.startDate`.
+_ALIASES = {"startDate": "startTime", "endDate": "endTime"}
+
+
 def _field(name: str, where: str) -> str:
     bare = name.removeprefix("conversation.")
+    bare = _ALIASES.get(bare, bare)
     if bare in _FIELDS or bare.startswith("metadata."):
         return bare
     valid = ", ".join(f"conversation.{f}" for f in _FIELDS)
