@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from mock_symbl.session.analysis import call_score, intents, summary
 from mock_symbl.session.analysis.analytics import analytics, word_count
@@ -53,13 +54,30 @@ def _no_injected_fault(request: Request, app: App) -> None:
     raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
 
 
+class ListParams(BaseModel):
+    """The query parameters of the list, as text: checked by ListQuery, so that a bad value
+    gets a 400 that names it."""
+
+    limit: str | None = None
+    offset: str | None = None
+    order: str | None = None
+    sort: str | None = None
+    start_time: str | None = Field(None, alias="startTime")
+    end_time: str | None = Field(None, alias="endTime")
+    filter: str | None = None
+
+
 @conversation_api.get("/v1/conversations")
 def list_conversations(
-    request: Request, app: Annotated[App, Depends(current_app)], store: StoreDep
+    request: Request,
+    app: Annotated[App, Depends(current_app)],
+    store: StoreDep,
+    params: Annotated[ListParams, Query()],
 ) -> dict[str, Any]:
     _no_injected_fault(request, app)
+    given = params.model_dump(by_alias=True, exclude_none=True)
     try:
-        query = ListQuery.from_params(request.query_params, datetime.now(UTC))
+        query = ListQuery.from_params(given, datetime.now(UTC))
     except ListQueryError as error:
         raise ApiError(400, str(error)) from None
     return {
