@@ -291,7 +291,8 @@ def test_symbls_generated_client_reads_every_answer(api: Api, symbl_rest_models:
 
     configuration = symbl_rest.Configuration()
     configuration.host = api.mock.base_url
-    configuration.api_key["x-api-key"] = api.headers["Authorization"][7:]
+    # A dict of its own: the copy shares the default configuration's.
+    configuration.api_key = {"x-api-key": api.headers["Authorization"][7:]}
     client = symbl_rest.ConversationsApi(symbl_rest.ApiClient(configuration))
     analytics = client.get_analytics_by_conversation_id(api.call)
     assert {m.name for m in analytics.members} == {"Alice", "Bob"}
