@@ -17,10 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, RunningMock, running_mock
 from mock_symbl.session import insights as found_in
+from mock_symbl.session.analysis.analytics import analytics
 from mock_symbl.session.messages import iso
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage, StoredWord
 from mock_symbl.web.auth import app_key
@@ -94,7 +97,13 @@ def _stream(mock: RunningMock, name: str, access: str) -> str:
     return conversation_id(received)
 
 
-def _said(conversation: str, seq: int, line: tuple[Member, int, int, str], at: datetime) -> Any:
+def _said(
+    conversation: str,
+    seq: int,
+    line: tuple[Member, int, int, str],
+    at: datetime,
+    sentiment: float = 0.0,
+) -> Any:
     """A stored message whose words share its time evenly, as the streaming session stores."""
     who, start, end, text = line
     words = text.split()
@@ -119,7 +128,7 @@ def _said(conversation: str, seq: int, line: tuple[Member, int, int, str], at: d
         end_time=iso(at + timedelta(seconds=end)),
         time_offset=float(start),
         duration=float(end - start),
-        sentiment=found_in.polarity(text),
+        sentiment=sentiment,
         words=timed,
     )
 
@@ -135,7 +144,7 @@ def _build(
     for member in dict.fromkeys(line[0] for line in lines):
         store.add_member(conversation.id, member)
     for seq, line in enumerate(lines):
-        message = _said(conversation.id, seq, line, at)
+        message = _said(conversation.id, seq, line, at, found_in.polarity(line[3]))
         store.add_message(message)
         for n, finding in enumerate(found_in.find_insights(message.text)):
             store.add_insight(
@@ -364,6 +373,42 @@ def test_two_members_talking_at_once_overlap_by_the_time_they_share(api: Api) ->
     assert metrics["total_silence"] == (10, pytest.approx(100 * 10 / 34, abs=1e-3))
     assert metrics["total_talk_time"] == (24, pytest.approx(100 * 24 / 34, abs=1e-3))
     assert metrics["total_overlap"] == (2, pytest.approx(100 * 2 / 24, abs=1e-3))
+
+
+SPEECH = st.lists(
+    st.tuples(st.sampled_from([ALICE, BOB, Member("c-3", "Carol")]), st.integers(0, 60)),
+    max_size=12,
+).map(lambda turns: tuple((who, start, start + 1 + start % 4, "word " * 3) for who, start in turns))
+
+
+@given(SPEECH, st.integers(0, 80))
+def test_analytics_add_up_whatever_the_speech(
+    lines: tuple[tuple[Member, int, int, str], ...], lasts_s: int
+) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    messages = [_said("c", n, line, at) for n, line in enumerate(lines)]
+    found = analytics(messages, [ALICE, BOB], float(lasts_s)).to_json()
+    metrics = {m["type"]: m for m in found["metrics"]}
+    talk = metrics["total_talk_time"]["seconds"]
+    members = {m["id"]: m for m in found["members"]}
+    assert {"a-1", "b-2"} <= set(members)
+    assert sum(m["talkTime"]["seconds"] for m in members.values()) == pytest.approx(talk)
+    last = max((end for _, _, end, _ in lines), default=0)
+    spoken = len({s for _, start, end, _ in lines for s in range(start, end)})
+    assert metrics["total_silence"]["seconds"] == pytest.approx(max(lasts_s, last) - spoken)
+    if talk:
+        total = sum(m["talkTime"]["percentage"] for m in members.values())
+        assert total == pytest.approx(100, abs=0.01)
+    for member in members.values():
+        own = member["talkTime"]["seconds"]
+        assert member["listenTime"]["seconds"] == pytest.approx(talk - own, abs=1e-3)
+        for other in member["overlap"]["overlappingMembers"]:
+            assert 0 < other["seconds"] <= min(own, members[other["id"]]["talkTime"]["seconds"])
+            mirror = members[other["id"]]["overlap"]["overlappingMembers"]
+            assert {"id": member["id"], "seconds": other["seconds"]} in [
+                {"id": o["id"], "seconds": o["seconds"]} for o in mirror
+            ]
+    assert metrics["total_overlap"]["seconds"] <= talk
 
 
 # --- summary -----------------------------------------------------------------------------
