@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from mock_symbl.session.analysis import call_score, intents, summary
 from mock_symbl.session.analysis.analytics import analytics, word_count
-from mock_symbl.session.faults import INJECTED, FaultBoard
 from mock_symbl.session.listing import ListQuery, ListQueryError
 from mock_symbl.store import Conversation, Store, StoredInsight
 from mock_symbl.web.auth import App
@@ -22,6 +21,7 @@ from mock_symbl.web.rest import (
     current_app,
     get_conversation,
     insight_json,
+    no_injected_fault,
 )
 
 conversation_api = APIRouter()
@@ -36,22 +36,6 @@ def _elapsed_s(conversation: Conversation) -> float | None:
         return None
     start = datetime.fromisoformat(conversation.start_time)
     return (datetime.fromisoformat(conversation.end_time) - start).total_seconds()
-
-
-def _no_injected_fault(request: Request, app: App) -> None:
-    """Answer with the fault injected for the app's next Conversation API request, if any
-    (as a request on one conversation gets it)."""
-    faults: FaultBoard = request.app.state.faults
-    injected = faults.rest_fault(app.key)
-    if injected is None:
-        return
-    if injected[0] == 429:
-        raise ApiError(
-            429,
-            f"{INJECTED}: too many requests.",
-            {"Retry-After": str(injected[1]), "X-Mock-Fault": "429"},
-        )
-    raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
 
 
 class ListParams(BaseModel):
@@ -74,7 +58,7 @@ def list_conversations(
     store: StoreDep,
     params: Annotated[ListParams, Query()],
 ) -> dict[str, Any]:
-    _no_injected_fault(request, app)
+    no_injected_fault(request, app)
     given = params.model_dump(by_alias=True, exclude_none=True)
     try:
         query = ListQuery.from_params(given, datetime.now(UTC))

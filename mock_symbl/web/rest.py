@@ -113,20 +113,27 @@ def current_app(request: Request) -> App:
     return app
 
 
+def no_injected_fault(request: Request, app: App) -> None:
+    """Answer with the fault injected for the app's next Conversation API request, if any."""
+    faults: FaultBoard = request.app.state.faults
+    injected = faults.rest_fault(app.key)
+    if injected is None:
+        return
+    if injected[0] == 429:
+        raise ApiError(
+            429,
+            f"{INJECTED}: too many requests.",
+            {"Retry-After": str(injected[1]), "X-Mock-Fault": "429"},
+        )
+    raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
+
+
 def owned(
     conversation_id: str, request: Request, app: Annotated[App, Depends(current_app)]
 ) -> Conversation:
     """The conversation named in the path, if the caller's app owns it."""
     setattr(request.state, CALLER, app.key)
-    faults: FaultBoard = request.app.state.faults
-    injected = faults.rest_fault(app.key)
-    if injected is not None and injected[0] == 429:
-        wait = str(injected[1])
-        raise ApiError(
-            429, f"{INJECTED}: too many requests.", {"Retry-After": wait, "X-Mock-Fault": "429"}
-        )
-    if injected is not None:
-        raise ApiError(injected[0], f"{INJECTED}: internal server error.", {"X-Mock-Fault": "500"})
+    no_injected_fault(request, app)
     conversation = _store(request).conversation(conversation_id, app.key)
     if conversation is None:
         raise ApiError(404, NOT_FOUND)
