@@ -254,9 +254,8 @@ class Validator:
                 continue
             meant = _wrong_name(key, spec.fields)
             if meant is not None:
-                report.violations.append(
-                    Violation(where, f"no such field in {spec.name} (JSON name {meant!r})", key)
-                )
+                actual = f"{key!r} (not a field of {spec.name})"
+                report.violations.append(Violation(where, f"JSON name {meant!r}", actual))
             else:
                 report.extensions.add(where)
         for f in spec.fields.values():
@@ -303,4 +302,3 @@ def model_names(type_name: str) -> set[str]:
             seen.add(current)
             todo.extend(f.type for f in model(current).fields.values())
     return seen
-

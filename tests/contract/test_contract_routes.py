@@ -63,7 +63,7 @@ def stream(mock: RunningServer, name: str, access: str) -> str:
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep the test's output to its findings."""
 
 
@@ -120,7 +120,9 @@ class Live:
             {"type": "application", "appId": self.app_id, "appSecret": self.app_secret},
         )
         # symbl_rest's Token spells it `refershToken`; Symbl's answers carried no refresh token.
-        return str(answer.get("refreshToken") or answer.get("refershToken") or answer["accessToken"])
+        return str(
+            answer.get("refreshToken") or answer.get("refershToken") or answer["accessToken"]
+        )
 
     def revocable_app(self) -> tuple[str, str]:
         return "c" * 64, "d" * 128
