@@ -22,7 +22,11 @@ VIDEO = FIXTURES.parent / "video" / "hot.mp4"
 
 
 class Context(Protocol):
-    """What a request needs from the running test: ids and files made for real."""
+    """What a request needs from the running test: ids and files made for real.
+
+    `app_id` and `app_secret` are the credentials the call is made with (its own app's for a
+    route with `own_app`).
+    """
 
     app_id: str
     app_secret: str
@@ -41,10 +45,6 @@ class Context(Protocol):
 
     def refresh_token(self) -> str:
         """The refresh token token generation gave (the access token where it gave none)."""
-        ...
-
-    def revocable_app(self) -> tuple[str, str]:
-        """Credentials of an app no other test uses, whose token may be revoked."""
         ...
 
 
@@ -66,8 +66,10 @@ class Route:
 
     `model` is a swagger type (`Token`, `list[TrackersListResponse]`) or None when the answer
     has no documented body. `mutates` routes change their conversation, so each gets a fresh
-    one. Path parameters: `conversationId`, `id` (a member of it), `jobId` (from POST
-    /v1/process/text), `trackerId` (from POST /v1/manage/tracker), `connectionId`, `metricId`.
+    one; `own_app` routes may end their app's token, so each is called as an app of its own.
+    Path parameters are made for real: `conversationId` (a streamed fixture), `id` (a member
+    of it), `jobId` (from POST /v1/process/text), `trackerId` (from POST /v1/manage/tracker,
+    a new tracker for each call); `connectionId` and `metricId` name nothing made before.
     """
 
     method: str
@@ -78,6 +80,7 @@ class Route:
     query: dict[str, str] = field(default_factory=dict)
     body: BodyOf | None = None
     mutates: bool = False
+    own_app: bool = False
 
     @property
     def key(self) -> str:
@@ -95,7 +98,7 @@ def _text_messages(ctx: Context) -> list[dict[str, Any]]:
     ]
 
 
-def _text(ctx: Context) -> Body:
+def text_body(ctx: Context) -> Body:
     return Body(json={"name": "Feedback", "messages": _text_messages(ctx)})
 
 
@@ -146,8 +149,7 @@ def _refresh(ctx: Context) -> Body:
 
 
 def _revoke(ctx: Context) -> Body:
-    app_id, app_secret = ctx.revocable_app()
-    return Body(json={"appId": app_id, "appSecret": app_secret})
+    return Body(json={"appId": ctx.app_id, "appSecret": ctx.app_secret})
 
 
 def _tracker(_: Context) -> Body:
@@ -213,9 +215,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/oauth2/token:generate", "Token", AUTH,
           _rest("AuthenticationApi", "generate_token"), body=_grant),
     Route("POST", "/oauth2/token:refresh", "Token", AUTH,
-          _rest("AuthenticationApi", "refresh_token"), body=_refresh),
+          _rest("AuthenticationApi", "refresh_token"), body=_refresh, own_app=True),
     Route("DELETE", "/oauth2/token:revoke", None, AUTH,
-          _rest("AuthenticationApi", "revoke_token"), body=_revoke),
+          _rest("AuthenticationApi", "revoke_token"), body=_revoke, own_app=True),
     # Conversation API
     Route("GET", "/v1/conversations", "ConversationListResponse", CONVERSATIONS,
           _docs("docs/conversation-api/api-reference/all-conversations.md"),
@@ -268,9 +270,9 @@ ROUTES: tuple[Route, ...] = (
           query={"includeCallScore": "true"}),
     # Async API
     Route("POST", "/v1/process/text", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "add_text"), body=_text),
+          _rest("AsyncApi", "add_text"), body=text_body),
     Route("PUT", "/v1/process/text/{conversationId}", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "append_text"), body=_text, mutates=True),
+          _rest("AsyncApi", "append_text"), body=text_body, mutates=True),
     Route("POST", "/v1/process/audio", "AsyncResponse", ASYNC,
           _rest("AsyncApi", "add_audio"), query=_ASYNC_QUERY, body=_wav),
     Route("PUT", "/v1/process/audio/{conversationId}", "AsyncResponse", ASYNC,
@@ -300,7 +302,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/v1/manage/tracker/{trackerId}", "ManagedTrackerResponse", MANAGEMENT,
           _docs("docs/management-api/trackers/update-tracker.md"), body=_tracker_update),
     Route("DELETE", "/v1/manage/tracker/{trackerId}", "DeletedEntityResponse", MANAGEMENT,
-          _docs("docs/management-api/trackers/delete-tracker.md"), mutates=True),
+          _docs("docs/management-api/trackers/delete-tracker.md")),
     # Telephony and the rest of what symbl_rest knows
     Route("POST", "/v1/endpoint:connect", "EndpointConnectResponse", TELEPHONY,
           _rest("ConnectionToEndpointApi", "connect_to_endpoint"), body=_endpoint_connect),

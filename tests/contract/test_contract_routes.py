@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import functools
+import hashlib
 import http.server
 import itertools
 import json
@@ -25,7 +26,7 @@ import httpx
 import pytest
 import symbl_rest
 from contract_models import Report, Validator, model_names
-from contract_routes import BY_KEY, ROUTES, SERVED, Route
+from contract_routes import BY_KEY, ROUTES, SERVED, Route, text_body
 from starlette.routing import Match
 
 from harness.serve import RunningServer
@@ -74,12 +75,18 @@ class Live:
         self.mock = mock
         self.app_id = APP_ID
         self.app_secret = APP_SECRET
+        # Conversations are streamed as the main app, whichever app a route is called as.
         self.access = token(mock.base_url)
         self.headers = {"Authorization": f"Bearer {self.access}"}
         self.conversation = ""
         self._shared: str | None = None
         self._media: list[http.server.ThreadingHTTPServer] = []
         self._names = itertools.count(1)
+
+    def use_app(self, app_id: str, app_secret: str) -> None:
+        """Call as this app from now on."""
+        self.app_id, self.app_secret = app_id, app_secret
+        self.headers = {"Authorization": f"Bearer {token(self.mock.base_url, app_id, app_secret)}"}
 
     def shared(self) -> str:
         if self._shared is None:
@@ -124,9 +131,6 @@ class Live:
             answer.get("refreshToken") or answer.get("refershToken") or answer["accessToken"]
         )
 
-    def revocable_app(self) -> tuple[str, str]:
-        return "c" * 64, "d" * 128
-
     def parameter(self, name: str) -> str:
         """A path parameter's value, made for real by the routes that make it."""
         if name == "conversationId":
@@ -134,7 +138,7 @@ class Live:
         if name == "id":
             return str(self.member()["id"])
         if name == "jobId":
-            answer = self.post("/v1/process/text", {"messages": [], "name": "Contract job"})
+            answer = self.post("/v1/process/text", text_body(self).json)
             return str(answer["jobId"])
         if name == "trackerId":
             tracker = {"name": f"Contract tracker {next(self._names)}", "vocabulary": ["budget"]}
@@ -149,9 +153,18 @@ class Live:
             server.server_close()
 
 
+def own_app(route: Route) -> tuple[str, str]:
+    """Credentials of the route's own app, in the shape the web SDK checks (64 and 128
+    alphanumerics)."""
+    seed = route.key.encode()
+    return hashlib.sha256(seed).hexdigest(), hashlib.sha512(seed).hexdigest()
+
+
 def call(live: Live, route: Route) -> httpx.Response:
     """Make the route's request for real (fresh conversation where it changes one)."""
-    live.conversation = live.fresh() if route.mutates else live.shared()
+    live.use_app(*(own_app(route) if route.own_app else (APP_ID, APP_SECRET)))
+    if "{conversationId}" in route.path:
+        live.conversation = live.fresh() if route.mutates else live.shared()
     names = [name for _, name, _, _ in _FORMATTER.parse(route.path) if name]
     path = route.path.format(**{name: live.parameter(name) for name in names})
     body = route.body(live) if route.body is not None else None
