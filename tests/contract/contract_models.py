@@ -44,6 +44,14 @@ DOCS_MODELS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
         "docs/conversation-api/api-reference/summary.md",
         {"id": ("str", True)},
     ),
+    "FormattedTranscriptResponse": (
+        "docs/conversation-api/api-reference/transcript.md",
+        {"transcript": ("FormattedTranscript", True)},
+    ),
+    "FormattedTranscript": (
+        "docs/conversation-api/api-reference/transcript.md",
+        {"payload": ("str", True), "contentType": ("str", True)},
+    ),
     "DeleteConversationResponse": (
         "docs/conversation-api/api-reference/delete.md",
         {"message": ("str", True)},

@@ -138,6 +138,17 @@ def _speaker_events(ctx: Context) -> Body:
     )
 
 
+def _transcript(_: Context) -> Body:
+    return Body(
+        json={
+            "contentType": "text/markdown",
+            "createParagraphs": True,
+            "phrases": {"highlightOnlyInsightKeyPhrases": True, "highlightAllKeyPhrases": True},
+            "showSpeakerSeparation": True,
+        }
+    )
+
+
 def _grant(ctx: Context) -> Body:
     return Body(json={"type": "application", "appId": ctx.app_id, "appSecret": ctx.app_secret})
 
@@ -260,6 +271,8 @@ ROUTES: tuple[Route, ...] = (
           _docs("docs/conversation-api/api-reference/trackers.md")),
     Route("GET", f"{CONV}/summary", "SummaryListResponse", CONVERSATIONS,
           _docs("docs/conversation-api/api-reference/summary.md")),
+    Route("POST", f"{CONV}/transcript", "FormattedTranscriptResponse", CONVERSATIONS,
+          _docs("docs/conversation-api/api-reference/transcript.md"), body=_transcript),
     Route("GET", f"{CONV}/callscore", "CallScoreResponse", CONVERSATIONS,
           _rest("ConversationsApi", "get_call_score_by_conversation_id")),
     Route("GET", f"{CONV}/callscore/status", "CallScoreStatusResponse", CONVERSATIONS,

@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import itertools
 import json
+import re
 import string
 import threading
 from collections.abc import Iterator
@@ -308,3 +309,21 @@ def test_the_table_has_every_route_symbl_rest_knows_with_its_model() -> None:
 def test_every_model_the_table_names_exists(route: Route) -> None:
     if route.model is not None:
         assert model_names(route.model)
+
+
+COVERAGE = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
+_ROW = re.compile(r"^\| `([A-Z]+ /[^`]*)` \|.*\| (yes|no) \|$")
+
+
+def test_the_coverage_table_lists_every_route_and_says_which_are_served() -> None:
+    rows = {
+        match.group(1): match.group(2) == "yes"
+        for line in COVERAGE.read_text().splitlines()
+        if (match := _ROW.match(line))
+    }
+    assert set(rows) == set(BY_KEY), (
+        f"docs/coverage.md lacks {sorted(set(BY_KEY) - set(rows))}, "
+        f"has unknown {sorted(set(rows) - set(BY_KEY))}"
+    )
+    wrong = sorted(key for key, served in rows.items() if served != (key in SERVED))
+    assert not wrong, f"docs/coverage.md's Served column disagrees with SERVED for {wrong}"
