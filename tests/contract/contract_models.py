@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import importlib
+import importlib.metadata
 import inspect
 import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import symbl_rest.models
+SYMBL_REST = "symbl-rest 1.0.14"
+INSTALL = "pip install -r examples/python-sdk/requirements.txt"
+
+
+def symbl_rest_installed() -> bool:
+    """Whether the version of symbl_rest whose models this table was checked against is here."""
+    try:
+        return importlib.metadata.version("symbl-rest") == "1.0.14"
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
 
 # Models of routes Symbl documents that symbl_rest 1.0.14 does not know, in swagger's notation:
 # model name -> JSON name -> (type, required). Each names the page of symbl-docs it is read from.
@@ -116,7 +128,7 @@ def model(name: str) -> Model:
         source, spec = DOCS_MODELS[name]
         fields = {j: Field(j, t, r, j) for j, (t, r) in spec.items()}
         return Model(name, fields, f"symbl-docs {source}")
-    cls = getattr(symbl_rest.models, name, None)
+    cls = getattr(importlib.import_module("symbl_rest.models"), name, None)
     if not inspect.isclass(cls) or not hasattr(cls, "swagger_types"):
         raise KeyError(f"no model {name!r} in symbl_rest.models nor in DOCS_MODELS")
     fields = {

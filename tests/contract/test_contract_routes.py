@@ -25,8 +25,14 @@ from typing import Any
 
 import httpx
 import pytest
-import symbl_rest
-from contract_models import Report, Validator, model_names
+from contract_models import (
+    INSTALL,
+    SYMBL_REST,
+    Report,
+    Validator,
+    model_names,
+    symbl_rest_installed,
+)
 from contract_routes import BY_KEY, ROUTES, SERVED, Route, text_body
 from starlette.routing import Match
 
@@ -52,6 +58,11 @@ TRACKERS = [{"name": "Budget", "vocabulary": ["budget", "quarterly report"]}]
 PLACEHOLDER = "0000000000000000"
 _FORMATTER = string.Formatter()
 NOT_SERVED = (404, 405)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _symbl_rest(require: Any) -> None:
+    require(SYMBL_REST, symbl_rest_installed(), INSTALL)
 
 
 def stream(mock: RunningServer, name: str, access: str) -> str:
@@ -287,6 +298,8 @@ def test_drift_json_speaks_only_of_served_routes_and_gives_reasons() -> None:
 def _symbl_rest_routes() -> set[tuple[str, str, str | None]]:
     """(method, path, response type) of every `call_api` in symbl_rest/api/*.py."""
     found = set()
+    import symbl_rest
+
     for source in sorted((Path(symbl_rest.__file__).parent / "api").glob("*.py")):
         for node in ast.walk(ast.parse(source.read_text())):
             if (

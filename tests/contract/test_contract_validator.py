@@ -5,9 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from contract_models import DOCS_MODELS, Validator, is_model, model, validate
+from contract_models import (
+    DOCS_MODELS,
+    INSTALL,
+    SYMBL_REST,
+    Validator,
+    is_model,
+    model,
+    symbl_rest_installed,
+    validate,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _symbl_rest(require: Any) -> None:
+    require(SYMBL_REST, symbl_rest_installed(), INSTALL)
+
 
 MESSAGE = {
     "id": "m1",
