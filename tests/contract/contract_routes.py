@@ -106,8 +106,14 @@ def _wav(_: Context) -> Body:
     return Body(content=(FIXTURES / UPLOAD / "audio.wav").read_bytes(), content_type="audio/wav")
 
 
+def _video() -> Path:
+    if not VIDEO.is_file():
+        raise FileNotFoundError(f"the video routes upload {VIDEO}, which does not exist yet")
+    return VIDEO
+
+
 def _mp4(_: Context) -> Body:
-    return Body(content=VIDEO.read_bytes(), content_type="video/mp4")
+    return Body(content=_video().read_bytes(), content_type="video/mp4")
 
 
 def _wav_url(ctx: Context) -> Body:
@@ -115,7 +121,7 @@ def _wav_url(ctx: Context) -> Body:
 
 
 def _mp4_url(ctx: Context) -> Body:
-    return Body(json={"url": ctx.media_url(VIDEO), "name": UPLOAD})
+    return Body(json={"url": ctx.media_url(_video()), "name": UPLOAD})
 
 
 def _member_update(ctx: Context) -> Body:
@@ -172,7 +178,8 @@ def _trackers(_: Context) -> Body:
 
 
 def _tracker_update(_: Context) -> Body:
-    return Body(json={"name": "Contract Budget", "vocabulary": ["budget", "cost", "price"]})
+    # A name of its own: tracker names are unique per app (409 otherwise).
+    return Body(json={"name": "Contract Pricing", "vocabulary": ["budget", "cost", "price"]})
 
 
 def _endpoint_connect(_: Context) -> Body:
