@@ -335,7 +335,8 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 # The routes the mock answers. Add a route here when the mock serves it: its contract test then
-# calls it for real and validates the answer (and drift.json must list its drift).
+# calls it for real and validates the answer; drift.json must list its drift and extensions, and
+# docs/coverage.md must mark it served.
 SERVED: frozenset[str] = frozenset(
     {
         "POST /oauth2/token:generate",
