@@ -348,6 +348,13 @@ SERVED: frozenset[str] = frozenset(
         f"GET {CONV}/action-items",
         f"GET {CONV}/follow-ups",
         f"GET {CONV}/members",
+        "GET /v1/conversations",
+        f"GET {CONV}/analytics",
+        f"GET {CONV}/insights",
+        f"GET {CONV}/intents",
+        f"GET {CONV}/summary",
+        f"GET {CONV}/callscore",
+        f"GET {CONV}/callscore/status",
     }
 )
 

@@ -175,6 +175,8 @@ def own_app(route: Route) -> tuple[str, str]:
 def call(live: Live, route: Route) -> httpx.Response:
     """Make the route's request for real (fresh conversation where it changes one)."""
     live.use_app(*(own_app(route) if route.own_app else (APP_ID, APP_SECRET)))
+    # The shared conversation exists before any route runs, so that a list has it to show.
+    live.shared()
     if "{conversationId}" in route.path:
         live.conversation = live.fresh() if route.mutates else live.shared()
     names = [name for _, name, _, _ in _FORMATTER.parse(route.path) if name]
