@@ -399,10 +399,7 @@ class Store:
         with self._tx() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO conversation_trackers VALUES (?, ?, ?, ?)",
-                [
-                    (conversation_id, t.id, t.name, json.dumps(list(t.vocabulary)))
-                    for t in trackers
-                ],
+                [(conversation_id, t.id, t.name, json.dumps(list(t.vocabulary))) for t in trackers],
             )
 
     def conversation_trackers(self, conversation_id: str) -> list[StoredTracker]:
