@@ -154,6 +154,13 @@ class StoredTracker:
     vocabulary: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationTrackers:
+    """Trackers a conversation runs with, to record with it."""
+
+    trackers: tuple[StoredTracker, ...]
+
+
 class TrackerNameTakenError(Exception):
     """An app already has a tracker of that name (names are case-sensitive)."""
 
