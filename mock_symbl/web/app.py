@@ -11,6 +11,7 @@ from mock_symbl.store import Store
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
+from mock_symbl.web.conversation_writes import conversation_writes
 from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.manage import manage
@@ -65,6 +66,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(control)
     app.include_router(manage)
+    app.include_router(conversation_writes)
 
     @app.get("/")
     def health() -> dict[str, str]:
