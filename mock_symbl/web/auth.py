@@ -132,12 +132,13 @@ class Authority:
         )
 
     def _issue(self, app_id: str, key: str, now: float) -> Grant:
-        expires_at = int(now + self._lifetime)
+        # Whole seconds from the whole second it was issued in: a new token says 86400.
+        expires_at = int(now) + self._lifetime
         jti = secrets.token_hex(8)
         claims = {"sub": app_id, "app": key, "iat": int(now), "exp": expires_at, "jti": jti}
         token = jwt.encode(claims, self._secret, algorithm="HS256")
         self._store.save_token(key, token, float(expires_at))
-        return Grant(token, int(expires_at - now), self._refresh_token(key, jti, now))
+        return Grant(token, self._lifetime, self._refresh_token(key, jti, now))
 
     def _refresh_token(self, key: str, jti: str, now: float) -> str:
         refresh_token = secrets.token_urlsafe(32)

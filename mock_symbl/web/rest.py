@@ -238,7 +238,8 @@ async def refresh_token(request: Request) -> dict[str, Any]:
     return await _token_call(request, refresh)
 
 
-@api.api_route("/oauth2/token:revoke", methods=["DELETE", "POST"])
+@api.delete("/oauth2/token:revoke")
+@api.post("/oauth2/token:revoke")
 async def revoke_token(request: Request) -> dict[str, Any]:
     """Revoke the token named in the body (`token` or `accessToken`), else the one the
     request carries; the body holds the app's credentials."""
