@@ -24,18 +24,10 @@ from mock_symbl.session.trackers import (
 )
 from mock_symbl.store import Store, StoredTracker, TrackerLimitError, TrackerNameTakenError
 from mock_symbl.web.auth import App
-from mock_symbl.web.journal import CALLER
 from mock_symbl.web.rest import ApiError, current_app, json_object
 
 manage = APIRouter()
-
-
-def _caller(request: Request, app: Annotated[App, Depends(current_app)]) -> App:
-    setattr(request.state, CALLER, app.key)
-    return app
-
-
-Caller = Annotated[App, Depends(_caller)]
+Caller = Annotated[App, Depends(current_app)]
 
 
 def _store(request: Request) -> Store:
@@ -66,10 +58,10 @@ def _create(request: Request, app: App, bodies: list[Any], where: str) -> list[S
     for index, body in enumerate(bodies):
         path = f"{where}[{index}]" if where else ""
         try:
-            name, vocabulary = definition(body, path)
+            name, phrases = definition(body, path)
         except TrackerDefinitionError as error:
             raise ApiError(400, str(error)) from None
-        trackers.append(StoredTracker(_new_id(), name, vocabulary))
+        trackers.append(StoredTracker(_new_id(), name, phrases))
     try:
         _store(request).create_trackers(app.key, trackers, MAX_TRACKERS)
     except TrackerNameTakenError as error:
