@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 
 from harness.serve import RunningServer
@@ -179,3 +182,48 @@ def test_a_revoked_token_stays_revoked_after_a_restart(tmp_path: Path) -> None:
     with running_mock(config) as second:
         assert conversations_answer(second.base_url, access) == 401
         assert generate(second.base_url, "restart")["accessToken"] != access
+
+
+def test_the_generated_rest_client_refreshes_reads_trackers_and_revokes(
+    mock_server: RunningServer, require: Callable[[str, bool, str], None]
+) -> None:
+    """`symbl_rest` 1.0.14, the official Python SDK's REST client, unmodified."""
+    require(
+        "symbl_rest",
+        importlib.util.find_spec("symbl_rest") is not None,
+        "pip install -r examples/python-sdk/requirements.txt",
+    )
+    import symbl_rest  # optional: only when installed
+    from symbl_rest.api.authentication_api import AuthenticationApi
+    from symbl_rest.api.trackers_api import TrackersApi
+    from symbl_rest.models import Grant, RefreshTokenRequest, RevokeTokenRequest
+
+    secret = "generated-client"
+    config = symbl_rest.Configuration()
+    config.host = mock_server.base_url
+    auth = AuthenticationApi(symbl_rest.ApiClient(config))
+    first = auth.generate_token(Grant(type="application", app_id=APP_ID, app_secret=secret))
+    assert first.expires_in == 86400
+    renewed = auth.refresh_token(
+        RefreshTokenRequest(app_id=APP_ID, app_secret=secret, refresh_token=first.refersh_token)
+    )
+    assert renewed.access_token != first.access_token
+
+    audio = read_pcm16(FIXTURES / "standup" / "audio.wav")
+    start = start_request(
+        audio.sample_rate, trackers=[{"name": "Report", "vocabulary": ["quarterly report"]}]
+    )
+    url = f"{mock_server.ws_url}/v1/streaming/standup?access_token={renewed.access_token}"
+    messages, _, _ = asyncio.run(stream_session(url, start, audio.samples))
+    config.api_key["x-api-key"] = renewed.access_token
+    trackers = TrackersApi(symbl_rest.ApiClient(config))
+    (report,) = trackers.get_trackers_by_conversation_id(conversation_id(messages))
+    assert report.name == "Report"
+    (match,) = report.matches
+    (ref,) = match.message_refs
+    assert ref.text[ref.offset :].startswith("quarterly report")
+
+    auth.revoke_token(RevokeTokenRequest(app_id=APP_ID, app_secret=secret))
+    with pytest.raises(symbl_rest.rest.ApiException) as refused:
+        trackers.get_trackers_by_conversation_id(conversation_id(messages))
+    assert refused.value.status == 401
