@@ -185,13 +185,14 @@ def detected(
     for tracker in trackers:
         matches = []
         for value in tracker.vocabulary:
+            phrase = [(tracker.name, (value,))]
             refs = [
                 {
                     "id": messages[h.message_index].id,
                     "text": texts[h.message_index],
                     "offset": h.offset,
                 }
-                for h in hits([StoredTracker(tracker.id, tracker.name, (value,))], texts)
+                for h in insights.tracker_hits(phrase, texts)
             ]
             if not refs:
                 continue
@@ -202,7 +203,7 @@ def detected(
                     "type": found[h.message_index].type,
                     "id": found[h.message_index].id,
                 }
-                for h in hits([StoredTracker(tracker.id, tracker.name, (value,))], insight_texts)
+                for h in insights.tracker_hits(phrase, insight_texts)
             ]
             matches.append(
                 {
