@@ -149,15 +149,22 @@ def test_conflicts_unknown_ids_and_other_apps(mock_server: RunningServer) -> Non
     assert httpx.get(f"{base}/v1/manage/trackers").status_code == 401
 
 
-def test_trackers_survive_a_restart(tmp_path: Path) -> None:
-    config = MockConfig(db=tmp_path / "mock.db")
+def test_trackers_and_what_a_conversation_detected_survive_a_restart(tmp_path: Path) -> None:
+    config = MockConfig(db=tmp_path / "mock.db", transcripts=(FIXTURES / "hot",))
+    tracker = {"name": "Sound check", "vocabulary": ["microphone"]}
     with running_mock(config) as first:
         auth = headers(first.base_url, "restart")
-        made = create(first.base_url, auth, REPORTING).json()["tracker"]
+        made = create(first.base_url, auth, tracker).json()["tracker"]
+        messages = stream(first, auth, "hot", config=_config(enable_all=True))
+        url = f"/v1/conversations/{conversation_id(messages)}/trackers-detected"
+        before = httpx.get(first.base_url + url, headers=auth).json()
+    assert [(t["id"], t["name"]) for t in before] == [(made["id"], "Sound check")]
     with running_mock(config) as second:
         auth = headers(second.base_url, "restart")
         listed = httpx.get(f"{second.base_url}/v1/manage/trackers", headers=auth).json()
+        after = httpx.get(second.base_url + url, headers=auth).json()
     assert listed == {"trackers": [made]}
+    assert after == before
 
 
 def test_enable_all_trackers_runs_the_apps_trackers_in_a_stream(
