@@ -7,10 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.serve import RunningServer
 from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
+from mock_symbl.session import speakers
+from mock_symbl.store import Member, StoredMessage
 
 from helpers import APP_ID, FIXTURES, conversation_id, start_request, stream_session, token
 
@@ -175,3 +179,49 @@ def test_another_apps_conversation_cannot_be_changed(
     moved = httpx.put(f"{base}/speakers", json={"speakerEvents": events}, headers=stranger)
     assert moved.status_code == 404
     assert read(base, auth, "/members")["members"] == [jane]
+
+
+_SPANS = st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 30), st.floats(0, 10)), max_size=8)
+
+
+@given(
+    spans=_SPANS,
+    said=st.lists(st.tuples(st.floats(0, 30), st.floats(0, 5)), min_size=1, max_size=8),
+)
+def test_each_message_goes_to_the_speaker_who_overlaps_it_longest(
+    spans: list[tuple[str, float, float]], said: list[tuple[float, float]]
+) -> None:
+    events = []
+    for who, start, length in spans:
+        user = {"id": who, "name": who.upper()}
+        events += [event("started", user, start), event("stopped", user, start + length)]
+    try:
+        found = speakers.turns({"speakerEvents": events})
+    except speakers.SpeakerEventsError:
+        # One user's turns overlapping each other: a stop then precedes its own start.
+        return
+    jane = Member("jane", "Jane")
+    messages = [
+        StoredMessage(f"m{i}", "c", "text", jane, "", "", start, length, 0.0)
+        for i, (start, length) in enumerate(said)
+    ]
+    senders = speakers.senders(messages, found)
+
+    def overlap(message: StoredMessage, who: str) -> float:
+        end = message.time_offset + message.duration
+        return max(
+            (
+                min(end, t.end) - max(message.time_offset, t.start)
+                for t in found
+                if t.member.id == who
+            ),
+            default=-1.0,
+        )
+
+    for message in messages:
+        best = max((overlap(message, who) for who in "abc"), default=-1.0)
+        if message.id not in senders:
+            assert best < 0 or (best == 0 and message.duration > 0)
+            continue
+        assert overlap(message, senders[message.id].id) == best
+    assert {m.id for m in speakers.speakers(found)} == {t.member.id for t in found}
