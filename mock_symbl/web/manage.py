@@ -98,7 +98,8 @@ def list_trackers(request: Request, app: Caller) -> dict[str, Any]:
     unknown = sorted(set(request.query_params) - {"name"})
     if unknown:
         raise ApiError(400, f"Unknown query parameter {unknown[0]!r}; this route takes 'name'.")
-    name = request.query_params.get("name")
+    # An empty `name=` filters nothing, as no name at all does.
+    name = request.query_params.get("name") or None
     return {"trackers": [tracker_json(t) for t in _store(request).trackers(app.key, name)]}
 
 
@@ -120,7 +121,8 @@ async def update_tracker(tracker_id: str, request: Request, app: Caller) -> dict
     if known is None:
         raise _not_found(tracker_id)
     given_id = body.get("id", tracker_id)
-    if given_id != tracker_id:
+    # Ids are strings; a client that sends the number it read means the same tracker.
+    if str(given_id) != tracker_id:
         raise ApiError(400, f"id {given_id!r} in the body is not the tracker {tracker_id}.")
     unknown = sorted(set(body) - {"id", "name", "vocabulary"})
     if unknown:
