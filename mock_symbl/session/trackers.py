@@ -116,7 +116,9 @@ def options(config_extra: Mapping[str, Any]) -> TrackerOptions:
         raise StartRequestError("config.trackers", "expected object")
     values: dict[str, bool] = {}
     for name in _OPTIONS:
-        value = given.get(name, False)
+        value = given.get(name)
+        if value is None:
+            value = False
         if isinstance(value, str) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
         if not isinstance(value, bool):
