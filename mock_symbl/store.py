@@ -23,7 +23,7 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,15 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     app_key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    digest TEXT PRIMARY KEY, app_key TEXT NOT NULL, jti TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS trackers (
+    id TEXT PRIMARY KEY, app_key TEXT NOT NULL, name TEXT NOT NULL, vocabulary TEXT NOT NULL,
+    UNIQUE (app_key, name));
+CREATE TABLE IF NOT EXISTS conversation_trackers (
+    conversation_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, vocabulary TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, name));
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, app_key TEXT NOT NULL, connection_id TEXT NOT NULL, name TEXT,
     start_time TEXT NOT NULL, end_time TEXT, owner TEXT);
@@ -137,6 +146,34 @@ class StoredTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredTracker:
+    """A named set of phrases: an app's (Management API) or one a conversation ran with."""
+
+    id: str
+    name: str
+    vocabulary: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTrackers:
+    """Trackers a conversation runs with, to record with it."""
+
+    trackers: tuple[StoredTracker, ...]
+
+
+class TrackerNameTakenError(Exception):
+    """An app already has a tracker of that name (names are case-sensitive)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class TrackerLimitError(Exception):
+    """An app would hold more trackers than it may."""
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """A conversation and who owns it."""
 
@@ -154,6 +191,10 @@ def _member(text: str | None) -> Member | None:
         return None
     data = json.loads(text)
     return Member(id=data["id"], name=data.get("name"), email=data.get("email"))
+
+
+def _tracker(row: Sequence[Any]) -> StoredTracker:
+    return StoredTracker(id=row[0], name=row[1], vocabulary=tuple(json.loads(row[2])))
 
 
 def _member_json(member: Member) -> str:
@@ -270,6 +311,113 @@ class Store:
                 "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", (app_key, token, expires_at)
             )
 
+    def revoke_token(
+        self, app_key: str, token: str, jti: str, expires_at: float, now: float
+    ) -> None:
+        """Refuse a token from now on (until it would have expired anyway), with the refresh
+        tokens issued with it; `token:generate` then issues a new one."""
+        with self._tx() as db:
+            # A revoked token past its expiry is refused anyway: no need to remember it.
+            db.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", (now,))
+            db.execute("INSERT OR REPLACE INTO revoked_tokens VALUES (?, ?)", (jti, expires_at))
+            db.execute("DELETE FROM refresh_tokens WHERE jti = ?", (jti,))
+            db.execute("DELETE FROM tokens WHERE app_key = ? AND token = ?", (app_key, token))
+
+    def is_revoked(self, jti: str) -> bool:
+        """Whether the token with this id was revoked."""
+        return bool(self._rows("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))
+
+    def save_refresh_token(self, digest: str, app_key: str, jti: str, expires_at: float) -> None:
+        """Remember a refresh token (by its digest only) issued with the access token `jti`."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO refresh_tokens VALUES (?, ?, ?, ?)", (digest, app_key, jti, expires_at)
+            )
+
+    def take_refresh_token(self, digest: str, app_key: str, now: float) -> bool:
+        """Spend an app's refresh token: True once, if it is known and still valid."""
+        with self._tx() as db:
+            spent = db.execute(
+                "DELETE FROM refresh_tokens WHERE digest = ? AND app_key = ? AND expires_at > ?",
+                (digest, app_key, now),
+            )
+            return spent.rowcount == 1
+
+    def create_trackers(self, app_key: str, trackers: Sequence[StoredTracker], limit: int) -> None:
+        """Add trackers to an app, all or none: TrackerNameTakenError if a name is taken
+        (or given twice), TrackerLimitError past `limit` trackers."""
+        with self._tx() as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM trackers WHERE app_key = ?", (app_key,)
+            ).fetchone()
+            if count + len(trackers) > limit:
+                raise TrackerLimitError(limit)
+            for tracker in trackers:
+                try:
+                    db.execute(
+                        "INSERT INTO trackers VALUES (?, ?, ?, ?)",
+                        (tracker.id, app_key, tracker.name, json.dumps(list(tracker.vocabulary))),
+                    )
+                except sqlite3.IntegrityError:
+                    raise TrackerNameTakenError(tracker.name) from None
+
+    def trackers(self, app_key: str, name: str | None = None) -> list[StoredTracker]:
+        """An app's trackers in the order they were created (those named `name`, if given)."""
+        sql = "SELECT id, name, vocabulary FROM trackers WHERE app_key = ?"
+        params: tuple[str, ...] = (app_key,)
+        if name is not None:
+            sql += " AND name = ?"
+            params += (name,)
+        return [_tracker(row) for row in self._rows(sql + " ORDER BY rowid", params)]
+
+    def tracker(self, app_key: str, tracker_id: str) -> StoredTracker | None:
+        """One of an app's trackers by id."""
+        rows = self._rows(
+            "SELECT id, name, vocabulary FROM trackers WHERE app_key = ? AND id = ?",
+            (app_key, tracker_id),
+        )
+        return _tracker(rows[0]) if rows else None
+
+    def update_tracker(self, app_key: str, tracker: StoredTracker) -> bool:
+        """Replace an app's tracker of the same id; False if there is none,
+        TrackerNameTakenError if another of its trackers has the new name."""
+        with self._tx() as db:
+            try:
+                changed = db.execute(
+                    "UPDATE trackers SET name = ?, vocabulary = ? WHERE app_key = ? AND id = ?",
+                    (tracker.name, json.dumps(list(tracker.vocabulary)), app_key, tracker.id),
+                )
+            except sqlite3.IntegrityError:
+                raise TrackerNameTakenError(tracker.name) from None
+            return changed.rowcount == 1
+
+    def delete_tracker(self, app_key: str, tracker_id: str) -> bool:
+        """Delete one of an app's trackers; False if there is none."""
+        with self._tx() as db:
+            deleted = db.execute(
+                "DELETE FROM trackers WHERE app_key = ? AND id = ?", (app_key, tracker_id)
+            )
+            return deleted.rowcount == 1
+
+    def add_conversation_trackers(
+        self, conversation_id: str, trackers: Sequence[StoredTracker]
+    ) -> None:
+        """Record trackers a conversation runs with; a name it has already keeps its first."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO conversation_trackers VALUES (?, ?, ?, ?)",
+                [(conversation_id, t.id, t.name, json.dumps(list(t.vocabulary))) for t in trackers],
+            )
+
+    def conversation_trackers(self, conversation_id: str) -> list[StoredTracker]:
+        """The trackers a conversation ran with, in the order they joined it."""
+        rows = self._rows(
+            "SELECT id, name, vocabulary FROM conversation_trackers WHERE conversation_id = ? "
+            "ORDER BY rowid",
+            (conversation_id,),
+        )
+        return [_tracker(row) for row in rows]
+
     def create_conversation(self, conversation: Conversation) -> None:
         """Store a new conversation."""
         with self._tx() as db:
@@ -294,6 +442,63 @@ class Store:
             db.execute(
                 "INSERT OR IGNORE INTO members VALUES (?, ?, ?, ?)",
                 (conversation_id, member.id, member.name, member.email),
+            )
+
+    def update_member(self, conversation_id: str, member: Member) -> bool:
+        """Give a member a new name and email everywhere in a conversation: its members,
+        messages and insights; False if the conversation has no member of that id."""
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE members SET name = ?, email = ? WHERE conversation_id = ? AND id = ?",
+                (member.name, member.email, conversation_id, member.id),
+            )
+            if changed.rowcount != 1:
+                return False
+            text = _member_json(member)
+            for table, column in (
+                ("messages", "sender"),
+                ("insights", "sender"),
+                ("insights", "assignee"),
+            ):
+                db.execute(
+                    f"UPDATE {table} SET {column} = ? "
+                    f"WHERE conversation_id = ? AND json_extract({column}, '$.id') = ?",
+                    (text, conversation_id, member.id),
+                )
+            return True
+
+    def assign_speakers(
+        self, conversation_id: str, senders: Mapping[str, Member], speakers: Sequence[Member]
+    ) -> None:
+        """Say who spoke: `senders` maps message ids to their new sender, whose insights
+        follow; members left with no message leave, and `speakers` join the members."""
+        with self._tx() as db:
+            for message_id, member in senders.items():
+                db.execute(
+                    "UPDATE messages SET sender = ? WHERE conversation_id = ? AND id = ?",
+                    (_member_json(member), conversation_id, message_id),
+                )
+            insights = db.execute(
+                "SELECT id, message_ids, assignee FROM insights WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchall()
+            for insight_id, message_ids, assignee in insights:
+                moved = [senders[i] for i in json.loads(message_ids) if i in senders]
+                if not moved:
+                    continue
+                text = _member_json(moved[0])
+                db.execute(
+                    "UPDATE insights SET sender = ?, assignee = ? WHERE id = ?",
+                    (text, text if assignee is not None else None, insight_id),
+                )
+            db.execute(
+                "DELETE FROM members WHERE conversation_id = ? AND id NOT IN "
+                "(SELECT json_extract(sender, '$.id') FROM messages WHERE conversation_id = ?)",
+                (conversation_id, conversation_id),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?)",
+                [(conversation_id, m.id, m.name, m.email) for m in speakers],
             )
 
     def end_conversation(self, conversation_id: str, end_time: str) -> None:
@@ -333,7 +538,7 @@ class Store:
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete a conversation and everything in it."""
         with self._tx() as db:
-            for table in ("messages", "insights", "topics", "members"):
+            for table in ("messages", "insights", "topics", "members", "conversation_trackers"):
                 db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 

@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from mock_symbl.session import messages
-from mock_symbl.store import Conversation, Member, StoredInsight, StoredMessage, StoredTopic
+from mock_symbl.store import (
+    Conversation,
+    ConversationTrackers,
+    Member,
+    StoredInsight,
+    StoredMessage,
+    StoredTopic,
+    StoredTracker,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,15 @@ class Close:
 class Store:
     """Something to persist: a conversation, a member, a message, an insight, topics, an end."""
 
-    record: Conversation | Member | StoredMessage | StoredInsight | tuple[StoredTopic, ...] | str
+    record: (
+        Conversation
+        | Member
+        | StoredMessage
+        | StoredInsight
+        | tuple[StoredTopic, ...]
+        | ConversationTrackers
+        | str
+    )
     conversation_id: str
 
 
@@ -54,6 +70,8 @@ class ConversationState:
     started: datetime
     messages: list[StoredMessage] = field(default_factory=list)
     topics: dict[str, StoredTopic] = field(default_factory=dict)
+    # By name: the trackers its start requests asked for (the first definition of a name).
+    trackers: dict[str, StoredTracker] = field(default_factory=dict)
     message_seq: int = 0
     insight_seq: int = 0
     tracker_seq: int = 0

@@ -151,12 +151,18 @@ def topic_response(topics: Sequence[StoredTopic]) -> Message:
 
 
 def tracker_response(
-    hits: Sequence[insights.TrackerHit], message: StoredMessage, sequence: int
+    hits: Sequence[insights.TrackerHit],
+    message_id: str,
+    text: str,
+    sequence: int,
+    *,
+    is_final: bool = True,
 ) -> Message:
-    """Tracker matches in one message, grouped by tracker."""
+    """Tracker matches in one message (or, not final, in the phrase being spoken), grouped
+    by tracker."""
     by_tracker: dict[str, list[Message]] = {}
     for hit in hits:
-        reference = {"id": message.id, "text": message.text, "offset": hit.offset}
+        reference = {"id": message_id, "text": text, "offset": hit.offset}
         by_tracker.setdefault(hit.tracker, []).append(
             {
                 "type": "vocabulary",
@@ -167,7 +173,7 @@ def tracker_response(
         )
     return {
         "type": "tracker_response",
-        "isFinal": True,
+        "isFinal": is_final,
         "sequenceNumber": sequence,
         "trackers": [{"name": name, "matches": m} for name, m in by_tracker.items()],
     }

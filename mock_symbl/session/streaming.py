@@ -39,7 +39,7 @@ from mock_symbl.engines.base import (
     Verdict,
 )
 from mock_symbl.engines.select import EngineUnavailableError
-from mock_symbl.session import insights, messages
+from mock_symbl.session import insights, messages, trackers
 from mock_symbl.session.backlog import STOP_TYPES, asks_to_stop, audio_seconds
 from mock_symbl.session.conversation import (
     Close,
@@ -53,10 +53,12 @@ from mock_symbl.session.ids import IdSource
 from mock_symbl.session.replayed import replayed_insight, replayed_message, replayed_topic
 from mock_symbl.store import (
     Conversation,
+    ConversationTrackers,
     Member,
     StoredInsight,
     StoredMessage,
     StoredTopic,
+    StoredTracker,
     StoredWord,
 )
 
@@ -157,9 +159,11 @@ class StreamingSession:
         ids: IdSource,
         now: Callable[[], datetime],
         api_base: str = "",
+        account_trackers: Callable[[], Sequence[StoredTracker]] = lambda: (),
     ) -> None:
         """`api_base`: where the client reaches the Conversation API (`http://host:port`):
-        `conversation_completed` links the conversation there."""
+        `conversation_completed` links the conversation there. `account_trackers`: the
+        app's Management API trackers, asked for when a start request enables them all."""
         self.connection_id = connection_id
         self._api_base = api_base
         self.app_key = app_key
@@ -186,6 +190,12 @@ class StreamingSession:
         self.errors: Counter[str] = Counter()
         # Which recording answered (matching engine), for the journal.
         self.verdict: Verdict | None = None
+        self._account_trackers = account_trackers
+        self._tracking = trackers.TrackerOptions()
+        self._interim = trackers.InterimMatches()
+        # The id the phrase being spoken gets when final, once an interim tracker match
+        # has named it (so interim and final matches point at the same message).
+        self._phrase_message_id: str | None = None
 
     def _error(self, message: str, details: str) -> Send:
         self.errors[message] += 1
@@ -335,6 +345,7 @@ class StreamingSession:
             _check_rate_ceiling(
                 request.sample_rate_hertz, "config.speechRecognition.sampleRateHertz"
             )
+            tracking = trackers.options(request.config_extra)
             engine = self._engines(request, self.connection_id)
         except StartRequestError as error:
             return [self._error("Invalid start_request", str(error))]
@@ -378,6 +389,7 @@ class StreamingSession:
             email=speaker.user_id if speaker else None,
         )
         outputs.append(Store(self.member, conversation.id))
+        outputs.extend(self._run_trackers(tracking))
         self._carry = b""
         self._move(Trigger.START_REQUEST)
         outputs += [
@@ -483,6 +495,8 @@ class StreamingSession:
             outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
             if hypothesis.is_final:
                 outputs.extend(self._finalise(hypothesis))
+            elif self._tracking.interim_results:
+                outputs.extend(self._interim_trackers(hypothesis))
         return outputs
 
     def _user(self) -> dict[str, Any]:
@@ -510,7 +524,7 @@ class StreamingSession:
         )
         score = insights.polarity(text)
         stored = StoredMessage(
-            id=self._ids.uuid(),
+            id=self._phrase_message_id or self._ids.uuid(),
             conversation_id=conversation.id,
             text=text,
             sender=member,
@@ -596,19 +610,53 @@ class StreamingSession:
             Send(messages.topic_response(changed), everyone=True),
         ]
 
-    def _trackers(self, message: StoredMessage) -> list[Output]:
+    def _run_trackers(self, tracking: trackers.TrackerOptions) -> list[Output]:
+        """Join the start request's trackers (and the account's, if it enables them all) to
+        the conversation's; record those it did not have."""
         conversation, request = self.conversation, self.request
         assert conversation is not None and request is not None
-        if not request.trackers:
+        self._tracking = tracking
+        account = self._account_trackers() if tracking.enable_all_trackers else ()
+        joining = [
+            t
+            for t in trackers.conversation_trackers(conversation.id, request.trackers, account)
+            if t.name not in conversation.trackers
+        ]
+        conversation.trackers.update((t.name, t) for t in joining)
+        if not joining:
             return []
-        hits = insights.tracker_hits(
-            ((t.name, t.vocabulary) for t in request.trackers), [message.text]
+        return [Store(ConversationTrackers(tuple(joining)), conversation.id)]
+
+    def _interim_trackers(self, hypothesis: Hypothesis) -> list[Output]:
+        """Matches in an interim hypothesis (`interimResults`), each once per phrase, with
+        `isFinal: false` and the id the phrase's message will have."""
+        conversation = self.conversation
+        assert conversation is not None
+        text = insights.sentence([w.word for w in hypothesis.words])
+        found = self._interim.new(list(conversation.trackers.values()), text)
+        if not found:
+            return []
+        if self._phrase_message_id is None:
+            self._phrase_message_id = self._ids.uuid()
+        sequence = conversation.tracker_seq
+        conversation.tracker_seq += 1
+        body = messages.tracker_response(
+            found, self._phrase_message_id, text, sequence, is_final=False
         )
-        if not hits:
+        return [Send(body, everyone=True)]
+
+    def _trackers(self, message: StoredMessage) -> list[Output]:
+        conversation = self.conversation
+        assert conversation is not None
+        self._interim.phrase_ended()
+        self._phrase_message_id = None
+        found = trackers.hits(conversation.trackers.values(), [message.text])
+        if not found:
             return []
         sequence = conversation.tracker_seq
         conversation.tracker_seq += 1
-        return [Send(messages.tracker_response(hits, message, sequence), everyone=True)]
+        body = messages.tracker_response(found, message.id, message.text, sequence)
+        return [Send(body, everyone=True)]
 
     def _replayed(self, item: Replayed) -> list[Output]:
         """Send a recorded message, keeping what it carries for the Conversation API."""

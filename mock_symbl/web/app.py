@@ -12,8 +12,10 @@ from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
 from mock_symbl.web.conversation_api import conversation_api
+from mock_symbl.web.conversation_writes import conversation_writes
 from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
+from mock_symbl.web.manage import manage
 from mock_symbl.web.outbox import ExposeTransport
 from mock_symbl.web.rest import (
     ApiError,
@@ -65,6 +67,8 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(conversation_api)
     app.include_router(control)
+    app.include_router(manage)
+    app.include_router(conversation_writes)
 
     @app.get("/")
     def health() -> dict[str, str]:

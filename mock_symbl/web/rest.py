@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -16,6 +17,7 @@ from mock_symbl.web.journal import CALLER, FROM_RECORDING, Journal
 from mock_symbl.web.limits import FailureThrottle, RateLimiter
 
 NOT_FOUND = "The conversationId is either invalid or does not exist."
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -98,12 +100,17 @@ def _authority(request: Request) -> Authority:
     return authority
 
 
-def current_app(request: Request) -> App:
-    """The app whose token the request carries (`Authorization: Bearer` or `x-api-key`)."""
+def request_token(request: Request) -> str | None:
+    """The token a request carries: `Authorization: Bearer`, else `x-api-key`."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return token or request.headers.get("x-api-key")
+
+
+def current_app(request: Request) -> App:
+    """The app whose token the request carries (`Authorization: Bearer` or `x-api-key`)."""
     try:
-        app = _authority(request).verify(token or request.headers.get("x-api-key"))
+        app = _authority(request).verify(request_token(request))
     except AuthError as error:
         raise ApiError(401, str(error)) from None
     limiter: RateLimiter | None = request.app.state.rate_limiter
@@ -192,30 +199,73 @@ def _throttled(throttle: FailureThrottle | None, keys: list[str]) -> None:
         )
 
 
-@api.post("/oauth2/token:generate")
-async def generate_token(request: Request) -> dict[str, Any]:
+def _token_credentials(body: dict[str, Any]) -> tuple[str, str]:
+    return str(body.get("appId") or ""), str(body.get("appSecret") or "")
+
+
+async def _token_call(request: Request, work: Callable[[dict[str, Any], Authority], T]) -> T:
+    """Run a token request under the failure throttle: bad input or credentials count
+    against the client's address and the appId it named."""
     throttle: FailureThrottle | None = request.app.state.token_throttle
     keys = [f"address {request.client.host if request.client else ''}"]
     _throttled(throttle, keys)
     try:
         body = await json_object(request)
-        app_id = str(body.get("appId") or "")
-        keys.append(f"app {app_id}")
+        keys.append(f"app {body.get('appId') or ''}")
         # Refused even with the right secret: a guesser must learn nothing while throttled.
         _throttled(throttle, keys[1:])
-        if body.get("type", "application") != "application":
-            raise ApiError(400, f"Unsupported type {body.get('type')!r}; use 'application'.")
         try:
-            token, expires_in = _authority(request).generate(
-                app_id, str(body.get("appSecret") or "")
-            )
+            return work(body, _authority(request))
         except AuthError as error:
             raise ApiError(401, str(error)) from None
     except ApiError as error:
         if throttle is not None and error.status in (400, 401):
             throttle.failed(keys)
         raise
-    return {"accessToken": token, "expiresIn": expires_in}
+
+
+@api.post("/oauth2/token:generate")
+async def generate_token(request: Request) -> dict[str, Any]:
+    def generate(body: dict[str, Any], authority: Authority) -> dict[str, Any]:
+        if body.get("type", "application") != "application":
+            raise ApiError(400, f"Unsupported type {body.get('type')!r}; use 'application'.")
+        return authority.generate(*_token_credentials(body)).to_json()
+
+    return await _token_call(request, generate)
+
+
+@api.post("/oauth2/token:refresh")
+async def refresh_token(request: Request) -> dict[str, Any]:
+    def refresh(body: dict[str, Any], authority: Authority) -> dict[str, Any]:
+        given = body.get("refreshToken")
+        if not isinstance(given, str) or not given:
+            raise ApiError(400, "refreshToken is required: the one a token answer carried.")
+        return authority.refresh(*_token_credentials(body), given).to_json()
+
+    return await _token_call(request, refresh)
+
+
+@api.delete("/oauth2/token:revoke")
+@api.post("/oauth2/token:revoke")
+async def revoke_token(request: Request) -> dict[str, Any]:
+    """Revoke the token named in the body (`token` or `accessToken`), else the one the
+    request carries; the body holds the app's credentials."""
+
+    def revoke(body: dict[str, Any], authority: Authority) -> dict[str, Any]:
+        named = body.get("token", body.get("accessToken"))
+        if named is not None and not isinstance(named, str):
+            raise ApiError(400, "token must be a string: the access token to revoke.")
+        token = named or request_token(request)
+        if not token:
+            raise ApiError(
+                400,
+                "No token to revoke: send it as Authorization: Bearer, x-api-key or the "
+                "body's token.",
+            )
+        authority.revoke(*_token_credentials(body), token)
+        return {"message": "Token revoked."}
+
+    return await _token_call(request, revoke)
 
 
 @api.get("/v1/conversations/{conversation_id}")

@@ -51,7 +51,14 @@ from mock_symbl.session.faults import (
 )
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.streaming import StreamingSession
-from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage
+from mock_symbl.store import (
+    Conversation,
+    ConversationTrackers,
+    Member,
+    Store,
+    StoredInsight,
+    StoredMessage,
+)
 from mock_symbl.web.auth import INVALID_TOKEN, App, AuthError, Authority
 from mock_symbl.web.config import Answers, MockConfig
 from mock_symbl.web.intake import END, SILENCE, Arrived, FaultsDue, Intake
@@ -94,6 +101,8 @@ def persist(store: Store, output: Persist) -> None:
         store.add_insight(record)
     elif isinstance(record, tuple):
         store.save_topics(output.conversation_id, record)
+    elif isinstance(record, ConversationTrackers):
+        store.add_conversation_trackers(output.conversation_id, record.trackers)
     else:
         store.end_conversation(output.conversation_id, record)
 
@@ -378,6 +387,7 @@ class StreamingEndpoint:
             ids=self.ids,
             now=lambda: datetime.now(UTC),
             api_base=f"{scheme}://{socket.url.netloc}",
+            account_trackers=lambda: self.store.trackers(app_key),
         )
 
     async def _stream(

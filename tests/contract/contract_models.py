@@ -273,7 +273,8 @@ class Validator:
                 self.check_nullable(item, f.type, where, f.required)
                 continue
             meant = _wrong_name(key, spec.fields)
-            if meant is not None:
+            # Another spelling sent beside the model's own is an alias, not a wrong name.
+            if meant is not None and meant not in value:
                 actual = f"{key!r} (not a field of {spec.name})"
                 report.violations.append(Violation(where, f"JSON name {meant!r}", actual))
             else:

@@ -355,6 +355,18 @@ SERVED: frozenset[str] = frozenset(
         f"GET {CONV}/summary",
         f"GET {CONV}/callscore",
         f"GET {CONV}/callscore/status",
+        "POST /oauth2/token:refresh",
+        "DELETE /oauth2/token:revoke",
+        "PUT /v1/conversations/{conversationId}/members/{id}",
+        "PUT /v1/conversations/{conversationId}/speakers",
+        "GET /v1/conversations/{conversationId}/trackers",
+        "GET /v1/conversations/{conversationId}/trackers-detected",
+        "POST /v1/manage/tracker",
+        "POST /v1/manage/trackers",
+        "GET /v1/manage/trackers",
+        "GET /v1/manage/tracker/{trackerId}",
+        "PUT /v1/manage/tracker/{trackerId}",
+        "DELETE /v1/manage/tracker/{trackerId}",
     }
 )
 
