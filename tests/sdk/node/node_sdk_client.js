@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// Drive the official Node SDK (@symblai/symbl-js 1.4.10, unmodified) against a Symbl
+// endpoint, for tests/sdk/python/test_node_sdk.py:
+//
+//   node node_sdk_client.js WAV CONNECTION_ID
+//
+// Where and who: SYMBL_BASE_URL, SYMBL_APP_ID, SYMBL_APP_SECRET. One speaker client streams
+// the WAV's LINEAR16 through `startRealtimeRequest` with every handler; a second client (its
+// own SDK instance, initialised with the first one's access token) follows the conversation
+// with `subscribeToStream`; the speaker stops with `await connection.stop()`. Everything the
+// handlers get is printed in the order it came, one JSON object a line (`event` says which;
+// `client` is `speaker` or `subscriber`).
+//
+// Only the host is configured: `sdk.oauth2.setBasePath` (init's basePath does not move the
+// token request) and init's `basePath`. The SDK refreshes its token on a 24 h timer that keeps
+// Node alive: it is cleared at the end.
+"use strict";
+
+const fs = require("fs");
+const { sdk, SDK } = require("@symblai/symbl-js");
+
+const FRAME_BYTES = 4096; // 2048 LINEAR16 samples, within the API's 8192 bytes a frame
+// Guards against a hang only; nothing is judged by them.
+const GUARD_MS = 60000;
+
+let seq = 0;
+function emit(event, fields = {}) {
+  seq += 1;
+  process.stdout.write(`${JSON.stringify({ seq, event, ...fields })}\n`);
+}
+
+const plain = (error) => (error instanceof Error ? { message: error.message } : error);
+
+// A 16-bit PCM mono WAV's sample rate and samples.
+function readWav(path) {
+  const file = fs.readFileSync(path);
+  let offset = 12;
+  let rate = null;
+  while (offset + 8 <= file.length) {
+    const id = file.toString("ascii", offset, offset + 4);
+    const size = file.readUInt32LE(offset + 4);
+    if (id === "fmt ") rate = file.readUInt32LE(offset + 12);
+    if (id === "data") return { rate, pcm: file.subarray(offset + 8, offset + 8 + size) };
+    offset += 8 + size + (size % 2);
+  }
+  throw new Error(`${path}: no audio data`);
+}
+
+// Resolves with `promise`'s value, or with `fallback` once the guard has passed.
+function guarded(promise, fallback) {
+  let timer;
+  const guard = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(fallback), GUARD_MS);
+  });
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+async function main() {
+  const [wav, connectionId] = process.argv.slice(2);
+  const basePath = process.env.SYMBL_BASE_URL;
+  const audio = readWav(wav);
+
+  sdk.oauth2.setBasePath(basePath);
+  await sdk.init({
+    appId: process.env.SYMBL_APP_ID,
+    appSecret: process.env.SYMBL_APP_SECRET,
+    basePath,
+    logLevel: "warn",
+  });
+  emit("init", { client: "speaker", expiresIn: sdk.oauth2.expiresIn });
+
+  const listener = new SDK();
+  listener.oauth2.setBasePath(basePath);
+  // With an access token the SDK makes no request: it reads the token's `exp` (a JWT).
+  await listener.init({ accessToken: sdk.oauth2.activeToken, basePath, logLevel: "warn" });
+  emit("init", { client: "subscriber", expiresIn: listener.oauth2.expiresIn });
+
+  let closed;
+  const speakerClosed = new Promise((resolve) => {
+    closed = resolve;
+  });
+  let completed;
+  const subscriberCompleted = new Promise((resolve) => {
+    completed = resolve;
+  });
+  const on = (name) => (data) => emit(name, { client: "speaker", data });
+  let connection;
+  try {
+    connection = await sdk.startRealtimeRequest({
+      id: connectionId,
+      insightTypes: ["question", "action_item", "follow_up"],
+      config: {
+        meetingTitle: "node-sdk test",
+        confidenceThreshold: 0.5,
+        languageCode: "en-US",
+        sentiment: true,
+        sampleRateHertz: audio.rate,
+      },
+      speaker: { userId: "jane.doe@example.com", name: "Jane" },
+      trackers: [{ name: "Reports", vocabulary: ["report", "dashboard"] }],
+      handlers: {
+        onSpeechDetected: on("speech"),
+        onMessageResponse: on("messages"),
+        onInsightResponse: on("insights"),
+        onTopicResponse: on("topics"),
+        onTrackerResponse: on("trackers"),
+        onDataReceived: (data) =>
+          emit("data", { client: "speaker", type: data.type, message: data.message && data.message.type }),
+        // Handlers run on setImmediate in arrival order: the close comes after all of them.
+        onClose: (event) => {
+          emit("closed", { client: "speaker", code: event && event.code });
+          closed();
+        },
+      },
+    });
+  } catch (error) {
+    emit("error", { during: "start", error: plain(error) });
+    return 2;
+  }
+  emit("started", { connectionId: connection.connectionId, conversationId: connection.conversationId });
+
+  const subscription = await listener.subscribeToStream(connectionId, (data) => {
+    emit("subscriber", { client: "subscriber", data });
+    if (data.type === "message" && data.message && data.message.type === "conversation_completed") {
+      completed();
+    }
+  });
+  emit("subscribed", { connectionId });
+
+  for (let at = 0; at < audio.pcm.length; at += FRAME_BYTES) {
+    connection.sendAudio(audio.pcm.subarray(at, at + FRAME_BYTES));
+  }
+  emit("audio_sent", { bytes: audio.pcm.length });
+
+  let status = 0;
+  try {
+    const stopped = await guarded(connection.stop(), "unresolved");
+    if (stopped === "unresolved") {
+      emit("stop_unresolved");
+      status = 3;
+    } else {
+      emit("stopped", { conversationData: stopped === undefined ? null : stopped });
+    }
+  } catch (error) {
+    emit("error", { during: "stop", error: plain(error) });
+    status = 2;
+  }
+  // `stop()` resolves on `conversation_completed` itself, before the handlers queued for the
+  // frames just ahead of it have run: wait for the socket's close, which follows them all.
+  emit("speaker_done", { closed: await guarded(speakerClosed.then(() => true), false) });
+  emit("subscriber_done", { completed: await guarded(subscriberCompleted.then(() => true), false) });
+  subscription.close();
+  clearTimeout(sdk.oauth2.refreshTimeoutRef);
+  clearTimeout(listener.oauth2.refreshTimeoutRef);
+  return status;
+}
+
+main().then(
+  (status) => {
+    emit("done", { status });
+    // A stop that never resolved leaves a socket open: do not wait for it.
+    setImmediate(() => process.exit(status));
+  },
+  (error) => {
+    emit("error", { during: "setup", error: plain(error) });
+    process.exit(1);
+  },
+);
