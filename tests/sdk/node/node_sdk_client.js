@@ -104,8 +104,15 @@ async function main() {
         onInsightResponse: on("insights"),
         onTopicResponse: on("topics"),
         onTrackerResponse: on("trackers"),
+        // The SDK deletes `type` from the conversation_completed message it resolves stop()
+        // with before this handler runs: its conversationId still tells it apart.
         onDataReceived: (data) =>
-          emit("data", { client: "speaker", type: data.type, message: data.message && data.message.type }),
+          emit("data", {
+            client: "speaker",
+            type: data.type,
+            message: data.message && data.message.type,
+            conversationId: data.message && data.message.conversationId,
+          }),
         // Handlers run on setImmediate in arrival order: the close comes after all of them.
         onClose: (event) => {
           emit("closed", { client: "speaker", code: event && event.code });
@@ -121,7 +128,8 @@ async function main() {
 
   const subscription = await listener.subscribeToStream(connectionId, (data) => {
     emit("subscriber", { client: "subscriber", data });
-    if (data.type === "message" && data.message && data.message.type === "conversation_completed") {
+    // The last lifecycle message of a conversation.
+    if (data.type === "message" && data.message && data.message.type === "recognition_stopped") {
       completed();
     }
   });
