@@ -287,7 +287,7 @@ def submitted(name: str, submit: Callable[[], Any]) -> Any:
     try:
         conversation = submit()
     except Exception as error:  # the Async API wrappers do not swallow errors
-        emit("async", call=name, error=repr(error))
+        emit("async", call=name, error=type(error).__name__, status=getattr(error, "status", None))
         return None
     emit(
         "async",
