@@ -9,7 +9,8 @@
 // own SDK instance, initialised with the first one's access token) follows the conversation
 // with `subscribeToStream`; the speaker stops with `await connection.stop()`. Everything the
 // handlers get is printed in the order it came, one JSON object a line (`event` says which;
-// `client` is `speaker` or `subscriber`).
+// `client` is `speaker` or `subscriber`). Then the same audio once more through the newer
+// `createStream` / `start()` / `stop()` (`client` is `stream`, connection id CONNECTION_ID-2).
 //
 // Only the host is configured: `sdk.oauth2.setBasePath` (init's basePath does not move the
 // token request) and init's `basePath`. The SDK refreshes its token on a 24 h timer that keeps
@@ -19,6 +20,8 @@
 const fs = require("fs");
 const { sdk, SDK } = require("@symblai/symbl-js");
 
+const INSIGHT_TYPES = ["question", "action_item", "follow_up"];
+const SPEAKER = { userId: "jane.doe@example.com", name: "Jane" };
 const FRAME_BYTES = 4096; // 2048 LINEAR16 samples, within the API's 8192 bytes a frame
 // Guards against a hang only; nothing is judged by them.
 const GUARD_MS = 60000;
@@ -55,6 +58,51 @@ function guarded(promise, fallback) {
   return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
 }
 
+function sendAll(connection, audio) {
+  for (let at = 0; at < audio.pcm.length; at += FRAME_BYTES) {
+    connection.sendAudio(audio.pcm.subarray(at, at + FRAME_BYTES));
+  }
+}
+
+// The newer streaming call: connect, `start()` (resolves on started_listening), audio,
+// `stop()` (resolves on the first of recognition_stopped and conversation_completed).
+async function createStreamFlow(connectionId, audio) {
+  const on = (name) => (data) => emit(name, { client: "stream", data });
+  let completed;
+  const streamCompleted = new Promise((resolve) => {
+    completed = resolve;
+  });
+  const connection = await sdk.createStream({
+    id: connectionId,
+    insightTypes: INSIGHT_TYPES,
+    config: { meetingTitle: "node-sdk createStream test", sampleRateHertz: audio.rate },
+    speaker: SPEAKER,
+    handlers: {
+      onSpeechDetected: on("speech"),
+      onMessageResponse: on("messages"),
+      onInsightResponse: on("insights"),
+      // createStream replaces a user's onClose with its own (1.4.10): this handler, queued
+      // after those of the frames before it, marks the end instead.
+      onConversationCompleted: (data) => {
+        emit("conversation_completed", { client: "stream", data });
+        completed();
+      },
+    },
+  });
+  await connection.start();
+  const conversationId = await guarded(connection.conversationId, null);
+  emit("started", { client: "stream", connectionId: connection.connectionId, conversationId });
+  sendAll(connection, audio);
+  const stopped = await guarded(connection.stop(), "unresolved");
+  if (stopped === "unresolved") {
+    emit("stop_unresolved", { client: "stream" });
+    return 3;
+  }
+  emit("stopped", { client: "stream", conversationData: stopped });
+  emit("stream_done", { completed: await guarded(streamCompleted.then(() => true), false) });
+  return 0;
+}
+
 async function main() {
   const [wav, connectionId] = process.argv.slice(2);
   const basePath = process.env.SYMBL_BASE_URL;
@@ -88,7 +136,7 @@ async function main() {
   try {
     connection = await sdk.startRealtimeRequest({
       id: connectionId,
-      insightTypes: ["question", "action_item", "follow_up"],
+      insightTypes: INSIGHT_TYPES,
       config: {
         meetingTitle: "node-sdk test",
         confidenceThreshold: 0.5,
@@ -96,7 +144,7 @@ async function main() {
         sentiment: true,
         sampleRateHertz: audio.rate,
       },
-      speaker: { userId: "jane.doe@example.com", name: "Jane" },
+      speaker: SPEAKER,
       trackers: [{ name: "Reports", vocabulary: ["report", "dashboard"] }],
       handlers: {
         onSpeechDetected: on("speech"),
@@ -124,7 +172,11 @@ async function main() {
     emit("error", { during: "start", error: plain(error) });
     return 2;
   }
-  emit("started", { connectionId: connection.connectionId, conversationId: connection.conversationId });
+  emit("started", {
+    client: "speaker",
+    connectionId: connection.connectionId,
+    conversationId: connection.conversationId,
+  });
 
   const subscription = await listener.subscribeToStream(connectionId, (data) => {
     emit("subscriber", { client: "subscriber", data });
@@ -135,19 +187,17 @@ async function main() {
   });
   emit("subscribed", { connectionId });
 
-  for (let at = 0; at < audio.pcm.length; at += FRAME_BYTES) {
-    connection.sendAudio(audio.pcm.subarray(at, at + FRAME_BYTES));
-  }
+  sendAll(connection, audio);
   emit("audio_sent", { bytes: audio.pcm.length });
 
   let status = 0;
   try {
     const stopped = await guarded(connection.stop(), "unresolved");
     if (stopped === "unresolved") {
-      emit("stop_unresolved");
+      emit("stop_unresolved", { client: "speaker" });
       status = 3;
     } else {
-      emit("stopped", { conversationData: stopped === undefined ? null : stopped });
+      emit("stopped", { client: "speaker", conversationData: stopped === undefined ? null : stopped });
     }
   } catch (error) {
     emit("error", { during: "stop", error: plain(error) });
@@ -158,6 +208,7 @@ async function main() {
   emit("speaker_done", { closed: await guarded(speakerClosed.then(() => true), false) });
   emit("subscriber_done", { completed: await guarded(subscriberCompleted.then(() => true), false) });
   subscription.close();
+  if (status === 0) status = await createStreamFlow(`${connectionId}-2`, audio);
   clearTimeout(sdk.oauth2.refreshTimeoutRef);
   clearTimeout(listener.oauth2.refreshTimeoutRef);
   return status;

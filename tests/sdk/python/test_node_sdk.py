@@ -1,6 +1,6 @@
 """The official Node SDK (@symblai/symbl-js 1.4.10, unmodified, only its host pointed at the
-mock): `startRealtimeRequest` with every handler, `await connection.stop()`, and a second
-client following the live conversation with `subscribeToStream`.
+mock): `startRealtimeRequest` with every handler, `await connection.stop()`, a second client
+following the live conversation with `subscribeToStream`, and the newer `createStream`.
 
 One run of tests/sdk/node/node_sdk_client.js serves the module. Its connection id is
 `standup--<uuid>`, which the mock answers with the standup fixture's transcript, so the words
@@ -32,18 +32,20 @@ def mock() -> Iterator[RunningMock]:
 
 
 @pytest.fixture(scope="module")
-def run(node_sdk: str, mock: RunningMock) -> tuple[Events, JournalEntry]:
+def run(node_sdk: str, mock: RunningMock) -> tuple[Events, JournalEntry, JournalEntry]:
     """The client's output and the mock's journal entry for the speaker's connection."""
     connection_id = f"{FIXTURE}--{uuid.uuid4()}"
     wav = FIXTURES / FIXTURE / "audio.wav"
     command = [node_sdk, str(NODE_CLIENT), str(wav), connection_id]
     events = run_client(command, mock.base_url, cwd=NODE_DIR)
-    (entry,) = [e for e in mock.journal(settle_s=10) if e.connection_id == connection_id]
-    return events, entry
+    journal = mock.journal(settle_s=10)
+    (entry,) = [e for e in journal if e.connection_id == connection_id]
+    (second,) = [e for e in journal if e.connection_id == f"{connection_id}-2"]
+    return events, entry, second
 
 
 @pytest.fixture(scope="module")
-def events(run: tuple[Events, JournalEntry]) -> Events:
+def events(run: tuple[Events, JournalEntry, JournalEntry]) -> Events:
     return run[0]
 
 
@@ -53,27 +55,26 @@ def handed(events: Events, name: str, client: str = "speaker") -> list[Any]:
 
 
 def test_the_node_sdk_streams_with_every_handler_and_its_stop_resolves(
-    run: tuple[Events, JournalEntry],
+    run: tuple[Events, JournalEntry, JournalEntry],
 ) -> None:
-    events, entry = run
+    events, entry, _ = run
     phrases = phrase_words(FIXTURE)
     # `init` got a token (appId/appSecret), and the second client read the same token's
     # expiry from its JWT `exp`.
     speaker_init, subscriber_init = of(events, "init")
     assert speaker_init["expiresIn"] > 0 and subscriber_init["expiresIn"] > 0
 
-    (started,) = of(events, "started")
+    (started,) = of(events, "started", client="speaker")
     assert started["connectionId"] == entry.connection_id
     assert started["conversationId"] == entry.conversation_id
     # `await connection.stop()` resolved, with the conversation it completed.
     assert of(events, "stop_unresolved") == []
-    (stopped,) = of(events, "stopped")
+    (stopped,) = of(events, "stopped", client="speaker")
     data = stopped["conversationData"]
     assert data["conversationId"] == data["data"]["conversationId"] == started["conversationId"]
     assert data["summaryUrl"].startswith("http")
-    assert of(events, "speaker_done") == [
-        {"seq": of(events, "speaker_done")[0]["seq"], "event": "speaker_done", "closed": True}
-    ]
+    (done,) = of(events, "speaker_done")
+    assert done["closed"] is True
 
     # onSpeechDetected: partials growing word by word, then each phrase as its final.
     speech = handed(events, "speech")
@@ -89,7 +90,7 @@ def test_the_node_sdk_streams_with_every_handler_and_its_stop_resolves(
     seen: set[str] = set()
     insights: list[dict[str, Any]] = []
     trackers: list[dict[str, Any]] = []
-    for event in events:
+    for event in [e for e in events if e.get("client") == "speaker"]:
         if event["event"] == "messages":
             seen.update(m["id"] for m in event["data"])
         elif event["event"] == "insights":
@@ -143,7 +144,7 @@ def test_a_second_client_subscribed_to_the_stream_gets_its_captions_and_messages
     events: Events,
 ) -> None:
     phrases = phrase_words(FIXTURE)
-    (started,) = of(events, "started")
+    (started,) = of(events, "started", client="speaker")
     frames = handed(events, "subscriber", client="subscriber")
     assert of(events, "subscriber_done")[0]["completed"] is True
 
@@ -172,3 +173,26 @@ def test_a_second_client_subscribed_to_the_stream_gets_its_captions_and_messages
     assert ends[0]["conversationId"] == started["conversationId"]
     last_content = max(i for i, f in enumerate(frames) if f["type"] != "message")
     assert last_content < frames.index({"type": "message", "message": ends[0]})
+
+
+def test_create_stream_starts_streams_and_stops(
+    run: tuple[Events, JournalEntry, JournalEntry],
+) -> None:
+    events, first, entry = run
+    phrases = phrase_words(FIXTURE)
+    (started,) = of(events, "started", client="stream")
+    assert started["connectionId"] == entry.connection_id
+    assert started["conversationId"] == entry.conversation_id != first.conversation_id
+    # createStream's stop() resolves with an empty object on the first of the stop messages.
+    (stopped,) = of(events, "stopped", client="stream")
+    assert stopped["conversationData"] == {}
+    (done,) = of(events, "stream_done")
+    assert done["completed"] is True
+    speech = handed(events, "speech", client="stream")
+    assert [words(s["punctuated"]["transcript"]) for s in speech if s["isFinal"]] == phrases
+    messages = [m for batch in handed(events, "messages", client="stream") for m in batch]
+    assert [words(m["payload"]["content"]) for m in messages] == phrases
+    (completed,) = handed(events, "conversation_completed", client="stream")
+    assert completed["message"]["conversationId"] == entry.conversation_id
+    assert entry.start_request is not None
+    assert entry.start_request["config"]["meetingTitle"] == "node-sdk createStream test"
