@@ -33,7 +33,8 @@ def mock() -> Iterator[RunningMock]:
 
 @pytest.fixture(scope="module")
 def run(node_sdk: str, mock: RunningMock) -> tuple[Events, JournalEntry, JournalEntry]:
-    """The client's output and the mock's journal entry for the speaker's connection."""
+    """The client's output and the mock's journal entries for its two speaking connections
+    (startRealtimeRequest, then createStream)."""
     connection_id = f"{FIXTURE}--{uuid.uuid4()}"
     wav = FIXTURES / FIXTURE / "audio.wav"
     command = [node_sdk, str(NODE_CLIENT), str(wav), connection_id]
