@@ -214,14 +214,17 @@ async function main() {
   return status;
 }
 
+// Writes to a pipe may still be queued when the work is done: exit once they have gone out
+// (a socket the SDK left open, after a stop that never resolved, is not waited for).
+const exitAfterOutput = (status) => process.stdout.write("", () => process.exit(status));
+
 main().then(
   (status) => {
     emit("done", { status });
-    // A stop that never resolved leaves a socket open: do not wait for it.
-    setImmediate(() => process.exit(status));
+    exitAfterOutput(status);
   },
   (error) => {
     emit("error", { during: "setup", error: plain(error) });
-    process.exit(1);
+    exitAfterOutput(1);
   },
 );

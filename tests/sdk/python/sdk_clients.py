@@ -27,8 +27,8 @@ Events = list[dict[str, Any]]
 
 def run_client(command: Sequence[str], base_url: str, cwd: Path | None = None) -> Events:
     """Run an SDK client script against `base_url` with the suite's credentials; the JSON
-    objects it printed, one a line. A client that exits with an error fails the test with
-    the end of its output."""
+    objects it printed, one a line. A client that exits with an error, or whose output ends
+    before its `done`, fails the test with the end of its output."""
     env = {
         **os.environ,
         "SYMBL_BASE_URL": base_url,
@@ -42,6 +42,7 @@ def run_client(command: Sequence[str], base_url: str, cwd: Path | None = None) -
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     tail = done.stdout[-1500:] + done.stderr[-1500:]
     assert done.returncode == 0, f"the client exited with {done.returncode}: {tail}"
+    assert [e for e in events if e["event"] == "done"], f"the client's output was cut: {tail}"
     return events
 
 
