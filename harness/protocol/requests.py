@@ -213,7 +213,8 @@ def _parse_start_request(msg: Fields) -> StartRequest:
     return StartRequest(
         encoding=encoding,
         sample_rate_hertz=_sample_rate(speech, encoding),
-        meeting_title=msg.text("meetingTitle"),
+        # The SDKs and Symbl's streaming reference put it in `config`; older examples at the top.
+        meeting_title=_first(msg.text("meetingTitle"), config.text("meetingTitle")),
         insight_types=tuple(msg.strings("insightTypes") or ()),
         confidence_threshold=0.5 if threshold is None else threshold,
         language_code=config.text("languageCode"),
@@ -229,6 +230,11 @@ def _parse_start_request(msg: Fields) -> StartRequest:
         extra={k: v for k, v in msg.data.items() if k not in _START_KEYS},
         config_extra={k: v for k, v in config.data.items() if k not in _CONFIG_KEYS},
     )
+
+
+def _first(*values: str | None) -> str | None:
+    """The first value given (an empty string counts as given)."""
+    return next((v for v in values if v is not None), None)
 
 
 def _sample_rate(speech: Fields, encoding: str) -> int | None:
