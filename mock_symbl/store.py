@@ -553,6 +553,11 @@ class Store:
             failed.append(str(job_id))
         return failed
 
+    def name_conversation(self, conversation_id: str, name: str) -> None:
+        """Rename a conversation (a job appending to it may name it anew)."""
+        with self._tx() as db:
+            db.execute("UPDATE conversations SET name = ? WHERE id = ?", (name, conversation_id))
+
     def _alive(self, owner: str) -> bool:
         """Whether the process that owns `owner`'s lock file still holds it."""
         assert self._owners is not None

@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from harness import __version__
 from mock_symbl.session.faults import FaultBoard
 from mock_symbl.store import Store
+from mock_symbl.web.async_api import install_async_api
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
@@ -63,6 +64,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.add_exception_handler(RecordedAnswer, recorded_answer_response)
     app.include_router(api)
     app.include_router(control)
+    install_async_api(app)
 
     @app.get("/")
     def health() -> dict[str, str]:
