@@ -140,11 +140,23 @@ class AsyncJobs:
     async def _work(
         self, app: App, source: Source, options: JobOptions, conversation_id: str
     ) -> Built:
-        conversation = self._conversation(app, conversation_id)
+        stored = self.store.conversation(conversation_id, app.key)
+        if stored is None:
+            raise JobFailedError("The conversation was deleted before the job could start.")
+        conversation = JobConversation.existing(
+            conversation_id=conversation_id,
+            app_key=app.key,
+            started=datetime.fromisoformat(stored.start_time.replace("Z", "+00:00")),
+            messages=self.store.messages(conversation_id),
+            topics=self.store.topics(conversation_id),
+            members=stored.members,
+        )
+        # The engine is chosen by name as a streaming connection's is by its id; an append
+        # keeps the conversation's unless it names another.
         recognition = Recognition(
             self.streaming.engines.for_request,
             self.streaming.ids,
-            options.name or conversation_id,
+            options.name or stored.connection_id,
         )
         if source.text:
             return await _off_loop(recognise_text, source.text, options, conversation, recognition)
@@ -153,19 +165,6 @@ class AsyncJobs:
         audio = await _off_loop(decode_audio, data)
         return await _off_loop(
             recognise_audio, audio.samples, audio.sample_rate, options, conversation, recognition
-        )
-
-    def _conversation(self, app: App, conversation_id: str) -> JobConversation:
-        stored = self.store.conversation(conversation_id, app.key)
-        if stored is None:
-            raise JobFailedError("The conversation was deleted before the job could start.")
-        return JobConversation.existing(
-            conversation_id=conversation_id,
-            app_key=app.key,
-            started=datetime.fromisoformat(stored.start_time.replace("Z", "+00:00")),
-            messages=self.store.messages(conversation_id),
-            topics=self.store.topics(conversation_id),
-            members=stored.members,
         )
 
     def _keep(self, built: Built) -> None:

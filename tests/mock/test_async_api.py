@@ -1,0 +1,450 @@
+"""The Async API over real sockets on loopback: files, URLs and text become conversations
+through jobs, as a streamed conversation of the same audio would."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+import pytest
+
+from harness.serve import RunningServer
+from harness.session_folder.wavfile import read_pcm16
+from mock_symbl import MockConfig, running_mock
+
+from helpers import FIXTURES, conversation_id, start_request, stream_session, token
+
+# Only guards against a hang: how long a job may take to finish.
+JOB_WAIT_S = 120.0
+FINISHED = ("completed", "failed")
+
+
+def auth(mock: RunningServer, app_id: str | None = None) -> dict[str, str]:
+    access = token(mock.base_url) if app_id is None else token(mock.base_url, app_id)
+    return {"Authorization": f"Bearer {access}"}
+
+
+def job_status(mock: RunningServer, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    reply = httpx.get(f"{mock.base_url}/v1/job/{job_id}", headers=headers)
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def finished(mock: RunningServer, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    """The job once it has finished, polled as the SDKs poll."""
+    deadline = time.monotonic() + JOB_WAIT_S
+    while time.monotonic() < deadline:
+        job = job_status(mock, headers, job_id)
+        if job["status"] in FINISHED:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def status_becomes(
+    mock: RunningServer, headers: dict[str, str], job_id: str, status: str
+) -> dict[str, Any]:
+    deadline = time.monotonic() + JOB_WAIT_S
+    while time.monotonic() < deadline:
+        job = job_status(mock, headers, job_id)
+        if job["status"] == status:
+            return job
+        assert job["status"] not in FINISHED, job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} never became {status}")
+
+
+def messages(mock: RunningServer, headers: dict[str, str], conversation: str) -> list[Any]:
+    reply = httpx.get(
+        f"{mock.base_url}/v1/conversations/{conversation}/messages?verbose=true", headers=headers
+    )
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()["messages"])
+
+
+def texts(found: list[Any]) -> list[str]:
+    return [m["text"] for m in found]
+
+
+def streamed(mock: RunningServer, name: str) -> list[Any]:
+    """The messages the fixture's audio makes when streamed."""
+    audio = read_pcm16(FIXTURES / name / "audio.wav")
+    url = f"{mock.streaming_url(name)}?access_token={token(mock.base_url)}"
+    received, _, _ = asyncio.run(
+        stream_session(url, start_request(audio.sample_rate), audio.samples)
+    )
+    return messages(mock, auth(mock), conversation_id(received))
+
+
+def post_file(
+    mock: RunningServer,
+    headers: dict[str, str],
+    data: bytes,
+    *,
+    path: str = "/v1/process/audio",
+    content_type: str = "audio/wav",
+    method: str = "POST",
+    **params: str,
+) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{mock.base_url}{path}",
+        content=data,
+        params=params,
+        headers={**headers, "Content-Type": content_type},
+    )
+
+
+def encoded(name: str, container: str, codec: str, *, video: str | None = None) -> bytes:
+    """A fixture's audio encoded with PyAV (and, for a video, a small moving picture)."""
+    audio = read_pcm16(FIXTURES / name / "audio.wav")
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container) as box:
+        sound = box.add_stream(codec, rate=audio.sample_rate)
+        sound.layout = "mono"  # type: ignore[union-attr]
+        picture = box.add_stream(video, rate=10) if video else None
+        if picture is not None:
+            picture.width = picture.height = 32  # type: ignore[union-attr]
+            picture.pix_fmt = "yuv420p"  # type: ignore[union-attr]
+            for index in range(int(audio.samples.size / audio.sample_rate * 10)):
+                pixels = np.full((32, 32, 3), index * 7 % 256, dtype=np.uint8)
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts, frame.time_base = index, Fraction(1, 10)
+                box.mux(picture.encode(frame))  # type: ignore[union-attr]
+            box.mux(picture.encode(None))  # type: ignore[union-attr]
+        chunk = 1024
+        for start in range(0, audio.samples.size, chunk):
+            piece = audio.samples[start : start + chunk].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(piece, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = audio.sample_rate, start
+            frame.time_base = Fraction(1, audio.sample_rate)
+            box.mux(sound.encode(frame))  # type: ignore[union-attr]
+        box.mux(sound.encode(None))  # type: ignore[union-attr]
+    return out.getvalue()
+
+
+class Loopback:
+    """A loopback HTTP server: serves one file (held back until released) and records
+    the webhook calls it receives, in order."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.release = threading.Event()
+        self.asked = threading.Event()
+        self.calls: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.asked.set()
+                outer.release.wait(JOB_WAIT_S)
+                self.send_response(200 if self.path == "/a.wav" else 404)
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            def do_POST(self) -> None:
+                size = int(self.headers["Content-Length"])
+                outer.calls.append(json.loads(self.rfile.read(size)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    server = Loopback((FIXTURES / "hot" / "audio.wav").read_bytes())
+    yield server
+    server.close()
+
+
+def test_a_wav_file_makes_the_conversation_its_streamed_audio_makes(
+    mock_server: RunningServer,
+) -> None:
+    headers = auth(mock_server)
+    wav = (FIXTURES / "standup" / "audio.wav").read_bytes()
+    reply = post_file(mock_server, headers, wav, name="standup")
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert set(answer) == {"conversationId", "jobId"}
+    assert finished(mock_server, headers, answer["jobId"])["status"] == "completed"
+    mine = messages(mock_server, headers, answer["conversationId"])
+    theirs = streamed(mock_server, "standup")
+    assert texts(mine) == texts(theirs) and mine
+    assert [[w["word"] for w in m["words"]] for m in mine] == [
+        [w["word"] for w in m["words"]] for m in theirs
+    ]
+    assert [m["timeOffset"] for m in mine] == [m["timeOffset"] for m in theirs]
+    conversation = httpx.get(
+        f"{mock_server.base_url}/v1/conversations/{answer['conversationId']}", headers=headers
+    ).json()
+    assert conversation["name"] == "standup" and conversation["endTime"]
+    for route, key in (("questions", "questions"), ("action-items", "actionItems")):
+        found = httpx.get(
+            f"{mock_server.base_url}/v1/conversations/{answer['conversationId']}/{route}",
+            headers=headers,
+        ).json()[key]
+        assert {i["text"] for i in found} <= set(texts(mine))
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "container", "codec", "video"),
+    [
+        ("/v1/process/audio", "audio/mpeg", "mp3", "libmp3lame", None),
+        ("/v1/process/video", "video/mp4", "mp4", "aac", "mpeg4"),
+        ("/v1/process/video", "video/webm", "webm", "libopus", "libvpx"),
+    ],
+)
+def test_compressed_audio_and_video_tracks_are_decoded_to_the_same_words(
+    mock_server: RunningServer,
+    path: str,
+    content_type: str,
+    container: str,
+    codec: str,
+    video: str | None,
+) -> None:
+    headers = auth(mock_server)
+    data = encoded("hot", container, codec, video=video)
+    reply = post_file(mock_server, headers, data, path=path, content_type=content_type, name="hot")
+    assert reply.status_code == 200, reply.text
+    job = finished(mock_server, headers, reply.json()["jobId"])
+    assert job["status"] == "completed", job
+    mine = messages(mock_server, headers, reply.json()["conversationId"])
+    assert texts(mine) == texts(streamed(mock_server, "hot"))
+
+
+def test_a_job_is_scheduled_then_in_progress_then_completed_and_put_appends(
+    mock_server: RunningServer, loopback: Loopback
+) -> None:
+    headers = auth(mock_server)
+    first = httpx.post(
+        f"{mock_server.base_url}/v1/process/audio/url",
+        json={"url": f"{loopback.url}/a.wav", "name": "hot", "webhookUrl": f"{loopback.url}/hook"},
+        headers=headers,
+    ).json()
+    # The source is held back: the first job is fetching it, so it is in progress.
+    assert loopback.asked.wait(JOB_WAIT_S)
+    status_becomes(mock_server, headers, first["jobId"], "in_progress")
+    wav = (FIXTURES / "hot" / "audio.wav").read_bytes()
+    reply = post_file(
+        mock_server,
+        headers,
+        wav,
+        path=f"/v1/process/audio/{first['conversationId']}",
+        method="PUT",
+        webhookUrl=f"{loopback.url}/hook",
+    )
+    second = reply.json()
+    assert second["conversationId"] == first["conversationId"]
+    # One job at a time per conversation: the append waits for the first.
+    assert job_status(mock_server, headers, second["jobId"])["status"] == "scheduled"
+    loopback.release.set()
+    assert finished(mock_server, headers, first["jobId"])["status"] == "completed"
+    assert finished(mock_server, headers, second["jobId"])["status"] == "completed"
+    assert loopback.calls == [
+        {"jobId": first["jobId"], "status": "in_progress"},
+        {"jobId": first["jobId"], "status": "completed"},
+        {"jobId": second["jobId"], "status": "in_progress"},
+        {"jobId": second["jobId"], "status": "completed"},
+    ]
+    once = texts(streamed(mock_server, "hot"))
+    both = messages(mock_server, headers, first["conversationId"])
+    assert texts(both) == once + once
+    offsets = [m["timeOffset"] for m in both]
+    assert offsets == sorted(offsets) and offsets[len(once)] > offsets[len(once) - 1]
+    members = httpx.get(
+        f"{mock_server.base_url}/v1/conversations/{first['conversationId']}/members",
+        headers=headers,
+    ).json()["members"]
+    assert len(members) == 1
+
+
+def test_a_local_file_url_is_read(mock_server: RunningServer) -> None:
+    headers = auth(mock_server)
+    source = (FIXTURES / "hot" / "audio.wav").resolve().as_uri()
+    reply = httpx.post(
+        f"{mock_server.base_url}/v1/process/video/url",
+        json={"url": source, "name": "hot"},
+        headers=headers,
+    )
+    assert finished(mock_server, headers, reply.json()["jobId"])["status"] == "completed"
+    assert texts(messages(mock_server, headers, reply.json()["conversationId"]))
+
+
+@pytest.mark.parametrize(
+    ("body", "params", "named"),
+    [
+        ({"url": "https://example.com/a.wav"}, {}, "not on this machine"),
+        ({"url": "ftp://127.0.0.1/a.wav"}, {}, "neither http(s) nor file"),
+        ({}, {}, "url: a URL to the file is required"),
+        (
+            {"url": "http://127.0.0.1:9/a.wav", "webhookUrl": "https://example.com/h"},
+            {},
+            "webhookUrl",
+        ),
+        ({"url": "http://127.0.0.1:9/a.wav"}, {"enableSpeakerDiarization": "true"}, "diarization"),
+        ({"url": "http://127.0.0.1:9/a.wav", "confidenceThreshold": 2}, {}, "0.5 to 1.0"),
+        ({"url": "http://127.0.0.1:9/a.wav", "languageCode": "xx-YY"}, {}, "languageCode"),
+        ({"url": "http://127.0.0.1:9/a.wav", "colour": "blue"}, {}, "Unknown parameter 'colour'"),
+    ],
+)
+def test_requests_the_server_cannot_honour_are_refused_with_the_reason(
+    mock_server: RunningServer, body: dict[str, Any], params: dict[str, str], named: str
+) -> None:
+    reply = httpx.post(
+        f"{mock_server.base_url}/v1/process/audio/url",
+        json=body,
+        params=params,
+        headers=auth(mock_server),
+    )
+    assert reply.status_code == 400
+    assert named in reply.json()["message"]
+
+
+def test_a_corrupt_file_fails_its_job_and_an_empty_one_is_refused(
+    mock_server: RunningServer,
+) -> None:
+    headers = auth(mock_server)
+    reply = post_file(mock_server, headers, b"RIFF" + bytes(range(256)) * 8)
+    job = finished(mock_server, headers, reply.json()["jobId"])
+    assert job["status"] == "failed"
+    assert "not audio or video that can be decoded" in job["message"]
+    empty = post_file(mock_server, headers, b"")
+    assert empty.status_code == 400 and "empty" in empty.json()["message"]
+    typed = post_file(mock_server, headers, b"RIFF", content_type="application/json")
+    assert typed.status_code == 400 and "not audio or video" in typed.json()["message"]
+
+
+def test_another_apps_job_and_conversation_are_not_found(mock_server: RunningServer) -> None:
+    headers = auth(mock_server)
+    wav = (FIXTURES / "hot" / "audio.wav").read_bytes()
+    answer = post_file(mock_server, headers, wav, name="hot").json()
+    finished(mock_server, headers, answer["jobId"])
+    stranger = auth(mock_server, "c" * 64)
+    assert (
+        httpx.get(f"{mock_server.base_url}/v1/job/{answer['jobId']}", headers=stranger).status_code
+        == 404
+    )
+    path = f"/v1/process/audio/{answer['conversationId']}"
+    assert post_file(mock_server, stranger, wav, path=path, method="PUT").status_code == 404
+
+
+def test_text_messages_become_messages_insights_and_topics(mock_server: RunningServer) -> None:
+    headers = auth(mock_server)
+    body = {
+        "name": "Planning",
+        "messages": [
+            {
+                "payload": {"content": "Can you send me the report by Friday? I will review it."},
+                "from": {"name": "John", "userId": "john@example.com"},
+                "duration": {
+                    "startTime": "2020-07-21T16:04:19.99Z",
+                    "endTime": "2020-07-21T16:04:24.99Z",
+                },
+            },
+            {"payload": {"content": "Sure, the report is almost done."}, "from": {"name": "Ann"}},
+        ],
+    }
+    answer = httpx.post(
+        f"{mock_server.base_url}/v1/process/text", json=body, headers=headers
+    ).json()
+    assert finished(mock_server, headers, answer["jobId"])["status"] == "completed"
+    conversation = answer["conversationId"]
+    found = messages(mock_server, headers, conversation)
+    assert texts(found) == [
+        "Can you send me the report by Friday?",
+        "I will review it.",
+        "Sure, the report is almost done.",
+    ]
+    assert [m["from"]["name"] for m in found] == ["John", "John", "Ann"]
+    assert found[0]["startTime"].startswith("2020-07-21T16:04:19.99")
+    questions = httpx.get(
+        f"{mock_server.base_url}/v1/conversations/{conversation}/questions", headers=headers
+    ).json()["questions"]
+    assert [q["text"] for q in questions] == ["Can you send me the report by Friday?"]
+    topics = httpx.get(
+        f"{mock_server.base_url}/v1/conversations/{conversation}/topics", headers=headers
+    ).json()["topics"]
+    assert any("report" in t["text"] for t in topics)
+    more = {"messages": [{"payload": {"content": "Thanks John."}, "from": {"name": "Ann"}}]}
+    appended = httpx.put(
+        f"{mock_server.base_url}/v1/process/text/{conversation}", json=more, headers=headers
+    ).json()
+    assert finished(mock_server, headers, appended["jobId"])["status"] == "completed"
+    after = messages(mock_server, headers, conversation)
+    assert texts(after) == [*texts(found), "Thanks John."]
+    assert after[-1]["from"] == found[-1]["from"]
+    bad = httpx.post(
+        f"{mock_server.base_url}/v1/process/text", json={"messages": []}, headers=headers
+    )
+    assert bad.status_code == 400 and "messages" in bad.json()["message"]
+
+
+SERVER_PROCESS = """
+import sys
+from pathlib import Path
+from mock_symbl import MockConfig, running_mock
+config = MockConfig(db=Path(sys.argv[1]), transcripts=(Path(sys.argv[2]),))
+with running_mock(config) as mock:
+    print(mock.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_job_cut_short_by_a_killed_server_reads_failed_and_a_finished_one_keeps_its_status(
+    tmp_path: Path, loopback: Loopback
+) -> None:
+    db = tmp_path / "mock.db"
+    with subprocess.Popen(
+        [sys.executable, "-c", SERVER_PROCESS, str(db), str(FIXTURES / "hot")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as killed:
+        assert killed.stdout is not None
+        base_url = killed.stdout.readline().strip()
+        host, port = base_url.removeprefix("http://").rsplit(":", 1)
+        mock = RunningServer(host, int(port))
+        headers = auth(mock)
+        wav = (FIXTURES / "hot" / "audio.wav").read_bytes()
+        done = post_file(mock, headers, wav).json()["jobId"]
+        assert finished(mock, headers, done)["status"] == "completed"
+        cut = httpx.post(
+            f"{mock.base_url}/v1/process/audio/url",
+            json={"url": f"{loopback.url}/a.wav"},
+            headers=headers,
+        ).json()["jobId"]
+        assert loopback.asked.wait(JOB_WAIT_S)
+        status_becomes(mock, headers, cut, "in_progress")
+        killed.kill()
+    with running_mock(MockConfig(db=db)) as again:
+        headers = auth(again.server)
+        assert job_status(again.server, headers, done)["status"] == "completed"
+        job = job_status(again.server, headers, cut)
+        assert job["status"] == "failed" and "stopped before this job finished" in job["message"]
