@@ -115,25 +115,25 @@ def encoded(name: str, container: str, codec: str, *, video: str | None = None) 
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as box:
         sound = box.add_stream(codec, rate=audio.sample_rate)
-        sound.layout = "mono"  # type: ignore[union-attr]
+        sound.layout = "mono"
         picture = box.add_stream(video, rate=10) if video else None
         if picture is not None:
-            picture.width = picture.height = 32  # type: ignore[union-attr]
-            picture.pix_fmt = "yuv420p"  # type: ignore[union-attr]
+            picture.width = picture.height = 32
+            picture.pix_fmt = "yuv420p"
             for index in range(int(audio.samples.size / audio.sample_rate * 10)):
                 pixels = np.full((32, 32, 3), index * 7 % 256, dtype=np.uint8)
                 frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts, frame.time_base = index, Fraction(1, 10)
-                box.mux(picture.encode(frame))  # type: ignore[union-attr]
-            box.mux(picture.encode(None))  # type: ignore[union-attr]
+                box.mux(picture.encode(frame))
+            box.mux(picture.encode(None))
         chunk = 1024
         for start in range(0, audio.samples.size, chunk):
             piece = audio.samples[start : start + chunk].reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(piece, format="s16", layout="mono")
             frame.sample_rate, frame.pts = audio.sample_rate, start
             frame.time_base = Fraction(1, audio.sample_rate)
-            box.mux(sound.encode(frame))  # type: ignore[union-attr]
-        box.mux(sound.encode(None))  # type: ignore[union-attr]
+            box.mux(sound.encode(frame))
+        box.mux(sound.encode(None))
     return out.getvalue()
 
 
@@ -433,7 +433,7 @@ def test_a_job_cut_short_by_a_killed_server_reads_failed_and_a_finished_one_keep
         mock = RunningServer(host, int(port))
         headers = auth(mock)
         wav = (FIXTURES / "hot" / "audio.wav").read_bytes()
-        done = post_file(mock, headers, wav).json()["jobId"]
+        done = post_file(mock, headers, wav, name="hot").json()["jobId"]
         assert finished(mock, headers, done)["status"] == "completed"
         cut = httpx.post(
             f"{mock.base_url}/v1/process/audio/url",
