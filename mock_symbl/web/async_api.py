@@ -81,7 +81,8 @@ class AsyncJobs:
         self.store = store
         self.streaming = streaming
         self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One job at a time per conversation: its lock, and how many jobs hold or await it.
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def submit(
         self,
@@ -120,7 +121,8 @@ class AsyncJobs:
         self, job_id: str, app: App, source: Source, options: JobOptions, conversation_id: str
     ) -> None:
         status = JobStatus.SCHEDULED
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        lock, waiting = self._turns.get(conversation_id, (asyncio.Lock(), 0))
+        self._turns[conversation_id] = (lock, waiting + 1)
         try:
             async with lock:
                 status = await self._move(job_id, status, JobStatus.IN_PROGRESS, options)
@@ -134,8 +136,11 @@ class AsyncJobs:
             reason = f"The server could not process the file ({type(error).__name__})."
             await self._fail(job_id, status, reason, options, app)
         finally:
-            if not lock.locked() and self._locks.get(conversation_id) is lock:
-                del self._locks[conversation_id]
+            lock, waiting = self._turns[conversation_id]
+            if waiting > 1:
+                self._turns[conversation_id] = (lock, waiting - 1)
+            else:
+                del self._turns[conversation_id]
 
     async def _work(
         self, app: App, source: Source, options: JobOptions, conversation_id: str

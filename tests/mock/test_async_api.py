@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 
+from harness import read_session
 from harness.serve import RunningServer
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, running_mock
@@ -283,6 +284,23 @@ def test_a_job_is_scheduled_then_in_progress_then_completed_and_put_appends(
         headers=headers,
     ).json()["members"]
     assert len(members) == 1
+
+
+def test_a_recording_answers_the_audio_it_matches_and_a_miss_fails_saying_so() -> None:
+    with running_mock(MockConfig(recordings=(FIXTURES / "standup",), seed=5)) as mock:
+        headers = auth(mock.server)
+        jobs = {
+            name: post_file(mock.server, headers, (FIXTURES / name / "audio.wav").read_bytes())
+            for name in ("standup", "hot")
+        }
+        matched = finished(mock.server, headers, jobs["standup"].json()["jobId"])
+        assert matched["status"] == "completed"
+        found = messages(mock.server, headers, jobs["standup"].json()["conversationId"])
+        recorded = read_session(FIXTURES / "standup").messages()
+        assert texts(found) == [m["payload"]["content"] for m in recorded]
+        missed = finished(mock.server, headers, jobs["hot"].json()["jobId"])
+        assert missed["status"] == "failed"
+        assert "No recording matches this audio" in missed["message"]
 
 
 def test_a_local_file_url_is_read(mock_server: RunningServer) -> None:
