@@ -25,6 +25,14 @@ from harness import read_session
 from harness.serve import RunningServer
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, running_mock
+from mock_symbl.session.jobs import (
+    JobFailedError,
+    JobRequestError,
+    JobStatus,
+    job_options,
+    media_source,
+    next_status,
+)
 
 from helpers import FIXTURES, conversation_id, start_request, stream_session, token
 
@@ -466,3 +474,81 @@ def test_a_job_cut_short_by_a_killed_server_reads_failed_and_a_finished_one_keep
         assert job_status(again.server, headers, done)["status"] == "completed"
         job = job_status(again.server, headers, cut)
         assert job["status"] == "failed" and "stopped before this job finished" in job["message"]
+
+
+def test_the_confidence_threshold_keeps_only_the_insights_and_topics_above_it(
+    mock_server: RunningServer,
+) -> None:
+    headers = auth(mock_server)
+    base = mock_server.base_url
+    said = {"payload": {"content": "Can you send me the report by Friday? Please check it."}}
+
+    def insights(**threshold: float) -> dict[str, list[tuple[str, float]]]:
+        body = {"messages": [said], **threshold}
+        answer = httpx.post(f"{base}/v1/process/text", json=body, headers=headers).json()
+        assert finished(mock_server, headers, answer["jobId"])["status"] == "completed"
+        path = f"{base}/v1/conversations/{answer['conversationId']}"
+        found = {}
+        for route, key in (("questions", "questions"), ("action-items", "actionItems")):
+            items = httpx.get(f"{path}/{route}", headers=headers).json()[key]
+            found[key] = [(i["text"], i["score"]) for i in items]
+        topics = httpx.get(f"{path}/topics", headers=headers).json()["topics"]
+        found["topics"] = [(t["text"], t["score"]) for t in topics]
+        return found
+
+    everything = insights()
+    assert everything["actionItems"] and all(s < 0.9 for _, s in everything["actionItems"])
+    kept = insights(confidenceThreshold=0.9)
+    assert kept["questions"] == [("Can you send me the report by Friday?", 0.95)]
+    assert kept["actionItems"] == []
+    assert kept["topics"] == [t for t in everything["topics"] if t[1] >= 0.9]
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        # The Python SDK json-dumps a list, then sends it one character per parameter.
+        (list(json.dumps(["Platform", "Discussion"])), ("Platform", "Discussion")),
+        (['["Platform", "Discussion"]'], ("Platform", "Discussion")),
+        (["Platform", "Discussion"], ("Platform", "Discussion")),
+        ([["Platform", "Discussion"]], ("Platform", "Discussion")),
+    ],
+)
+def test_custom_vocabulary_is_read_in_every_form_clients_send(
+    given: list[Any], words: tuple[str, ...]
+) -> None:
+    assert job_options({"customVocabulary": given}).custom_vocabulary == words
+
+
+def test_a_finished_job_never_moves_again() -> None:
+    assert next_status(JobStatus.SCHEDULED, JobStatus.IN_PROGRESS) is JobStatus.IN_PROGRESS
+    assert next_status(JobStatus.SCHEDULED, JobStatus.FAILED) is JobStatus.FAILED
+    for done in (JobStatus.COMPLETED, JobStatus.FAILED):
+        for status in JobStatus:
+            with pytest.raises(JobFailedError):
+                next_status(done, status)
+    with pytest.raises(JobFailedError):
+        next_status(JobStatus.SCHEDULED, JobStatus.COMPLETED)
+
+
+@pytest.mark.parametrize(
+    ("url", "fetched"),
+    [
+        ("http://127.0.0.1:8080/a.wav", True),
+        ("https://localhost/a.mp3", True),
+        ("http://[::1]:9000/a.wav", True),
+        ("http://127.0.0.2/a.wav", True),
+        ("file:///tmp/a.wav", True),
+        ("https://example.com/a.wav", False),
+        ("http://10.0.0.1/a.wav", False),
+        ("http://127.0.0.1.example.com/a.wav", False),
+        ("file://server/share/a.wav", False),
+        ("s3://bucket/a.wav", False),
+    ],
+)
+def test_only_sources_on_this_machine_are_fetched(url: str, fetched: bool) -> None:
+    if fetched:
+        assert media_source(url) == url
+    else:
+        with pytest.raises(JobRequestError):
+            media_source(url)
