@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +57,8 @@ MAX_FETCH_BYTES = 512 << 20
 FETCH_TIMEOUT_S = 60.0
 WEBHOOK_TIMEOUT_S = 10.0
 T = TypeVar("T")
+# The routes whose body is a media file (not a JSON `url`), allowed more than other bodies.
+MEDIA_UPLOADS = re.compile(r"/v1/process/(audio|video)(/(?!url(/|$))[^/]+)?")
 
 async_api = APIRouter()
 CurrentApp = Annotated[App, Depends(current_app)]

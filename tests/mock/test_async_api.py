@@ -193,18 +193,20 @@ def loopback() -> Iterator[Loopback]:
     server.close()
 
 
+# `feedback` is over the 1 MiB other requests may send: a media file may be larger.
+@pytest.mark.parametrize("name", ["standup", "feedback"])
 def test_a_wav_file_makes_the_conversation_its_streamed_audio_makes(
-    mock_server: RunningServer,
+    mock_server: RunningServer, name: str
 ) -> None:
     headers = auth(mock_server)
-    wav = (FIXTURES / "standup" / "audio.wav").read_bytes()
-    reply = post_file(mock_server, headers, wav, name="standup")
+    wav = (FIXTURES / name / "audio.wav").read_bytes()
+    reply = post_file(mock_server, headers, wav, name=name)
     assert reply.status_code == 200, reply.text
     answer = reply.json()
     assert set(answer) == {"conversationId", "jobId"}
     assert finished(mock_server, headers, answer["jobId"])["status"] == "completed"
     mine = messages(mock_server, headers, answer["conversationId"])
-    theirs = streamed(mock_server, "standup")
+    theirs = streamed(mock_server, name)
     assert texts(mine) == texts(theirs) and mine
     assert [[w["word"] for w in m["words"]] for m in mine] == [
         [w["word"] for w in m["words"]] for m in theirs
@@ -213,7 +215,7 @@ def test_a_wav_file_makes_the_conversation_its_streamed_audio_makes(
     conversation = httpx.get(
         f"{mock_server.base_url}/v1/conversations/{answer['conversationId']}", headers=headers
     ).json()
-    assert conversation["name"] == "standup" and conversation["endTime"]
+    assert conversation["name"] == name and conversation["endTime"]
     for route, key in (("questions", "questions"), ("action-items", "actionItems")):
         found = httpx.get(
             f"{mock_server.base_url}/v1/conversations/{answer['conversationId']}/{route}",
@@ -365,6 +367,9 @@ def test_a_corrupt_file_fails_its_job_and_an_empty_one_is_refused(
     assert empty.status_code == 400 and "empty" in empty.json()["message"]
     typed = post_file(mock_server, headers, b"RIFF", content_type="application/json")
     assert typed.status_code == 400 and "not audio or video" in typed.json()["message"]
+    huge = {"url": "http://127.0.0.1:9/a.wav", "name": "x" * (2 << 20)}
+    refused = httpx.post(f"{mock_server.base_url}/v1/process/audio/url", json=huge, headers=headers)
+    assert refused.status_code == 413
 
 
 def test_another_apps_job_and_conversation_are_not_found(mock_server: RunningServer) -> None:
