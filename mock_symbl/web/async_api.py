@@ -279,8 +279,17 @@ def _params(request: Request, body: Mapping[str, Any] | None = None, *skip: str)
 
 
 def _appended(jobs: AsyncJobs, app: App, conversation_id: str | None) -> str | None:
-    if conversation_id is not None and jobs.store.conversation(conversation_id, app.key) is None:
+    """The conversation a PUT appends to: the app's, and not one a socket still streams to
+    (its live messages and a job's would interleave)."""
+    if conversation_id is None:
+        return None
+    if jobs.store.conversation(conversation_id, app.key) is None:
         raise ApiError(404, NOT_FOUND)
+    live = list(jobs.streaming.conversations.values())
+    if any(c.id == conversation_id and c.app_key == app.key for c in live):
+        raise ApiError(
+            400, "The conversation is still streaming; append to it once its socket has ended."
+        )
     return conversation_id
 
 

@@ -20,6 +20,7 @@ import av
 import httpx
 import numpy as np
 import pytest
+import websockets
 
 from harness import read_session
 from harness.serve import RunningServer
@@ -557,3 +558,28 @@ def test_only_sources_on_this_machine_are_fetched(url: str, fetched: bool) -> No
     else:
         with pytest.raises(JobRequestError):
             media_source(url)
+
+
+def test_a_conversation_still_streaming_takes_no_append(mock_server: RunningServer) -> None:
+    headers = auth(mock_server)
+    wav = (FIXTURES / "hot" / "audio.wav").read_bytes()
+    url = f"{mock_server.streaming_url('hot')}?access_token={token(mock_server.base_url)}"
+
+    async def append_while_streaming() -> httpx.Response:
+        async with websockets.connect(url) as socket:
+            await socket.send(json.dumps(start_request(48000)))
+            while True:
+                message = json.loads(await socket.recv())
+                if message.get("message", {}).get("type") == "conversation_created":
+                    live = message["message"]["data"]["conversationId"]
+                    break
+            path = f"/v1/process/audio/{live}"
+            async with httpx.AsyncClient() as client:
+                return await client.put(
+                    f"{mock_server.base_url}{path}",
+                    content=wav,
+                    headers={**headers, "Content-Type": "audio/wav"},
+                )
+
+    reply = asyncio.run(append_while_streaming())
+    assert reply.status_code == 400 and "still streaming" in reply.json()["message"]
