@@ -4,6 +4,7 @@ through jobs, as a streamed conversation of the same audio would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import subprocess
@@ -156,20 +157,25 @@ class Loopback:
         self.release = threading.Event()
         self.asked = threading.Event()
         self.calls: list[dict[str, Any]] = []
+        self.called = threading.Condition()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.asked.set()
                 outer.release.wait(JOB_WAIT_S)
-                self.send_response(200 if self.path == "/a.wav" else 404)
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
+                # The job waiting for the file may be gone (its server killed).
+                with contextlib.suppress(ConnectionError):
+                    self.send_response(200 if self.path == "/a.wav" else 404)
+                    self.send_header("Content-Length", str(len(outer.body)))
+                    self.end_headers()
+                    self.wfile.write(outer.body)
 
             def do_POST(self) -> None:
                 size = int(self.headers["Content-Length"])
-                outer.calls.append(json.loads(self.rfile.read(size)))
+                with outer.called:
+                    outer.calls.append(json.loads(self.rfile.read(size)))
+                    outer.called.notify_all()
                 self.send_response(204)
                 self.end_headers()
 
@@ -180,6 +186,12 @@ class Loopback:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def webhook_calls(self, count: int) -> list[dict[str, Any]]:
+        """The webhook calls once `count` have come (a job's status is stored, then told)."""
+        with self.called:
+            self.called.wait_for(lambda: len(self.calls) >= count, JOB_WAIT_S)
+            return list(self.calls)
 
     def close(self) -> None:
         self.release.set()
@@ -279,7 +291,7 @@ def test_a_job_is_scheduled_then_in_progress_then_completed_and_put_appends(
     loopback.release.set()
     assert finished(mock_server, headers, first["jobId"])["status"] == "completed"
     assert finished(mock_server, headers, second["jobId"])["status"] == "completed"
-    assert loopback.calls == [
+    assert loopback.webhook_calls(4) == [
         {"jobId": first["jobId"], "status": "in_progress"},
         {"jobId": first["jobId"], "status": "completed"},
         {"jobId": second["jobId"], "status": "in_progress"},
