@@ -116,7 +116,15 @@ KNOWN: Final = frozenset(
     {"name", "customVocabulary", "confidenceThreshold", "languageCode", "webhookUrl", "mode"}
     | set(UNSUPPORTED)
 )
-LANGUAGES: Final = frozenset({"en-US", "en-GB", "en-AU", "en-IN", "en-IE", "en-NZ", "en-ZA"})
+# The languages the Async API documents; the code goes to the engines as a streaming
+# start request's does (recordings and transcripts of any language answer).
+LANGUAGES: Final = frozenset(
+    {
+        "ar-SA", "de-DE", "en-AU", "en-GB", "en-IE", "en-IN", "en-US", "en-ZA", "es-ES",
+        "es-US", "fa-IR", "fr-CA", "fr-FR", "hi-IN", "it-IT", "ja-JP", "nl-NL", "pt-BR",
+        "pt-PT", "ru-RU",
+    }
+)  # fmt: skip
 MODES: Final = frozenset({"phone", "default"})
 
 
@@ -201,7 +209,7 @@ def _language(params: Mapping[str, Sequence[Any]]) -> str | None:
     if code is not None and code not in LANGUAGES:
         supported = ", ".join(sorted(LANGUAGES))
         raise JobRequestError(
-            f"languageCode: {code!r} is not recognised by this server (it hears {supported})."
+            f"languageCode: {code!r} is not a language the Async API takes ({supported})."
         )
     return code
 
@@ -366,7 +374,8 @@ class JobConversation:
         topics: Iterable[StoredTopic],
         members: Sequence[Member],
     ) -> JobConversation:
-        """A stored conversation to append to; new audio starts after its last message."""
+        """A stored conversation (new, or one to append to): the job's words start
+        after its last message."""
         offset = max((m.time_offset + m.duration for m in messages), default=0.0)
         state = ConversationState(
             id=conversation_id,
