@@ -73,6 +73,17 @@ class Source:
     text: Sequence[TextMessage] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One job: whose, on what, as asked, for which conversation."""
+
+    job_id: str
+    app: App
+    source: Source
+    options: JobOptions
+    conversation_id: str
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -115,48 +126,46 @@ class AsyncJobs:
         self.store.add_job(
             StoredJob(job_id, app.key, conversation_id, JobStatus.SCHEDULED, None, _iso_now())
         )
-        task = asyncio.create_task(self._run(job_id, app, source, options, conversation_id))
+        task = asyncio.create_task(self._run(Run(job_id, app, source, options, conversation_id)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return {"conversationId": conversation_id, "jobId": job_id}
 
-    async def _run(
-        self, job_id: str, app: App, source: Source, options: JobOptions, conversation_id: str
-    ) -> None:
+    async def _run(self, run: Run) -> None:
+        """Wait for the conversation's earlier jobs, then do this one, start to finish."""
+        lock, waiting = self._turns.get(run.conversation_id, (asyncio.Lock(), 0))
+        self._turns[run.conversation_id] = (lock, waiting + 1)
         status = JobStatus.SCHEDULED
-        lock, waiting = self._turns.get(conversation_id, (asyncio.Lock(), 0))
-        self._turns[conversation_id] = (lock, waiting + 1)
         try:
             async with lock:
-                status = await self._move(job_id, status, JobStatus.IN_PROGRESS, options)
-                built = await self._work(app, source, options, conversation_id)
-                await _off_loop(self._keep, built)
-            await self._move(job_id, status, JobStatus.COMPLETED, options)
-        except (JobFailedError, MediaError) as error:
-            await self._fail(job_id, status, str(error), options, app)
-        except Exception as error:
-            log.exception("async job %s failed", job_id)
-            reason = f"The server could not process the file ({type(error).__name__})."
-            await self._fail(job_id, status, reason, options, app)
+                try:
+                    status = await self._move(run, status, JobStatus.IN_PROGRESS)
+                    await _off_loop(self._keep, await self._work(run))
+                    await self._move(run, status, JobStatus.COMPLETED)
+                except (JobFailedError, MediaError) as error:
+                    await self._fail(run, status, str(error))
+                except Exception as error:
+                    log.exception("async job %s failed", run.job_id)
+                    reason = f"The server could not process the file ({type(error).__name__})."
+                    await self._fail(run, status, reason)
         finally:
-            lock, waiting = self._turns[conversation_id]
+            lock, waiting = self._turns[run.conversation_id]
             if waiting > 1:
-                self._turns[conversation_id] = (lock, waiting - 1)
+                self._turns[run.conversation_id] = (lock, waiting - 1)
             else:
-                del self._turns[conversation_id]
+                del self._turns[run.conversation_id]
 
-    async def _work(
-        self, app: App, source: Source, options: JobOptions, conversation_id: str
-    ) -> Built:
-        stored = self.store.conversation(conversation_id, app.key)
+    async def _work(self, run: Run) -> Built:
+        app, source, options = run.app, run.source, run.options
+        stored = self.store.conversation(run.conversation_id, app.key)
         if stored is None:
             raise JobFailedError("The conversation was deleted before the job could start.")
         conversation = JobConversation.existing(
-            conversation_id=conversation_id,
+            conversation_id=stored.id,
             app_key=app.key,
             started=datetime.fromisoformat(stored.start_time.replace("Z", "+00:00")),
-            messages=self.store.messages(conversation_id),
-            topics=self.store.topics(conversation_id),
+            messages=self.store.messages(stored.id),
+            topics=self.store.topics(stored.id),
             members=stored.members,
         )
         # The engine is chosen by name as a streaming connection's is by its id; an append
@@ -179,25 +188,20 @@ class AsyncJobs:
         for output in built.outputs:
             persist(self.store, output)
 
-    async def _move(
-        self, job_id: str, current: JobStatus, new: JobStatus, options: JobOptions
-    ) -> JobStatus:
+    async def _move(self, run: Run, current: JobStatus, new: JobStatus) -> JobStatus:
         status = next_status(current, new)
-        self.store.update_job(job_id, status, _iso_now(), None)
-        await notify(options.webhook_url, job_id, status)
+        self.store.update_job(run.job_id, status, _iso_now(), None)
+        await notify(run.options.webhook_url, run.job_id, status)
         return status
 
-    async def _fail(
-        self, job_id: str, current: JobStatus, reason: str, options: JobOptions, app: App
-    ) -> None:
+    async def _fail(self, run: Run, current: JobStatus, reason: str) -> None:
         status = next_status(current, JobStatus.FAILED)
-        self.store.update_job(job_id, status, _iso_now(), reason)
-        job = self.store.job(job_id, app.key)
-        stored = self.store.conversation(job.conversation_id, app.key) if job else None
+        self.store.update_job(run.job_id, status, _iso_now(), reason)
+        stored = self.store.conversation(run.conversation_id, run.app.key)
         # A new conversation whose only job failed holds nothing: it ends where it began.
         if stored is not None and stored.end_time is None and not self.store.messages(stored.id):
             self.store.end_conversation(stored.id, stored.start_time)
-        await notify(options.webhook_url, job_id, status)
+        await notify(run.options.webhook_url, run.job_id, status)
 
 
 def _iso_now() -> str:
