@@ -57,7 +57,8 @@ def decode_audio(data: bytes) -> DecodedAudio:
     try:
         return _decode(data)
     except av.FFmpegError as error:
-        raise MediaError(f"The file is not audio or video that can be decoded ({error}).") from None
+        why = (error.strerror or str(error)).rstrip(".").lower()
+        raise MediaError(f"The file is not audio or video that can be decoded: {why}.") from None
 
 
 def _decode(data: bytes) -> DecodedAudio:

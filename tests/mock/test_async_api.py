@@ -376,6 +376,19 @@ def test_a_corrupt_file_fails_its_job_and_an_empty_one_is_refused(
     job = finished(mock_server, headers, reply.json()["jobId"])
     assert job["status"] == "failed"
     assert "not audio or video that can be decoded" in job["message"]
+    silent = io.BytesIO()
+    with av.open(silent, mode="w", format="mp4") as box:
+        picture = box.add_stream("mpeg4", rate=10)
+        picture.width = picture.height = 32
+        picture.pix_fmt = "yuv420p"
+        for index in range(5):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            box.mux(picture.encode(frame))
+        box.mux(picture.encode(None))
+    reply = post_file(mock_server, headers, silent.getvalue(), path="/v1/process/video")
+    job = finished(mock_server, headers, reply.json()["jobId"])
+    assert job["status"] == "failed" and job["message"] == "The file has no audio track."
     empty = post_file(mock_server, headers, b"")
     assert empty.status_code == 400 and "empty" in empty.json()["message"]
     typed = post_file(mock_server, headers, b"RIFF", content_type="application/json")
