@@ -337,6 +337,7 @@ async def _text(
 @async_api.post("/v1/process/audio")
 @async_api.post("/v1/process/video")
 async def process_file(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
+    """Process an audio or video file sent as the body: a new conversation."""
     return await _file(request, jobs, app, None)
 
 
@@ -345,12 +346,14 @@ async def process_file(request: Request, jobs: Jobs, app: CurrentApp) -> dict[st
 async def append_file(
     conversation_id: str, request: Request, jobs: Jobs, app: CurrentApp
 ) -> dict[str, str]:
+    """Append an audio or video file sent as the body to a conversation."""
     return await _file(request, jobs, app, conversation_id)
 
 
 @async_api.post("/v1/process/audio/url")
 @async_api.post("/v1/process/video/url")
 async def process_url(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
+    """Process the audio or video file at `url`: a new conversation."""
     return await _url(request, jobs, app, None)
 
 
@@ -359,11 +362,13 @@ async def process_url(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str
 async def append_url(
     conversation_id: str, request: Request, jobs: Jobs, app: CurrentApp
 ) -> dict[str, str]:
+    """Append the audio or video file at `url` to a conversation."""
     return await _url(request, jobs, app, conversation_id)
 
 
 @async_api.post("/v1/process/text")
 async def process_text(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
+    """Process text `messages`: a new conversation."""
     return await _text(request, jobs, app, None)
 
 
@@ -371,11 +376,13 @@ async def process_text(request: Request, jobs: Jobs, app: CurrentApp) -> dict[st
 async def append_text(
     conversation_id: str, request: Request, jobs: Jobs, app: CurrentApp
 ) -> dict[str, str]:
+    """Append text `messages` to a conversation."""
     return await _text(request, jobs, app, conversation_id)
 
 
 @async_api.get("/v1/job/{job_id}")
 def get_job(job_id: str, jobs: Jobs, app: CurrentApp) -> dict[str, Any]:
+    """A job's status (and, once failed, why)."""
     job = jobs.store.job(job_id, app.key)
     if job is None:
         raise ApiError(404, JOB_NOT_FOUND)
