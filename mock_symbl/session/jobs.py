@@ -50,8 +50,10 @@ TRANSITIONS: Final[Mapping[JobStatus, frozenset[JobStatus]]] = {
     JobStatus.FAILED: frozenset(),
 }
 ABANDONED = "The server stopped before this job finished; submit the file again."
-# Audio goes to the session in frames as a streaming client sends them.
+# Audio goes to the session in frames as a streaming client sends them, FRAMES_PER_CALL
+# (about 2 s at 44.1 kHz) in one call to the recognition threads.
 FRAME_SAMPLES = 4096
+FRAMES_PER_CALL = 24
 # Undated text messages follow each other at a speaking pace.
 SECONDS_PER_WORD = 0.4
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -441,23 +443,44 @@ class Recognition:
     connection_id: str
 
 
-def recognise_audio(
-    samples: NDArray[np.int16],
-    rate: int,
-    options: JobOptions,
-    conversation: JobConversation,
-    recognition: Recognition,
-) -> Built:
-    """A whole file's audio, recognised as a streamed conversation's would be."""
-    seconds = samples.size / rate
-    built = Built(seconds=seconds)
-    session = _session(conversation, recognition, seconds)
-    built.outputs += _run(session, _start_request(options, rate, None))
-    for start in range(0, samples.size, FRAME_SAMPLES):
-        frame = samples[start : start + FRAME_SAMPLES].astype("<i2").tobytes()
-        built.outputs += _checked(session.receive_audio(frame))
-    built.outputs += _run(session, '{"type": "stop_request"}')
-    return _settled(built, options, conversation)
+class AudioRecognition:
+    """A whole file's audio, recognised as a streamed conversation's would be, a stretch at
+    a time (`feed`), so a long file shares the recognition threads with live streams."""
+
+    def __init__(
+        self,
+        samples: NDArray[np.int16],
+        rate: int,
+        options: JobOptions,
+        conversation: JobConversation,
+        recognition: Recognition,
+    ) -> None:
+        self._samples = samples
+        self._options = options
+        self._conversation = conversation
+        self._built = Built(seconds=samples.size / rate)
+        self._session = _session(conversation, recognition, self._built.seconds)
+        self._built.outputs += _run(self._session, _start_request(options, rate, None))
+        self._position = 0
+
+    @property
+    def done(self) -> bool:
+        """Whether every sample has been heard."""
+        return self._position >= self._samples.size
+
+    def feed(self, frames: int) -> None:
+        """Hear up to `frames` more frames of FRAME_SAMPLES."""
+        end = min(self._position + frames * FRAME_SAMPLES, self._samples.size)
+        for start in range(self._position, end, FRAME_SAMPLES):
+            frame = self._samples[start : min(start + FRAME_SAMPLES, end)]
+            data = frame.astype("<i2", copy=False).tobytes()
+            self._built.outputs += _checked(self._session.receive_audio(data))
+        self._position = end
+
+    def finish(self) -> Built:
+        """End the audio: the records the job stores."""
+        self._built.outputs += _run(self._session, '{"type": "stop_request"}')
+        return _settled(self._built, self._options, self._conversation)
 
 
 def recognise_text(

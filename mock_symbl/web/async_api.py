@@ -5,7 +5,8 @@
 once, and the `PUT .../{conversationId}` forms append to a conversation the app owns.
 A job runs in the background: `scheduled` until it may start (one job at a time per
 conversation), `in_progress` while the file is fetched, decoded and recognised on the
-recognition threads, then `completed` or `failed` with a message. Only this machine is
+recognition threads (one file at a time, a stretch per call, so live streams keep their
+share), then `completed` or `failed` with a message. Only this machine is
 reached: URLs and webhooks must be loopback (or `file://` for a source).
 """
 
@@ -27,7 +28,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from mock_symbl.session import messages as wire
 from mock_symbl.session.jobs import (
     ABANDONED,
+    FRAMES_PER_CALL,
     UNFINISHED,
+    AudioRecognition,
     Built,
     JobConversation,
     JobFailedError,
@@ -40,7 +43,6 @@ from mock_symbl.session.jobs import (
     job_options,
     media_source,
     next_status,
-    recognise_audio,
     recognise_text,
     text_messages,
 )
@@ -97,6 +99,7 @@ class AsyncJobs:
         self._tasks: set[asyncio.Task[None]] = set()
         # One job at a time per conversation: its lock, and how many jobs hold or await it.
         self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._recognising = asyncio.Semaphore(1)
 
     def submit(
         self,
@@ -180,9 +183,20 @@ class AsyncJobs:
         data = source.data if source.url is None else await fetch(source.url)
         assert data is not None
         audio = await _off_loop(decode_audio, data)
-        return await _off_loop(
-            recognise_audio, audio.samples, audio.sample_rate, options, conversation, recognition
-        )
+        # One file at a time, a stretch per call: live streams keep their share of the
+        # recognition threads whatever files are queued.
+        async with self._recognising:
+            heard = await _off_loop(
+                AudioRecognition,
+                audio.samples,
+                audio.sample_rate,
+                options,
+                conversation,
+                recognition,
+            )
+            while not heard.done:
+                await _off_loop(heard.feed, FRAMES_PER_CALL)
+            return await _off_loop(heard.finish)
 
     def _keep(self, built: Built) -> None:
         for output in built.outputs:
