@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS insights (
 CREATE TABLE IF NOT EXISTS topics (
     conversation_id TEXT NOT NULL, text TEXT NOT NULL, id TEXT NOT NULL, score REAL NOT NULL,
     message_ids TEXT NOT NULL, sentiment REAL NOT NULL, PRIMARY KEY (conversation_id, text));
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, app_key TEXT NOT NULL, conversation_id TEXT NOT NULL,
+    status TEXT NOT NULL, message TEXT, updated TEXT NOT NULL, owner TEXT);
 """
 # Files written before conversations had owners gain the column; their conversations have
 # no owner, and are never ended for one (whoever serves them may still be alive).
@@ -711,3 +714,91 @@ class Store:
             )
             for row in rows
         ]
+
+    # Async API jobs belong to the process that runs them, as conversations do; one whose
+    # process died or closed never finishes, and says so (`fail_abandoned_jobs`).
+    def add_job(self, job: StoredJob) -> None:
+        """Store a new job, owned by this process."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.id,
+                    job.app_key,
+                    job.conversation_id,
+                    job.status,
+                    job.message,
+                    job.updated,
+                    self._owner,
+                ),
+            )
+
+    def update_job(self, job_id: str, status: str, updated: str, message: str | None) -> None:
+        """Record a job's new status (and, for a failure, why)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET status = ?, updated = ?, message = ? WHERE id = ?",
+                (status, updated, message, job_id),
+            )
+
+    def job(self, job_id: str, app_key: str) -> StoredJob | None:
+        """A job, if it exists and belongs to `app_key`."""
+        rows = self._rows(
+            "SELECT id, app_key, conversation_id, status, message, updated FROM jobs "
+            "WHERE id = ? AND app_key = ?",
+            (job_id, app_key),
+        )
+        return StoredJob(*rows[0]) if rows else None
+
+    def fail_abandoned_jobs(self, unfinished: Sequence[str], message: str, now: str) -> list[str]:
+        """Fail the jobs in an `unfinished` status whose process is gone; their ids.
+
+        Jobs of live processes sharing the file are left to them.
+        """
+        if self._owners is None:
+            return []
+        marks = ", ".join("?" for _ in unfinished)
+        rows = self._rows(
+            f"SELECT id, owner FROM jobs WHERE status IN ({marks}) AND "
+            "(owner IS NULL OR owner != ?)",
+            (*unfinished, self._owner),
+        )
+        failed: list[str] = []
+        for job_id, owner in rows:
+            if isinstance(owner, str) and _OWNER_NAME.fullmatch(owner) and self._alive(owner):
+                continue
+            self.update_job(str(job_id), "failed", now, message)
+            failed.append(str(job_id))
+        return failed
+
+    def name_conversation(self, conversation_id: str, name: str) -> None:
+        """Rename a conversation (a job appending to it may name it anew)."""
+        with self._tx() as db:
+            db.execute("UPDATE conversations SET name = ? WHERE id = ?", (name, conversation_id))
+
+    def _alive(self, owner: str) -> bool:
+        """Whether the process that owns `owner`'s lock file still holds it."""
+        assert self._owners is not None
+        try:
+            fd = os.open(self._owners / owner, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJob:
+    """An Async API job: whose it is, the conversation it fills, where it stands."""
+
+    id: str
+    app_key: str
+    conversation_id: str
+    status: str
+    message: str | None
+    updated: str

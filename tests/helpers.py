@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import socket
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import websockets
+
+from harness.session_folder.wavfile import read_pcm16
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "sessions"
@@ -103,3 +108,31 @@ def read_until_closed(raw: socket.socket, wait_s: float = 60.0) -> bytes:
     while chunk := raw.recv(65536):
         answer += chunk
     return answer
+
+
+def encoded(wav: Path, container: str, codec: str, *, video: str | None = None) -> bytes:
+    """A WAV's audio encoded with PyAV (and, for a video, a small moving picture)."""
+    audio = read_pcm16(wav)
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container) as box:
+        sound = box.add_stream(codec, rate=audio.sample_rate)
+        sound.layout = "mono"
+        picture = box.add_stream(video, rate=10) if video else None
+        if picture is not None:
+            picture.width = picture.height = 32
+            picture.pix_fmt = "yuv420p"
+            for index in range(int(audio.samples.size / audio.sample_rate * 10)):
+                pixels = np.full((32, 32, 3), index * 7 % 256, dtype=np.uint8)
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts, frame.time_base = index, Fraction(1, 10)
+                box.mux(picture.encode(frame))
+            box.mux(picture.encode(None))
+        chunk = 1024
+        for start in range(0, audio.samples.size, chunk):
+            piece = audio.samples[start : start + chunk].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(piece, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = audio.sample_rate, start
+            frame.time_base = Fraction(1, audio.sample_rate)
+            box.mux(sound.encode(frame))
+        box.mux(sound.encode(None))
+    return out.getvalue()

@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from harness import __version__
 from mock_symbl.session.faults import FaultBoard
 from mock_symbl.store import Store
+from mock_symbl.web.async_api import MEDIA_UPLOADS, install_async_api
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
@@ -52,7 +53,11 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.state.journal = streaming.journal
     # Innermost, so its 413 still gets the CORS headers a browser needs to read it.
     app.add_middleware(JournalRest, journal=streaming.journal)
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=config.max_body_bytes,
+        larger=(MEDIA_UPLOADS, config.max_media_bytes),
+    )
     app.add_middleware(ConnectionIdLimit, max_chars=config.max_connection_id_chars)
     app.add_middleware(
         CORSMiddleware,
@@ -69,6 +74,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.include_router(control)
     app.include_router(manage)
     app.include_router(conversation_writes)
+    install_async_api(app)
 
     @app.get("/")
     def health() -> dict[str, str]:

@@ -85,6 +85,8 @@ class MockConfig:
     faults: Faults = field(default_factory=Faults)
     # Abuse limits. A request body over this is refused (413) as it arrives.
     max_body_bytes: int = 1 << 20
+    # An audio or video file sent to the Async API may be this large.
+    max_media_bytes: int = 256 << 20
     # Failed token requests per minute, per client address and per appId (None: any).
     token_failures_per_minute: int | None = 30
     # A client gets this long to send a complete request head (slow ones hold connections).

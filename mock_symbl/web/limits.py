@@ -4,6 +4,7 @@ streams, and the size of a request body."""
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -114,19 +115,28 @@ class BodyTooLargeError(Exception):
 
 class BodyLimit:
     """ASGI middleware: 413 for a request body over `max_bytes`, told by its Content-Length
-    or counted as it arrives, so no more than the limit (and one chunk) is ever held."""
+    or counted as it arrives, so no more than the limit (and one chunk) is ever held.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `larger`: paths that take bigger bodies (uploaded media files), and their limit.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: tuple[re.Pattern[str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.larger is not None and self.larger[0].fullmatch(scope["path"]):
+            limit = self.larger[1]
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -135,7 +145,7 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 raise BodyTooLargeError
             return message
 
@@ -149,12 +159,13 @@ class BodyLimit:
         except BodyTooLargeError:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         # The rest of the body stays unread: the connection closes after the answer.
         answer = JSONResponse(
-            {"message": f"The request body is over the limit of {self.max_bytes} bytes."},
+            {"message": f"The request body is over the limit of {limit} bytes."},
             status_code=413,
             headers={"Connection": "close"},
         )

@@ -9,16 +9,18 @@ without being added here fails, and so does one listed here that the mock lacks.
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from helpers import encoded
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sessions"
 # The fixture uploaded to the Async API's audio routes and served for its URL routes.
 UPLOAD = "hot"
-# No video fixture exists yet: the video routes name the file they will upload.
-VIDEO = FIXTURES.parent / "video" / "hot.mp4"
 
 
 class Context(Protocol):
@@ -106,10 +108,13 @@ def _wav(_: Context) -> Body:
     return Body(content=(FIXTURES / UPLOAD / "audio.wav").read_bytes(), content_type="audio/wav")
 
 
+@functools.cache
 def _video() -> Path:
-    if not VIDEO.is_file():
-        raise FileNotFoundError(f"the video routes upload {VIDEO}, which does not exist yet")
-    return VIDEO
+    """The uploaded fixture's audio in an MP4 (AAC, with a small moving picture), made once."""
+    folder = Path(tempfile.mkdtemp(prefix="contract-video-"))
+    video = folder / f"{UPLOAD}.mp4"
+    video.write_bytes(encoded(FIXTURES / UPLOAD / "audio.wav", "mp4", "aac", video="mpeg4"))
+    return video
 
 
 def _mp4(_: Context) -> Body:
@@ -367,6 +372,17 @@ SERVED: frozenset[str] = frozenset(
         "GET /v1/manage/tracker/{trackerId}",
         "PUT /v1/manage/tracker/{trackerId}",
         "DELETE /v1/manage/tracker/{trackerId}",
+        "POST /v1/process/text",
+        "PUT /v1/process/text/{conversationId}",
+        "POST /v1/process/audio",
+        "PUT /v1/process/audio/{conversationId}",
+        "POST /v1/process/audio/url",
+        "PUT /v1/process/audio/url/{conversationId}",
+        "POST /v1/process/video",
+        "PUT /v1/process/video/{conversationId}",
+        "POST /v1/process/video/url",
+        "PUT /v1/process/video/url/{conversationId}",
+        "GET /v1/job/{jobId}",
     }
 )
 

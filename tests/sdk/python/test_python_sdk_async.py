@@ -18,9 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import struct
 import threading
-import wave
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,7 +29,7 @@ from sdk_clients import Events, of, phrase_words, python_client, rest, run_clien
 
 from mock_symbl import MockConfig, RunningMock, running_mock
 
-from helpers import FIXTURES
+from helpers import FIXTURES, encoded
 
 FIXTURE = "hot"
 TEXT = [
@@ -41,61 +39,6 @@ TEXT = [
 TEXT_APPENDED = [
     ("Jane", "jane@example.com", "What is the status of the mobile release?"),
 ]
-
-
-def box(kind: bytes, *parts: bytes) -> bytes:
-    """An ISO BMFF box."""
-    body = b"".join(parts)
-    return struct.pack(">I", 8 + len(body)) + kind + body
-
-
-def full_box(kind: bytes, version_flags: int, *parts: bytes) -> bytes:
-    return box(kind, struct.pack(">I", version_flags), *parts)
-
-
-def mp4_of(wav: Path) -> bytes:
-    """A WAV's 16-bit mono PCM as the audio track of an MP4 (a `sowt` sample entry)."""
-    with wave.open(str(wav), "rb") as source:
-        rate, pcm = source.getframerate(), source.readframes(source.getnframes())
-    samples = len(pcm) // 2
-    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
-    ftyp = box(b"ftyp", b"isom", struct.pack(">I", 512), b"isomiso2mp41")
-    entry = box(
-        b"sowt",
-        bytes(6), struct.pack(">H", 1),  # reserved, data reference index
-        struct.pack(">HHI", 0, 0, 0),  # sound description version, revision, vendor
-        struct.pack(">HHhH", 1, 16, 0, 0),  # channels, bits, compression id, packet size
-        struct.pack(">I", rate << 16),  # sample rate, 16.16
-    )  # fmt: skip
-
-    def moov(chunk_offset: int) -> bytes:
-        stbl = box(
-            b"stbl",
-            full_box(b"stsd", 0, struct.pack(">I", 1), entry),
-            full_box(b"stts", 0, struct.pack(">III", 1, samples, 1)),
-            full_box(b"stsc", 0, struct.pack(">IIII", 1, 1, samples, 1)),
-            full_box(b"stsz", 0, struct.pack(">II", 2, samples)),
-            full_box(b"stco", 0, struct.pack(">II", 1, chunk_offset)),
-        )
-        dinf = box(b"dinf", full_box(b"dref", 0, struct.pack(">I", 1), full_box(b"url ", 1)))
-        minf = box(b"minf", full_box(b"smhd", 0, bytes(4)), dinf, stbl)
-        hdlr = full_box(b"hdlr", 0, bytes(4), b"soun", bytes(12), b"SoundHandler\0")
-        mdhd = full_box(b"mdhd", 0, struct.pack(">IIIIHH", 0, 0, rate, samples, 0x55C4, 0))
-        tkhd = full_box(
-            b"tkhd", 3,
-            struct.pack(">IIIII", 0, 0, 1, 0, samples), bytes(8),
-            struct.pack(">hhhH", 0, 0, 0x0100, 0), matrix, struct.pack(">II", 0, 0),
-        )  # fmt: skip
-        mvhd = full_box(
-            b"mvhd", 0,
-            struct.pack(">IIII", 0, 0, rate, samples), struct.pack(">IH", 0x10000, 0x0100),
-            bytes(10), matrix, bytes(24), struct.pack(">I", 2),
-        )  # fmt: skip
-        return box(b"moov", mvhd, box(b"trak", tkhd, box(b"mdia", mdhd, hdlr, minf)))
-
-    # The sample data follows ftyp and moov (whose size does not depend on the offset).
-    offset = len(ftyp) + len(moov(0)) + 8
-    return ftyp + moov(offset) + box(b"mdat", pcm)
 
 
 class QuietFiles(SimpleHTTPRequestHandler):
@@ -110,7 +53,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]
     """A folder with the fixture's audio.wav and video.mp4, and the loopback URL serving it."""
     folder = tmp_path_factory.mktemp("media")
     shutil.copy(FIXTURES / FIXTURE / "audio.wav", folder / "audio.wav")
-    (folder / "video.mp4").write_bytes(mp4_of(folder / "audio.wav"))
+    (folder / "video.mp4").write_bytes(encoded(folder / "audio.wav", "mp4", "aac"))
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(folder))
     )
