@@ -32,7 +32,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Route,
+    WebSocket,
+    sync_playwright,
+)
 from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.routing import Route as PageRoute
@@ -198,32 +206,28 @@ class SdkPage:
     page: Page
     errors: list[str] = field(default_factory=list)
 
-    def call(self, function: str, argument: Any = None) -> Any:
-        return self.page.evaluate(f"(argument) => {function}(argument)", argument)
+    def call(self, name: str, argument: Any = None) -> Any:
+        """One of the page's calls; its value, or AssertionError with the SDK's message."""
+        handle = self.page.evaluate("([name, argument]) => begin(name, argument)", [name, argument])
+        self.page.wait_for_function("(id) => outcome(id).done", arg=handle, timeout=GUARD_MS)
+        outcome: dict[str, Any] = self.page.evaluate("(id) => outcome(id)", handle)
+        assert "error" not in outcome, f"{name}: {outcome['error']}"
+        return outcome["value"]
 
     def wait_until(self, condition: str) -> None:
         """Wait until `condition` (JavaScript over `received`) holds, or an error came."""
         self.page.wait_for_function(
             f"() => ({condition}) || errorsSeen().length > 0", timeout=GUARD_MS
         )
-        assert self.sdk_errors() == [], self.sdk_errors()
 
     def received(self) -> list[Event]:
         events: list[Event] = self.page.evaluate("() => received")
         return events
 
     def sdk_errors(self) -> list[str]:
-        """Errors the server sent (the SDK's `error` event) and the SDK's own."""
+        """Errors the server sent (the SDK's `error` event), the SDK's own, the page's."""
         errors: list[str] = self.page.evaluate("() => errorsSeen()")
         return errors + self.errors
-
-
-def open_page(context: BrowserContext, site: RunningServer, outside: Outside) -> SdkPage:
-    tab = SdkPage(context.new_page())
-    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
-    tab.page.on("websocket", lambda socket: outside.sockets.append(socket.url))
-    tab.page.goto(site.base_url + "/")
-    return tab
 
 
 @dataclass
@@ -231,13 +235,15 @@ class Run:
     """One streaming connection through the SDK, and what everyone saw of it."""
 
     connection_id: str
-    conversation_id: str
-    speaker: list[Event]
-    subscriber: list[Event]
-    outside: Outside
-    conformance: dict[str, Any]
-    start_request: dict[str, Any]
-    rest_messages: list[dict[str, Any]]
+    speaker: list[Event] = field(default_factory=list)
+    subscriber: list[Event] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # Every frame the SDK sent on its streaming socket, as it sent it.
+    sent: list[str | bytes] = field(default_factory=list)
+    outside: Outside = field(default_factory=Outside)
+    conversation_id: str | None = None
+    conformance: dict[str, Any] = field(default_factory=dict)
+    rest_messages: list[dict[str, Any]] = field(default_factory=list)
 
     def events(self, name: str, of: str = "speaker") -> list[Event]:
         return [e["data"] for e in getattr(self, of) if e["name"] == name]
@@ -245,9 +251,31 @@ class Run:
     def names(self, of: str = "speaker") -> list[str]:
         return [e["name"] for e in getattr(self, of)]
 
+    def start_request(self) -> dict[str, Any]:
+        request: dict[str, Any] = json.loads(next(f for f in self.sent if isinstance(f, str)))
+        return request
+
+    def audio_frames(self) -> list[bytes]:
+        return [f for f in self.sent if isinstance(f, bytes)]
+
+
+def open_page(context: BrowserContext, site: RunningServer, run: Run) -> SdkPage:
+    tab = SdkPage(context.new_page())
+    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
+
+    def socket_opened(socket: WebSocket) -> None:
+        run.outside.sockets.append(socket.url)
+        if "/v1/realtime/insights/" in socket.url:
+            socket.on("framesent", lambda frame: run.sent.append(frame))
+
+    tab.page.on("websocket", socket_opened)
+    tab.page.goto(site.base_url + "/")
+    return tab
+
 
 # Development credentials, as the SDK's README shows them.
 CREDENTIALS = {"appId": APP_ID, "appSecret": APP_SECRET}
+COMPLETED = "received.some((e) => e.name === 'conversation_completed')"
 
 
 def finals_of(count: int) -> str:
@@ -264,52 +292,52 @@ def stream(
     encoding: str | None = None,
     subscribe: bool = False,
 ) -> Run:
-    """Stream the fixture's speech through the SDK until every phrase is final, then stop."""
-    outside = Outside()
+    """Stream the fixture's speech through the SDK until every phrase is final, then stop.
+
+    An error from the server or the SDK ends the run early; the tests read it in `errors`."""
+    run = Run(f"hot--{uuid.uuid4()}")
     context = browser.new_context()
-    context.route("**/*", outside.route)
+    context.route("**/*", run.outside.route)
     try:
-        speaker = open_page(context, site, outside)
-        connection_id = f"hot--{uuid.uuid4()}"
-        opened = speaker.call(
-            "openStreaming",
-            {"auth": CREDENTIALS, "basePath": mock.base_url, "id": connection_id, "opus": opus},
-        )
-        assert opened == connection_id
-        subscriber = None
+        speaker = open_page(context, site, run)
+        where = {"basePath": mock.base_url, "id": run.connection_id}
+        opened = speaker.call("openStreaming", {"auth": CREDENTIALS, "opus": opus, **where})
+        assert opened == run.connection_id
+        tabs = [speaker]
         if subscribe:
             # Listen-only, with an access token as a production page would.
-            subscriber = open_page(context, site, outside)
+            tabs.append(open_page(context, site, run))
             access = {"accessToken": token(mock.base_url)}
-            subscription = {"auth": access, "basePath": mock.base_url, "id": connection_id}
-            assert subscriber.call("subscribe", subscription) is True
+            assert tabs[1].call("subscribe", {"auth": access, **where}) is True
         options = json.loads(json.dumps(START))
         if encoding:
             options["config"]["encoding"] = encoding
         speaker.call("startProcessing", options)
         # The subscriber has every phrase too before the speaker stops: it heard them live.
-        for tab in (speaker, subscriber) if subscriber else (speaker,):
+        for tab in tabs:
             tab.wait_until(finals_of(len(PHRASES)))
-        conversation_id = speaker.call("stopProcessing")
-        if subscriber:
-            subscriber.wait_until("received.some((e) => e.name === 'conversation_completed')")
-            subscriber.call("unsubscribe")
-        # Its detector polls every 3 s until answered: wait for the first poll, whenever.
-        deadline = time.monotonic() + GUARD_MS / 1000
-        while CONNECTIVITY not in outside.answered and time.monotonic() < deadline:
-            speaker.page.wait_for_timeout(100)  # lets Playwright run the route handler
-        return Run(
-            connection_id=connection_id,
-            conversation_id=conversation_id,
-            speaker=speaker.received(),
-            subscriber=subscriber.received() if subscriber else [],
-            outside=outside,
-            conformance=conformance(mock, connection_id),
-            start_request=start_request(mock, connection_id),
-            rest_messages=rest_messages(mock, conversation_id),
-        )
+        if not any(tab.sdk_errors() for tab in tabs):
+            speaker.call("stopProcessing")
+            for tab in tabs:
+                tab.wait_until(COMPLETED)
+            run.conversation_id = speaker.call("disconnect")
+            if subscribe:
+                tabs[1].call("unsubscribe")
+            # Its detector polls every 3 s until answered: wait for the first poll, whenever.
+            deadline = time.monotonic() + GUARD_MS / 1000
+            while CONNECTIVITY not in run.outside.answered and time.monotonic() < deadline:
+                speaker.page.wait_for_timeout(100)  # lets Playwright run the route handler
+        run.speaker = speaker.received()
+        run.subscriber = tabs[1].received() if subscribe else []
+        run.errors = [error for tab in tabs for error in tab.sdk_errors()]
     finally:
         context.close()
+    # The journal waits for the server to finish with the connection; then its report.
+    assert [e for e in mock.journal(settle_s=30) if e.connection_id == run.connection_id]
+    run.conformance = conformance(mock, run.connection_id)
+    if run.conversation_id:
+        run.rest_messages = rest_messages(mock, run.conversation_id)
+    return run
 
 
 def bearer(mock: RunningMock) -> dict[str, str]:
@@ -325,12 +353,6 @@ def conformance(mock: RunningMock, connection_id: str) -> dict[str, Any]:
     return report
 
 
-def start_request(mock: RunningMock, connection_id: str) -> dict[str, Any]:
-    (entry,) = [e for e in mock.journal(settle_s=10) if e.connection_id == connection_id]
-    assert entry.start_request is not None
-    return entry.start_request
-
-
 def rest_messages(mock: RunningMock, conversation_id: str) -> list[dict[str, Any]]:
     reply = httpx.get(
         f"{mock.base_url}/v1/conversations/{conversation_id}/messages", headers=bearer(mock)
@@ -343,7 +365,9 @@ def rest_messages(mock: RunningMock, conversation_id: str) -> list[dict[str, Any
 @pytest.fixture(scope="module")
 def linear16(browser: Browser, site: RunningServer, mock_server: RunningMock) -> Run:
     """The SDK's default: LINEAR16 from the default microphone, and a subscriber listening."""
-    return stream(browser, site, mock_server, subscribe=True)
+    run = stream(browser, site, mock_server, subscribe=True)
+    assert run.errors == [], run.errors
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +408,7 @@ def index(events: list[Event], name: str, predicate: Callable[[Any], bool] = boo
 
 def assert_hears_the_transcript(run: Run) -> None:
     """Captions grow into finals with exactly the transcript's words; one message each."""
+    assert run.errors == [], run.errors
     heard = phrases_heard(run.events("speech_recognition"))
     assert [recognised(group[-1]) for group in heard] == [spoken(p) for p in PHRASES]
     for group in heard:
@@ -499,28 +524,34 @@ def test_the_conversation_api_holds_what_the_sdk_received(linear16: Run) -> None
 def test_the_sdk_drops_the_first_sample_of_every_buffer(linear16: Run) -> None:
     # The SDK's own bug: LINEAR16AudioStream.processAudio converts each 1024-sample buffer with
     # `for (index = length; index > 0; index -= 1) target[index] = 32767 * min(1, input[index])`,
-    # so sample 0 of every frame stays 0 (and the write at `length` falls off the end). The
-    # mock's conformance report for the connection flags it on every frame that shows it.
+    # so sample 0 of every frame stays 0 (and the write at `length` falls off the end).
+    frames = linear16.audio_frames()
+    assert frames and {len(frame) for frame in frames} == {2048}
+    assert {frame[:2] for frame in frames} == {b"\0\0"}
+    # The mock's conformance report for the connection flags it, on every frame that shows it.
     report = linear16.conformance
     (finding,) = [f for f in report["findings"] if f["code"] == "first_sample_zero"]
     assert finding["evidence"]["frames"] == finding["evidence"]["of"] > 0
     assert report["samples"] == 1024 * report["frames"]
-    # It declares the rate its AudioContext really runs at (the capture track's).
-    declared = linear16.start_request["config"]["speechRecognition"]
-    assert declared["encoding"] == "LINEAR16"
-    assert report["declared"] == {
-        "encoding": "LINEAR16",
-        "sample_rate": declared["sampleRateHertz"],
-    }
 
 
 def test_the_start_request_carries_the_documented_options(linear16: Run) -> None:
-    request = linear16.start_request
-    assert request["type"] == "start_request"
-    assert request["insightTypes"] == START["insightTypes"]
-    assert request["speaker"] == SPEAKER
-    assert request["trackers"] == [TRACKER]
-    assert request["config"]["meetingTitle"] == START["config"]["meetingTitle"]
+    request = linear16.start_request()
+    # The rate its AudioContext runs at (the capture track's), which the audio really has.
+    rate = request["config"]["speechRecognition"]["sampleRateHertz"]
+    assert request == {
+        "type": "start_request",
+        "insightTypes": START["insightTypes"],
+        "config": {
+            **START["config"],
+            "speechRecognition": {"encoding": "LINEAR16", "sampleRateHertz": rate},
+        },
+        "speaker": SPEAKER,
+        "trackers": [TRACKER],
+    }
+    assert linear16.conformance["declared"] == {"encoding": "LINEAR16", "sample_rate": rate}
+    codes = {f["code"] for f in linear16.conformance["findings"]}
+    assert "sample_rate_mismatch" not in codes
 
 
 def test_a_subscriber_hears_the_captions_and_messages_live(linear16: Run) -> None:
@@ -548,14 +579,24 @@ def test_no_request_leaves_loopback(linear16: Run) -> None:
 # ---------------------------------------------------------------------------------------------
 # Opus: the SDK's documented `encoding: "OPUS"` (raw Opus packets, one per frame), and Ogg pages
 
+# RFC 6716 section 3.1: the TOC configurations of 20 ms frames (SILK, hybrid, CELT).
+TWENTY_MS = {1, 5, 9, 13, 15, 19, 23, 27, 31}
+
 
 def test_opus_from_the_microphone_is_heard_word_for_word(
     browser: Browser, site: RunningServer, mock_server: RunningMock
 ) -> None:
     run = stream(browser, site, mock_server, encoding="OPUS")
+    # What the SDK sends: every frame one bare Opus packet (symbl-opus-encdec with its
+    # `rawOpus: true`), a single 20 ms mono frame, encoded at 48 kHz.
+    frames = run.audio_frames()
+    assert frames
+    for frame in frames:
+        assert frame[0] >> 3 in TWENTY_MS and frame[0] & 0b111 == 0, frame[:8]
+    declared = run.start_request()["config"]["speechRecognition"]
+    assert declared["encoding"] == "OPUS"
     assert_hears_the_transcript(run)
-    assert run.start_request["config"]["speechRecognition"]["encoding"] == "OPUS"
-    assert run.conformance["declared"]["sample_rate"] == 48000
+    assert run.conformance["declared"]["sample_rate"] == declared["sampleRateHertz"]
     # The first-sample bug lives in the LINEAR16 conversion only.
     assert "first_sample_zero" not in {f["code"] for f in run.conformance["findings"]}
     assert run.outside.escaped == []
@@ -564,10 +605,18 @@ def test_opus_from_the_microphone_is_heard_word_for_word(
 def test_ogg_opus_pages_from_an_opus_audio_stream_are_heard_word_for_word(
     browser: Browser, site: RunningServer, mock_server: RunningMock
 ) -> None:
-    # Pages carry 40 packets (800 ms). The SDK drops what the encoder emits before the
-    # server's `started_listening` (RealtimeApi.sendAudio), so the stream's first page is
-    # audio (sequence 2): the OpusHead and OpusTags pages never leave the browser.
     run = stream(browser, site, mock_server, opus=OGG_OPUS)
+    # What the SDK sends: every frame one Ogg page of up to 40 packets (800 ms). It drops
+    # whatever the encoder emits before the server's `started_listening` (RealtimeApi.sendAudio
+    # sends only once a request has started), and the encoder emits the OpusHead and OpusTags
+    # pages (sequence 0 and 1) when it starts, before the start request: the stream the server
+    # gets begins with an audio page and never carries the headers.
+    frames = run.audio_frames()
+    assert frames and all(frame.startswith(b"OggS") for frame in frames)
+    first = frames[0]
+    assert first[5] & 0x02 == 0, "the first page is marked as the beginning of the stream"
+    assert int.from_bytes(first[18:22], "little") >= 2
+    assert not any(b"OpusHead" in frame for frame in frames)
+    assert run.start_request()["config"]["speechRecognition"]["encoding"] == "OPUS"
     assert_hears_the_transcript(run)
-    assert run.start_request["config"]["speechRecognition"]["encoding"] == "OPUS"
     assert run.outside.escaped == []
