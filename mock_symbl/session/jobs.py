@@ -14,7 +14,7 @@ import enum
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -29,7 +29,7 @@ from mock_symbl.engines.base import Hypothesis, Recognizer, Word
 from mock_symbl.session.conversation import ConversationState, Output, Send, Store
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.streaming import EngineFactory, StreamingSession
-from mock_symbl.store import Member, StoredInsight, StoredMessage, StoredTopic
+from mock_symbl.store import Member, StoredInsight, StoredMessage, StoredTopic, StoredTracker
 
 
 class JobStatus(enum.StrEnum):
@@ -95,6 +95,9 @@ class JobOptions:
     language_code: str | None = None
     webhook_url: str | None = None
     mode: str | None = None
+    # As a streaming start request's `trackers` and `config.trackers.enableAllTrackers`.
+    trackers: tuple[Mapping[str, Any], ...] = ()
+    enable_all_trackers: bool = False
 
 
 # Documented parameters this server cannot honour, and why a request with them is refused.
@@ -104,8 +107,6 @@ UNSUPPORTED: Final[Mapping[str, str]] = {
     "diarizationSpeakerCount": "speaker diarization is not available on this server",
     "enableSeparateRecognitionPerChannel": "per-channel recognition is not available here",
     "channelMetadata": "per-channel recognition is not available on this server",
-    "trackers": "this server's Conversation API keeps no tracker results",
-    "enableAllTrackers": "this server's Conversation API keeps no tracker results",
     "entities": "entity detection is not available on this server",
     "detectEntities": "entity detection is not available on this server",
     "enableSummary": "summaries are not available on this server",
@@ -115,7 +116,16 @@ UNSUPPORTED: Final[Mapping[str, str]] = {
 # Sent as "off" they ask for nothing, and are accepted.
 _OFF = frozenset({"false", "0", "", "[]", "{}", "null", "none"})
 KNOWN: Final = frozenset(
-    {"name", "customVocabulary", "confidenceThreshold", "languageCode", "webhookUrl", "mode"}
+    {
+        "name",
+        "customVocabulary",
+        "confidenceThreshold",
+        "languageCode",
+        "webhookUrl",
+        "mode",
+        "trackers",
+        "enableAllTrackers",
+    }
     | set(UNSUPPORTED)
 )
 # The languages the Async API documents; the code goes to the engines as a streaming
@@ -146,6 +156,8 @@ def job_options(params: Mapping[str, Sequence[Any]]) -> JobOptions:
         language_code=_language(params),
         webhook_url=_webhook(params),
         mode=_mode(params),
+        trackers=_trackers(params.get("trackers", ())),
+        enable_all_trackers=any(_on(v) for v in params.get("enableAllTrackers", ())),
     )
 
 
@@ -191,6 +203,33 @@ def _vocabulary(values: Sequence[Any]) -> tuple[str, ...]:
             raise JobRequestError("customVocabulary: expected strings.")
         words.extend(item for item in items if item.strip())
     return tuple(words)
+
+
+def _trackers(values: Sequence[Any]) -> tuple[Mapping[str, Any], ...]:
+    """Trackers given as a list of `{"name", "vocabulary"}` (a JSON text in a query)."""
+    found: list[Mapping[str, Any]] = []
+    for value in values:
+        given = value
+        if isinstance(value, str):
+            try:
+                given = json.loads(value)
+            except ValueError:
+                raise JobRequestError("trackers: not a JSON list of trackers.") from None
+        for index, tracker in enumerate(given if isinstance(given, list) else [given]):
+            where = f"trackers[{index}]"
+            if not isinstance(tracker, Mapping):
+                raise JobRequestError(f"{where}: expected an object with name and vocabulary.")
+            name, vocabulary = tracker.get("name"), tracker.get("vocabulary")
+            if not isinstance(name, str) or not name.strip():
+                raise JobRequestError(f"{where}.name: expected a non-empty string.")
+            if (
+                not isinstance(vocabulary, list)
+                or not vocabulary
+                or not all(isinstance(v, str) and v.strip() for v in vocabulary)
+            ):
+                raise JobRequestError(f"{where}.vocabulary: expected a list of phrases.")
+            found.append({"name": name, "vocabulary": list(vocabulary)})
+    return tuple(found)
 
 
 def _threshold(params: Mapping[str, Sequence[Any]]) -> float | None:
@@ -414,6 +453,8 @@ def _start_request(options: JobOptions, rate: int, speaker: Member | None) -> st
     }
     if options.language_code:
         config["languageCode"] = options.language_code
+    if options.enable_all_trackers:
+        config["trackers"] = {"enableAllTrackers": True}
     request: dict[str, Any] = {
         "type": "start_request",
         "insightTypes": ["question", "action_item", "follow_up"],
@@ -421,6 +462,8 @@ def _start_request(options: JobOptions, rate: int, speaker: Member | None) -> st
     }
     if options.custom_vocabulary:
         request["customVocabulary"] = list(options.custom_vocabulary)
+    if options.trackers:
+        request["trackers"] = [dict(t) for t in options.trackers]
     if options.name:
         request["meetingTitle"] = options.name
     if speaker is not None:
@@ -441,6 +484,8 @@ class Recognition:
     engines: EngineFactory
     ids: IdSource
     connection_id: str
+    # The app's Management API trackers, for `enableAllTrackers`.
+    account_trackers: Callable[[], Sequence[StoredTracker]] = lambda: ()
 
 
 class AudioRecognition:
@@ -519,7 +564,7 @@ def recognise_text(
             timed.append((message.sender, phrases))
     built = Built(seconds=clock)
     for sender, phrases in timed:
-        given = Recognition(_given(phrases), recognition.ids, recognition.connection_id)
+        given = dataclasses.replace(recognition, engines=_given(phrases))
         session = _session(conversation, given, built.seconds)
         built.outputs += _run(session, _start_request(options, 16000, sender))
         built.outputs += _run(session, '{"type": "stop_request"}')
@@ -547,6 +592,7 @@ def _session(
         engines=recognition.engines,
         ids=recognition.ids,
         now=lambda: end,
+        account_trackers=recognition.account_trackers,
     )
 
 

@@ -177,6 +177,7 @@ class AsyncJobs:
             self.streaming.engines.for_request,
             self.streaming.ids,
             options.name or stored.connection_id,
+            lambda: self.store.trackers(stored.app_key),
         )
         if source.text:
             return await _off_loop(recognise_text, source.text, options, conversation, recognition)

@@ -580,3 +580,39 @@ def test_a_conversation_still_streaming_takes_no_append(mock_server: RunningServ
 
     reply = asyncio.run(append_while_streaming())
     assert reply.status_code == 400 and "still streaming" in reply.json()["message"]
+
+
+def test_trackers_given_and_the_apps_own_are_found_in_a_text_job(
+    mock_server: RunningServer,
+) -> None:
+    headers = auth(mock_server)
+    base = mock_server.base_url
+    created = httpx.post(
+        f"{base}/v1/manage/tracker",
+        json={"name": "Async deadline", "vocabulary": ["by Friday"]},
+        headers=headers,
+    )
+    assert created.status_code == 200, created.text
+    body = {
+        "messages": [
+            {
+                "payload": {"content": "Can you send me the report by Friday?"},
+                "from": {"name": "Jo"},
+            }
+        ],
+        "trackers": [{"name": "Reports", "vocabulary": ["report"]}],
+        "enableAllTrackers": True,
+    }
+    answer = httpx.post(f"{base}/v1/process/text", json=body, headers=headers).json()
+    assert finished(mock_server, headers, answer["jobId"])["status"] == "completed"
+    found = httpx.get(
+        f"{base}/v1/conversations/{answer['conversationId']}/trackers", headers=headers
+    ).json()
+    by_name = {t["name"]: t for t in found}
+    assert set(by_name) == {"Reports", "Async deadline"}
+    assert by_name["Reports"]["matches"][0]["value"] == "report"
+    bad = {**body, "trackers": [{"name": "Empty", "vocabulary": []}]}
+    refused = httpx.post(f"{base}/v1/process/text", json=bad, headers=headers)
+    assert refused.status_code == 400
+    assert "trackers[0].vocabulary" in refused.json()["message"]
+    httpx.delete(f"{base}/v1/manage/tracker/{created.json()['tracker']['id']}", headers=headers)
