@@ -36,6 +36,7 @@ from harness.protocol.fields import FieldError
 from harness.protocol.requests import (
     INSIGHT_TYPES,
     SAMPLE_RATES,
+    Redaction,
     Speaker,
     StartRequest,
     StartRequestError,
@@ -68,6 +69,7 @@ __all__ = [
     "Route",
     "ServerError",
     "SessionModified",
+    "Redaction",
     "Speaker",
     "StartRequest",
     "StartRequestError",
