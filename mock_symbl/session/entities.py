@@ -29,6 +29,11 @@ from datetime import date, timedelta
 PII = "pii"
 GENERAL = "general"
 
+
+def _word_list(text: str) -> list[str]:
+    return text.split()
+
+
 _DIGIT_WORDS = {
     "zero": "0",
     "oh": "0",
@@ -83,29 +88,32 @@ _ORDINALS = {
 _MONTHS = {
     name: number
     for number, name in enumerate(
-        "january february march april may june july august september october november "
-        "december".split(),
+        _word_list(
+            "january february march april may june july august september october november december"
+        ),
         start=1,
     )
 }
 _WEEKDAYS = {
     name: number
     for number, name in enumerate(
-        "monday tuesday wednesday thursday friday saturday sunday".split()
+        _word_list("monday tuesday wednesday thursday friday saturday sunday")
     )
 }
 _RELATIVE_DAYS = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}
 _STREET_WORDS = frozenset(
-    "street st avenue ave road rd lane ln drive dr boulevard blvd way court ct place "
-    "terrace parkway highway square".split()
+    _word_list(
+        "street st avenue ave road rd lane ln drive dr boulevard blvd way court ct place "
+        "terrace parkway highway square"
+    )
 )
-_TLDS = frozenset("com org net edu gov io co uk us ai info biz".split())
-_TITLES = frozenset("mr mister mrs misses ms miss dr doctor".split())
-_ORG_SUFFIXES = frozenset("inc corp corporation ltd llc limited company".split())
+_TLDS = frozenset(_word_list("com org net edu gov io co uk us ai info biz"))
+_TITLES = frozenset(_word_list("mr mister mrs misses ms miss dr doctor"))
+_ORG_SUFFIXES = frozenset(_word_list("inc corp corporation ltd llc limited company"))
 # Common given names: after "this is" or "I am" a name must be one of these (or written
 # with a capital), so "this is great" names nobody.
 _GIVEN_NAMES = frozenset(
-    """
+    _word_list("""
     aaron adam alan alex alexander alice amanda amy andrea andrew angela anna anne anthony
     ashley barbara ben benjamin beth betty bob brandon brian carl carol caroline catherine
     charles chris christine christopher claire daniel david deborah dennis diana donald
@@ -117,10 +125,10 @@ _GIVEN_NAMES = frozenset(
     raymond rebecca richard robert roger ronald rose ryan sam samuel sandra sarah scott sean
     sharon sophia stephanie stephen steve steven susan thomas tim timothy tom tony victoria
     walter william
-    """.split()
+    """)
 )
 _LOCATIONS = frozenset(
-    """
+    _word_list("""
     america argentina australia austria belgium brazil canada chile china colombia denmark
     egypt england finland france germany greece india indonesia ireland israel italy japan
     kenya korea mexico netherlands nigeria norway pakistan peru poland portugal russia
@@ -129,7 +137,7 @@ _LOCATIONS = frozenset(
     houston london madrid miami moscow mumbai paris philadelphia phoenix rome seattle
     shanghai sydney tokyo toronto vancouver
     california texas florida ohio oregon washington
-    """.split()
+    """)
 )
 # Words before a number that say what it is, looked for within this many words.
 _CONTEXT_WORDS = 6
@@ -321,7 +329,7 @@ def _date_at(words: Sequence[str], i: int, today: date) -> tuple[str, int] | Non
     if plain == "may" and i + 1 < len(words) and _day_value(words, i + 1):
         return _month_first(words, i, today)
     day = _day_value(words, i)
-    if day is None or _plain(words[i]).isdigit() and i + 1 >= len(words):
+    if day is None or (_plain(words[i]).isdigit() and i + 1 >= len(words)):
         return None
     j = i + day[1]
     if j < len(words) and _plain(words[j]) == "of":
@@ -422,7 +430,8 @@ def _looks_like_name(word: str, known: set[str], *, strict: bool) -> bool:
     plain = _plain(word)
     if plain in _GIVEN_NAMES or plain in known:
         return True
-    return not strict and _capitalised(word) or strict and _capitalised(word) and len(plain) > 2
+    # After "this is" a capital alone is not enough for a short word ("It", "An").
+    return _capitalised(word) and (not strict or len(plain) > 2)
 
 
 def _email_spans(words: Sequence[str]) -> list[Span]:
