@@ -105,6 +105,8 @@ def message_response(
     }
     if sentiment:
         body["sentiment"] = insights.sentiment_json(message.sentiment)
+    if message.entities:
+        body["entities"] = [entity.to_json() for entity in message.entities]
     return {"type": "message_response", "sequenceNumber": sequence, "messages": [body]}
 
 
@@ -171,3 +173,23 @@ def tracker_response(
         "sequenceNumber": sequence,
         "trackers": [{"name": name, "matches": m} for name, m in by_tracker.items()],
     }
+
+
+def entity_list(said: Sequence[StoredMessage]) -> list[Message]:
+    """A conversation's entities as `GET …/entities` lists them: one per type and value, in
+    the order first said, with every message that holds it (`messageRefs`)."""
+    found: dict[tuple[str, str], Message] = {}
+    for message in said:
+        for entity in message.entities:
+            key = (entity.type, entity.value.lower())
+            if key not in found:
+                found[key] = {
+                    "type": entity.type,
+                    "value": entity.value,
+                    "text": entity.text,
+                    "messageRefs": [],
+                }
+            found[key]["messageRefs"].append(
+                {"id": message.id, "text": message.text, "offset": entity.offset}
+            )
+    return list(found.values())

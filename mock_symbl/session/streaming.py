@@ -39,7 +39,7 @@ from mock_symbl.engines.base import (
     Verdict,
 )
 from mock_symbl.engines.select import EngineUnavailableError
-from mock_symbl.session import insights, messages
+from mock_symbl.session import insights, messages, redaction
 from mock_symbl.session.backlog import STOP_TYPES, asks_to_stop, audio_seconds
 from mock_symbl.session.conversation import (
     Close,
@@ -54,6 +54,7 @@ from mock_symbl.session.replayed import replayed_insight, replayed_message, repl
 from mock_symbl.store import (
     Conversation,
     Member,
+    StoredEntity,
     StoredInsight,
     StoredMessage,
     StoredTopic,
@@ -480,10 +481,25 @@ class StreamingSession:
                 continue
             if not hypothesis.words:
                 continue
-            outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
+            prepared = self._prepare(hypothesis)
+            shown = Hypothesis(prepared.words, hypothesis.is_final)
+            outputs.append(Send(messages.recognition_result(shown, self._user())))
             if hypothesis.is_final:
-                outputs.extend(self._finalise(hypothesis))
+                outputs.extend(self._finalise(shown, prepared.entities))
         return outputs
+
+    def _prepare(self, hypothesis: Hypothesis) -> redaction.Prepared:
+        """The words to show (redacted as asked) and, for a final, their entities."""
+        request, conversation = self.request, self.conversation
+        assert request is not None and conversation is not None
+        speaker = request.speaker.name if request.speaker else None
+        return redaction.prepare(
+            hypothesis.words,
+            request,
+            final=hypothesis.is_final,
+            today=conversation.started.date(),
+            speakers=(speaker,) if speaker else (),
+        )
 
     def _user(self) -> dict[str, Any]:
         assert self.member is not None and self.request is not None
@@ -491,7 +507,9 @@ class StreamingSession:
         user.update(self.member.to_json())
         return user
 
-    def _finalise(self, hypothesis: Hypothesis) -> list[Output]:
+    def _finalise(
+        self, hypothesis: Hypothesis, entities: tuple[StoredEntity, ...] = ()
+    ) -> list[Output]:
         conversation, request, member = self.conversation, self.request, self.member
         assert conversation is not None and request is not None and member is not None
         text = insights.sentence([w.word for w in hypothesis.words])
@@ -520,6 +538,7 @@ class StreamingSession:
             duration=round(end - start, 2),
             sentiment=score,
             words=words,
+            entities=entities,
         )
         conversation.messages.append(stored)
         outputs: list[Output] = [Store(stored, conversation.id), self._message_response(stored)]

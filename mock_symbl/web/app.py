@@ -11,6 +11,7 @@ from mock_symbl.store import Store
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
+from mock_symbl.web.entities_api import entities_api
 from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.outbox import ExposeTransport
@@ -63,6 +64,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.add_exception_handler(RecordedAnswer, recorded_answer_response)
     app.include_router(api)
     app.include_router(control)
+    app.include_router(entities_api)
 
     @app.get("/")
     def health() -> dict[str, str]:
