@@ -69,7 +69,16 @@ class Linger:
     conversation_id: str
 
 
-Output = Send | Close | Store | Linger
+@dataclass(frozen=True, slots=True)
+class StopTimeout:
+    """Close the socket if it is still stopped (no new start_request) after `seconds`:
+    `disconnectOnStopRequestTimeout`. `stop` tells this stop from later ones."""
+
+    seconds: float
+    stop: int
+
+
+Output = Send | Close | Store | Linger | StopTimeout
 
 
 def end_if_abandoned(

@@ -39,6 +39,7 @@ from mock_symbl.engines.base import (
     Verdict,
 )
 from mock_symbl.engines.select import EngineUnavailableError
+from mock_symbl.engines.vocabulary import Vocabulary
 from mock_symbl.session import insights, messages, redaction
 from mock_symbl.session.backlog import STOP_TYPES, asks_to_stop, audio_seconds
 from mock_symbl.session.conversation import (
@@ -47,6 +48,7 @@ from mock_symbl.session.conversation import (
     Linger,
     Output,
     Send,
+    StopTimeout,
     Store,
 )
 from mock_symbl.session.ids import IdSource
@@ -69,6 +71,11 @@ SHARED_KINDS = frozenset(
 )
 DECODABLE = ("LINEAR16", "MULAW")
 NO_MATCH = "No matching recording"
+# How long a socket kept open after a stop waits for a new start_request (the reference's
+# default for disconnectOnStopRequestTimeout).
+STOPPED_TIMEOUT_S = 1800
+# The close reason then; the code is 1000, as for any close the client asked for.
+STOPPED_TOO_LONG = "disconnectOnStopRequestTimeout: no start_request within {seconds:g} s"
 EngineFactory = Callable[[StartRequest, str], Recognizer]
 
 
@@ -176,6 +183,7 @@ class StreamingSession:
         self.conversation_id: str | None = None
         self.member: Member | None = None
         self._engine: Recognizer | None = None
+        self._vocabulary = Vocabulary(())
         self._carry = b""
         self._decode_error_sent = False
         self.ignored_audio_bytes = 0
@@ -187,6 +195,8 @@ class StreamingSession:
         self.errors: Counter[str] = Counter()
         # Which recording answered (matching engine), for the journal.
         self.verdict: Verdict | None = None
+        # Stop requests served so far: a stopped socket's timeout belongs to one of them.
+        self._stops = 0
 
     def _error(self, message: str, details: str) -> Send:
         self.errors[message] += 1
@@ -343,6 +353,7 @@ class StreamingSession:
             return [self._error("No recognition engine", str(error))]
         self.request = request
         self._engine = engine
+        self._vocabulary = Vocabulary(request.custom_vocabulary)
         outputs: list[Output] = []
         conversation = self._conversations.get(self._key)
         if conversation is None:
@@ -373,12 +384,12 @@ class StreamingSession:
         if isinstance(engine, Bindable):
             engine.bind(conversation.id, conversation.started, self._ids.uuid)
         speaker = request.speaker
-        self.member = Member(
-            id=self._ids.uuid(),
-            name=(speaker.name if speaker else None) or "Speaker",
-            email=speaker.user_id if speaker else None,
-        )
-        outputs.append(Store(self.member, conversation.id))
+        name = (speaker.name if speaker else None) or "Speaker"
+        email = speaker.user_id if speaker else None
+        # A start after a stop on the same socket resumes the same speaker.
+        if self.member is None or (self.member.name, self.member.email) != (name, email):
+            self.member = Member(id=self._ids.uuid(), name=name, email=email)
+            outputs.append(Store(self.member, conversation.id))
         self._carry = b""
         self._move(Trigger.START_REQUEST)
         outputs += [
@@ -413,9 +424,20 @@ class StreamingSession:
     def _stop_request(self) -> list[Output]:
         outputs = self._stop(Trigger.STOP_REQUEST)
         assert self.request is not None
-        if self.request.disconnect_on_stop_request is False:
-            return outputs
+        self._stops += 1
+        timeout = self.request.disconnect_on_stop_request_timeout
+        timeout = STOPPED_TIMEOUT_S if timeout is None else timeout
+        # A timeout of 0 drops the socket at the stop, as if it was never to be kept.
+        if self.request.disconnect_on_stop_request is False and timeout > 0:
+            return [*outputs, StopTimeout(timeout, self._stops)]
         return outputs + self._hang_up("stop_request processed")
+
+    def stop_timeout_elapsed(self, timeout: StopTimeout) -> list[Output]:
+        """A kept socket's `disconnectOnStopRequestTimeout` ran out: close it, unless a new
+        start_request came meanwhile (or another stop began its own timeout)."""
+        if self.state is not State.STOPPED or timeout.stop != self._stops:
+            return []
+        return self._hang_up(STOPPED_TOO_LONG.format(seconds=timeout.seconds))
 
     def _stop(self, trigger: Trigger) -> list[Output]:
         """End recognition (a stop request or silence) and say that the conversation is over."""
@@ -481,7 +503,8 @@ class StreamingSession:
                 continue
             if not hypothesis.words:
                 continue
-            prepared = self._prepare(hypothesis)
+            heard = Hypothesis(self._vocabulary.snap(hypothesis.words), hypothesis.is_final)
+            prepared = self._prepare(heard)
             shown = Hypothesis(prepared.words, hypothesis.is_final)
             outputs.append(Send(messages.recognition_result(shown, self._user())))
             if hypothesis.is_final:
