@@ -37,6 +37,7 @@ from mock_symbl.engines.base import (
     Recognizer,
     Replayed,
     Verdict,
+    Word,
 )
 from mock_symbl.engines.select import EngineUnavailableError
 from mock_symbl.engines.vocabulary import Vocabulary
@@ -197,6 +198,10 @@ class StreamingSession:
         self.verdict: Verdict | None = None
         # Stop requests served so far: a stopped socket's timeout belongs to one of them.
         self._stops = 0
+        # Seconds of audio taken, and where the engine's clock starts: a start after a stop
+        # builds a new engine, whose words are timed from the audio before it.
+        self._audio_s = 0.0
+        self._offset_s = 0.0
 
     def _error(self, message: str, details: str) -> Send:
         self.errors[message] += 1
@@ -275,6 +280,7 @@ class StreamingSession:
         samples = self._decode(data, encoding)
         self.samples_received += samples.size
         rate = self._rate()
+        self._audio_s += samples.size / rate
         engine = self._engine
         if isinstance(engine, Paced):
             if pace is Pace.SKIM:
@@ -353,6 +359,7 @@ class StreamingSession:
             return [self._error("No recognition engine", str(error))]
         self.request = request
         self._engine = engine
+        self._offset_s = self._audio_s
         self._vocabulary = Vocabulary(request.custom_vocabulary)
         outputs: list[Output] = []
         conversation = self._conversations.get(self._key)
@@ -503,13 +510,23 @@ class StreamingSession:
                 continue
             if not hypothesis.words:
                 continue
-            heard = Hypothesis(self._vocabulary.snap(hypothesis.words), hypothesis.is_final)
+            heard = Hypothesis(self._vocabulary.snap(self._timed(hypothesis)), hypothesis.is_final)
             prepared = self._prepare(heard)
             shown = Hypothesis(prepared.words, hypothesis.is_final)
             outputs.append(Send(messages.recognition_result(shown, self._user())))
             if hypothesis.is_final:
                 outputs.extend(self._finalise(shown, prepared.entities))
         return outputs
+
+    def _timed(self, hypothesis: Hypothesis) -> tuple[Word, ...]:
+        """The words timed from the start of the socket's audio, across resumed starts."""
+        if not self._offset_s:
+            return hypothesis.words
+        shift = self._offset_s
+        return tuple(
+            dataclasses.replace(w, start=round(w.start + shift, 3), end=round(w.end + shift, 3))
+            for w in hypothesis.words
+        )
 
     def _prepare(self, hypothesis: Hypothesis) -> redaction.Prepared:
         """The words to show (redacted as asked) and, for a final, their entities."""
