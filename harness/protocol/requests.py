@@ -245,11 +245,12 @@ def _parse_start_request(msg: Fields) -> StartRequest:
     encoding = canonical_encoding(speech.text("encoding") or "LINEAR16", speech.at("encoding"))
     speaker = msg.obj("speaker")
     threshold = config.number("confidenceThreshold")
+    title = msg.text("meetingTitle")
     return StartRequest(
         encoding=encoding,
         sample_rate_hertz=_sample_rate(speech, encoding),
         # The reference documents it in `config`; the SDKs' examples put it on top.
-        meeting_title=msg.text("meetingTitle") or config.text("meetingTitle"),
+        meeting_title=config.text("meetingTitle") if title is None else title,
         insight_types=tuple(msg.strings("insightTypes") or ()),
         confidence_threshold=0.5 if threshold is None else threshold,
         language_code=config.text("languageCode"),
@@ -276,13 +277,13 @@ def _sample_rate(speech: Fields, encoding: str) -> int | None:
 
 
 def _vocabulary(msg: Fields, config: Fields) -> tuple[str, ...]:
-    """The top-level and the config's `customVocabulary`, each term once, in order."""
-    terms: dict[str, None] = {}
+    """The top-level `customVocabulary`, then the config's."""
+    terms: list[str] = []
     for where in (msg, config):
         for i, term in enumerate(where.strings("customVocabulary") or ()):
             if not term.strip():
                 raise StartRequestError(f"{where.at('customVocabulary')}[{i}]", "must not be empty")
-            terms[term.strip()] = None
+            terms.append(term)
     return tuple(terms)
 
 
