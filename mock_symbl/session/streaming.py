@@ -629,7 +629,7 @@ class StreamingSession:
         conversation = self.conversation
         assert conversation is not None
         said = conversation.messages
-        current = insights.topics([m.text for m in said])
+        current = insights.topics([self._unmasked(m.text) for m in said])
         changed = []
         for phrase in current:
             ids = tuple(said[i].id for i in phrase.message_indexes)
@@ -654,6 +654,13 @@ class StreamingSession:
             Store(best, conversation.id),
             Send(messages.topic_response(changed), everyone=True),
         ]
+
+    def _unmasked(self, text: str) -> str:
+        """The text without its redaction marks: what was hidden is no topic."""
+        redacting = self.request.redaction if self.request else None
+        if redacting is None or not redacting.redact_content:
+            return text
+        return " ".join(text.replace(redacting.redaction_string, " ").split())
 
     def _trackers(self, message: StoredMessage) -> list[Output]:
         conversation, request = self.conversation, self.request

@@ -165,6 +165,9 @@ def test_a_spoken_phone_number_is_redacted_in_captions_messages_and_rest(
     assert stored[1]["entities"] == phone["entities"]
     spoken = [w["word"] for m in stored for w in m["words"]]
     assert MASK in spoken and longest_digit_run(spoken) == 0
+    # Topics come from what is left: what was hidden is no topic.
+    topics = [t["phrases"] for r in received if kind(r) == "topic_response" for t in r["topics"]]
+    assert topics and not any("redacted" in t for t in topics)
     questions = rest(mock, access, conversation, "questions")["questions"]
     assert [q["text"] for q in questions] == [f"Can you send me the report by {MASK}?"]
     listed = rest(mock, access, conversation, "entities")["entities"]
