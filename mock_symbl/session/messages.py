@@ -9,7 +9,7 @@ from typing import Any
 
 from mock_symbl.engines.base import Hypothesis
 from mock_symbl.session import insights
-from mock_symbl.store import StoredInsight, StoredMessage, StoredTopic
+from mock_symbl.store import StoredEntity, StoredInsight, StoredMessage, StoredTopic
 
 Message = dict[str, Any]
 
@@ -110,8 +110,14 @@ def message_response(
     return {"type": "message_response", "sequenceNumber": sequence, "messages": [body]}
 
 
-def insight_response(found: Sequence[StoredInsight], user: Message, sequence: int) -> Message:
-    """Insights, with their text both where the seed reads it and where the docs do."""
+def insight_response(
+    found: Sequence[StoredInsight],
+    user: Message,
+    sequence: int,
+    entities: Sequence[StoredEntity] = (),
+) -> Message:
+    """Insights, with their text both where the seed reads it and where the docs do, and
+    the `entities` of the message they come from (their text is the message's)."""
     return {
         "type": "insight_response",
         "sequenceNumber": sequence,
@@ -128,6 +134,7 @@ def insight_response(found: Sequence[StoredInsight], user: Message, sequence: in
                 "from": user,
                 "assignee": user,
                 "messageReference": {"id": insight.message_ids[0]},
+                **({"entities": [e.to_json() for e in entities]} if entities else {}),
             }
             for insight in found
         ],

@@ -621,7 +621,7 @@ class StreamingSession:
         if found:
             sequence = conversation.insight_seq
             conversation.insight_seq += 1
-            body = messages.insight_response(found, self._user(), sequence)
+            body = messages.insight_response(found, self._user(), sequence, message.entities)
             outputs.append(Send(body, everyone=True))
         return outputs
 

@@ -165,6 +165,11 @@ def test_a_spoken_phone_number_is_redacted_in_captions_messages_and_rest(
     assert stored[1]["entities"] == phone["entities"]
     spoken = [w["word"] for m in stored for w in m["words"]]
     assert MASK in spoken and longest_digit_run(spoken) == 0
+    # The question's insight is the redacted message, with that message's entities.
+    asked = [i for r in received if kind(r) == "insight_response" for i in r["insights"]]
+    question = next(i for i in asked if i["type"] == "question")
+    assert question["text"] == said[2]["payload"]["content"]
+    assert question["entities"] == said[2]["entities"]
     # Topics come from what is left: what was hidden is no topic.
     topics = [t["phrases"] for r in received if kind(r) == "topic_response" for t in r["topics"]]
     assert topics and not any("redacted" in t for t in topics)
