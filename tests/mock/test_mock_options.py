@@ -395,3 +395,26 @@ def test_custom_vocabulary_corrects_what_the_asr_engine_misheard() -> None:
     assert fixed == [text.replace("product dashboard", "project dashboard") for text in heard]
     final_captions = [text for final, text, _ in captions(corrected) if final]
     assert any("project dashboard" in text for text in final_captions)
+
+
+def test_the_sdks_generated_client_reads_the_entities(
+    mock: RunningServer, pii_call: Path, require: Callable[[str, bool, str], None]
+) -> None:
+    """`symbl_rest` (the Python SDK's REST client, unmodified) parses the entities route."""
+    found = importlib.util.find_spec("symbl_rest") is not None
+    require("symbl_rest", found, "pip install --no-deps symbl==2.0.6 (and its requirements)")
+    import symbl_rest
+
+    received, access = run(mock, pii_call, detectEntities=True)
+    configuration = symbl_rest.Configuration()
+    configuration.host = mock.base_url
+    configuration.api_key["x-api-key"] = access
+    api = symbl_rest.ConversationsApi(symbl_rest.ApiClient(configuration))
+    listed = api.get_entities_by_conversation_id(conversation_id(received)).entities
+    said = messages_of(received)
+    assert [(e.type, e.value, e.text) for e in listed] == [
+        (e["type"], e["value"], e["text"]) for m in said for e in m["entities"]
+    ]
+    assert listed[0].message_refs == [
+        {"id": said[0]["id"], "text": said[0]["payload"]["content"], "offset": 33}
+    ]
