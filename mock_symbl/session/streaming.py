@@ -1,13 +1,14 @@
 """One streaming connection, sans I/O: control messages and audio in, outputs out.
 
 `StreamingSession.receive_text()` / `receive_audio()` / `connection_lost()` return the
-frames to send (`Send`), when to close (`Close`) and what to store (`Store`); the ASGI
-layer carries them out. A session moves between its `State`s only along `TRANSITIONS`,
-the one table of what each `Trigger` may do in each state. Several sockets with the same
-connection id share one `ConversationState` (one per speaker), and messages and insights
-go to all of them. Nothing here locks: a caller that runs one conversation's sessions in
-several threads makes its calls into them one at a time (the web layer holds a lock per
-conversation).
+frames to send (`Send`), when to close (`Close`), what to store (`Store`) and when to ask
+again whether a stopped socket kept open should close (`StopTimeout`, answered by
+`stop_timeout_elapsed()`); the ASGI layer carries them out. A session moves between its
+`State`s only along `TRANSITIONS`, the one table of what each `Trigger` may do in each
+state. Several sockets with the same connection id share one `ConversationState` (one per
+speaker), and messages and insights go to all of them. Nothing here locks: a caller that
+runs one conversation's sessions in several threads makes its calls into them one at a
+time (the web layer holds a lock per conversation).
 """
 
 from __future__ import annotations

@@ -312,22 +312,25 @@ def test_a_kept_socket_resumes_on_a_new_start_and_closes_when_its_timeout_runs_o
     mock: RunningServer, pii_call: Path
 ) -> None:
     audio = read_pcm16(pii_call / "audio.wav")
-    start = start_request(
-        audio.sample_rate, disconnectOnStopRequest=False, disconnectOnStopRequestTimeout=1
+    # Kept for a minute after the first stop (the second start comes long before), and for
+    # a second after the second: which stop a timeout belongs to is test_mock_disconnect's.
+    first_start, second_start = (
+        start_request(
+            audio.sample_rate, disconnectOnStopRequest=False, disconnectOnStopRequestTimeout=s
+        )
+        for s in (60, 1)
     )
     url = f"{mock.ws_url}/v1/streaming/{NAME}?access_token={token(mock.base_url)}"
 
     async def session() -> tuple[list[str], list[str], int | None, str | None]:
         async with websockets.connect(url) as socket:
-            await socket.send(json.dumps(start))
+            await socket.send(json.dumps(first_start))
             created = await until(socket, "recognition_started")
             await send_audio(socket, audio.samples)
             await socket.send(json.dumps({"type": "stop_request"}))
             first = created + await until(socket, "recognition_stopped")
-            # Longer than the timeout: the first stop's timer runs out while streaming again.
-            await socket.send(json.dumps(start))
+            await socket.send(json.dumps(second_start))
             resumed = await until(socket, "recognition_started")
-            await asyncio.sleep(1.5)
             await send_audio(socket, audio.samples)
             await socket.send(json.dumps({"type": "stop_request"}))
             second = resumed + await until(socket, "recognition_stopped")
