@@ -57,6 +57,9 @@ class ConversationState:
     message_seq: int = 0
     insight_seq: int = 0
     tracker_seq: int = 0
+    entity_seq: int = 0
+    # Each entity's id, by type and value: the same entity keeps its id from frame to frame.
+    entity_ids: dict[tuple[str, str], str] = field(default_factory=dict)
     sockets: int = 0
 
 

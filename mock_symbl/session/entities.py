@@ -28,6 +28,8 @@ from datetime import date, timedelta
 
 PII = "pii"
 GENERAL = "general"
+# The general entities' types (the Entities API's); personal data's are upper-case.
+GENERAL_TYPES = frozenset({"person", "organization", "location", "date", "number"})
 
 
 def _word_list(text: str) -> list[str]:

@@ -200,3 +200,36 @@ def entity_list(said: Sequence[StoredMessage]) -> list[Message]:
                 {"id": message.id, "text": message.text, "offset": entity.offset}
             )
     return list(found.values())
+
+
+def entity_response(message: StoredMessage, entity_ids: Sequence[str], sequence: int) -> Message:
+    """The entities detected in one message (`detectEntities`), each with its id (one per
+    type and value in the conversation), its `category` (`Managed`: found by the service,
+    not defined by the app) and its match in the message."""
+    return {
+        "type": "entity_response",
+        "sequenceNumber": sequence,
+        "entities": [
+            {
+                "id": entity_id,
+                "type": entity.type,
+                "subType": entity.type,
+                "category": "Managed",
+                "matches": [
+                    {
+                        "value": entity.value,
+                        "messageRefs": [
+                            {
+                                "id": message.id,
+                                "startTime": message.start_time,
+                                "endTime": message.end_time,
+                                "text": message.text,
+                                "offset": entity.offset,
+                            }
+                        ],
+                    }
+                ],
+            }
+            for entity, entity_id in zip(message.entities, entity_ids, strict=True)
+        ],
+    }

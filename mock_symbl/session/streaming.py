@@ -53,6 +53,7 @@ from mock_symbl.session.conversation import (
     StopTimeout,
     Store,
 )
+from mock_symbl.session.entities import GENERAL_TYPES
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.replayed import replayed_insight, replayed_message, replayed_topic
 from mock_symbl.store import (
@@ -69,7 +70,13 @@ MAX_FRAME_BYTES = 8192
 NOT_AN_OBJECT = "Text frames must be JSON objects with a type."
 # What every socket of a conversation receives, not only the speaker's.
 SHARED_KINDS = frozenset(
-    {"message_response", "insight_response", "topic_response", "tracker_response"}
+    {
+        "message_response",
+        "entity_response",
+        "insight_response",
+        "topic_response",
+        "tracker_response",
+    }
 )
 DECODABLE = ("LINEAR16", "MULAW")
 NO_MATCH = "No matching recording"
@@ -583,6 +590,7 @@ class StreamingSession:
         )
         conversation.messages.append(stored)
         outputs: list[Output] = [Store(stored, conversation.id), self._message_response(stored)]
+        outputs.extend(self._entities(stored))
         outputs.extend(self._insights(stored))
         outputs.extend(self._topics())
         outputs.extend(self._trackers(stored))
@@ -597,6 +605,22 @@ class StreamingSession:
             message, self._user(), request.timezone_offset or 0, request.sentiment, sequence
         )
         return Send(body, everyone=True)
+
+    def _entities(self, message: StoredMessage) -> list[Output]:
+        """`entity_response` after the message, when detectEntities found any in it."""
+        conversation, request = self.conversation, self.request
+        assert conversation is not None and request is not None
+        general = [e for e in message.entities if e.type in GENERAL_TYPES]
+        if not request.detect_entities or not general:
+            return []
+        ids = [
+            conversation.entity_ids.setdefault((e.type, e.value.lower()), self._ids.uuid())
+            for e in general
+        ]
+        sequence = conversation.entity_seq
+        conversation.entity_seq += 1
+        only = dataclasses.replace(message, entities=tuple(general))
+        return [Send(messages.entity_response(only, ids, sequence), everyone=True)]
 
     def _insights(self, message: StoredMessage) -> list[Output]:
         conversation, request, member = self.conversation, self.request, self.member

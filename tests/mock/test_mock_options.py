@@ -221,6 +221,32 @@ def test_detect_entities_lists_people_numbers_and_dates_by_message(
     assert said[0]["payload"]["content"][offset:] == "Alex."
     assert [(e["type"], e["value"]) for e in said[1]["entities"]] == [("number", "5551234567")]
     assert [e["type"] for e in said[2]["entities"]] == ["date"]
+    # Each message's entities come again in an entity_response right after the message.
+    frames = [(kind(r), r) for r in received if kind(r) in ("message_response", "entity_response")]
+    assert [k for k, _ in frames] == ["message_response", "entity_response"] * len(PHRASES)
+    for (_, response), (_, found), message in zip(frames[::2], frames[1::2], said, strict=True):
+        assert response["messages"][0]["id"] == message["id"]
+        assert found["sequenceNumber"] == said.index(message)
+        assert [
+            (e["type"], e["category"], e["matches"][0]["value"], e["matches"][0]["messageRefs"])
+            for e in found["entities"]
+        ] == [
+            (
+                e["type"],
+                "Managed",
+                e["value"],
+                [
+                    {
+                        "id": message["id"],
+                        "startTime": message["duration"]["startTime"],
+                        "endTime": message["duration"]["endTime"],
+                        "text": message["payload"]["content"],
+                        "offset": e["offset"],
+                    }
+                ],
+            )
+            for e in message["entities"]
+        ]
     listed = rest(mock, access, conversation_id(received), "entities")["entities"]
     assert [(e["type"], [r["id"] for r in e["messageRefs"]]) for e in listed] == [
         ("person", [said[0]["id"]]),
