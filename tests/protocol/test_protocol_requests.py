@@ -65,7 +65,7 @@ start_requests = st.sampled_from(list(SAMPLE_RATES)).flatmap(
             Redaction,
             identify_content=st.booleans(),
             redact_content=st.booleans(),
-            redaction_string=st.text(min_size=1, max_size=16),
+            redaction_string=words,
         ),
         no_connection_timeout=st.none() | st.integers(0, 1800),
         disconnect_on_stop_request=st.none() | st.booleans(),
