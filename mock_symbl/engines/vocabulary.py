@@ -20,7 +20,7 @@ The best-scoring term wins; the replaced run's time span goes to the term's word
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import jellyfish
@@ -50,10 +50,14 @@ def likeness(heard: str, term: str) -> tuple[float, float]:
     a, b = _letters(heard), _letters(term)
     if not a or not b:
         return 0.0, 0.0
-    spelling = jellyfish.jaro_winkler_similarity(a, b)
-    key_a, key_b = jellyfish.metaphone(a), jellyfish.metaphone(b)
+    return jellyfish.jaro_winkler_similarity(a, b), _sound(
+        jellyfish.metaphone(a), jellyfish.metaphone(b)
+    )
+
+
+def _sound(key_a: str, key_b: str) -> float:
     longest = max(len(key_a), len(key_b), 1)
-    return spelling, 1 - jellyfish.levenshtein_distance(key_a, key_b) / longest
+    return 1 - jellyfish.levenshtein_distance(key_a, key_b) / longest
 
 
 class Vocabulary:
@@ -65,6 +69,10 @@ class Vocabulary:
             for t in terms
             if len(_letters(t)) >= SHORTEST
         ]
+        # Terms by their number of letters: a run is only compared with terms about as long.
+        self._by_length: dict[int, list[_Term]] = {}
+        for term in self._terms:
+            self._by_length.setdefault(len(term.letters), []).append(term)
 
     def __bool__(self) -> bool:
         return bool(self._terms)
@@ -87,24 +95,35 @@ class Vocabulary:
         return tuple(out)
 
     def _best_at(self, words: Sequence[Word], i: int) -> tuple[_Term, int] | None:
+        # The runs of one to three words from `i`, each as its letters alone.
+        runs = [
+            _letters("".join(w.word for w in words[i : i + length]))
+            for length in range(1, min(3, len(words) - i) + 1)
+        ]
+        keys = [jellyfish.metaphone(letters) for letters in runs]
         best: tuple[float, _Term, int] | None = None
-        for term in self._terms:
-            size = len(term.words)
-            for length in range(max(1, size - 1), min(size + 1, 3) + 1):
-                if i + length > len(words):
-                    break
-                letters = _letters("".join(w.word for w in words[i : i + length]))
+        for length, letters in enumerate(runs, start=1):
+            if len(letters) < SHORTEST:
+                continue
+            for term in self._near_in_length(len(letters)):
+                size = len(term.words)
                 # About as long as the term: a longer run would swallow a word said next to it.
                 too_far = abs(len(letters) - len(term.letters)) > max(1, len(term.letters) // 4)
-                if len(letters) < SHORTEST or too_far:
+                if too_far or not size - 1 <= length <= size + 1:
                     continue
                 # Heard right (maybe spelt otherwise): the term's own spelling, first choice.
-                spelling, sound = likeness(letters, term.letters)
-                if spelling >= SPELLING and sound >= SOUND:
-                    score = spelling + sound
-                    if best is None or score > best[0]:
-                        best = (score, term, length)
+                spelling = jellyfish.jaro_winkler_similarity(letters, term.letters)
+                if spelling < SPELLING:
+                    continue
+                sound = _sound(keys[length - 1], term.key)
+                if sound >= SOUND and (best is None or spelling + sound > best[0]):
+                    best = (spelling + sound, term, length)
         return None if best is None else (best[1], best[2])
+
+    def _near_in_length(self, letters: int) -> Iterator[_Term]:
+        """The terms that may be within a quarter (or one) of `letters` letters long."""
+        for length in range(max(SHORTEST, letters * 3 // 4 - 1), letters * 4 // 3 + 2):
+            yield from self._by_length.get(length, ())
 
 
 def _spread(term: Sequence[str], heard: Sequence[Word]) -> list[Word]:
