@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL,
     text TEXT NOT NULL, sender TEXT NOT NULL, start_time TEXT NOT NULL, end_time TEXT NOT NULL,
     time_offset REAL NOT NULL, duration REAL NOT NULL, words TEXT NOT NULL,
-    sentiment REAL NOT NULL);
+    sentiment REAL NOT NULL, entities TEXT);
 CREATE TABLE IF NOT EXISTS insights (
     id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
     text TEXT NOT NULL, score REAL NOT NULL, message_ids TEXT NOT NULL, sender TEXT NOT NULL,
@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 # Files written before conversations had owners gain the column; their conversations have
 # no owner, and are never ended for one (whoever serves them may still be alive).
 _OWNER_COLUMN = "ALTER TABLE conversations ADD COLUMN owner TEXT"
+# Messages of files written before messages had entities have none.
+_ENTITIES_COLUMN = "ALTER TABLE messages ADD COLUMN entities TEXT"
 _OWNER_NAME = re.compile(r"[0-9a-f]{16}")
 # The last moment stored for a conversation: its last message's end, else its start.
 _END_ABANDONED = """
@@ -106,6 +108,20 @@ class StoredWord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredEntity:
+    """An entity in a message: its type, value, the text said and where it starts."""
+
+    type: str
+    value: str
+    text: str
+    offset: int
+
+    def to_json(self) -> dict[str, Any]:
+        """`{type, value, text, offset}` as a message carries it."""
+        return {"type": self.type, "value": self.value, "text": self.text, "offset": self.offset}
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     """A finalised message as the Conversation API returns it."""
 
@@ -119,6 +135,8 @@ class StoredMessage:
     duration: float
     sentiment: float
     words: tuple[StoredWord, ...] = ()
+    # Found when the start request asked (detectEntities, redaction.identifyContent).
+    entities: tuple[StoredEntity, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +240,9 @@ class Store:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}
             if "owner" not in columns:
                 self._db.execute(_OWNER_COLUMN)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+            if "entities" not in columns:
+                self._db.execute(_ENTITIES_COLUMN)
             self._db.execute(
                 "INSERT OR IGNORE INTO settings VALUES ('token_secret', ?)",
                 (secrets.token_urlsafe(32),),
@@ -557,7 +578,9 @@ class Store:
                 (message.conversation_id,),
             ).fetchone()
             db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (id, conversation_id, seq, text, sender, start_time, "
+                "end_time, time_offset, duration, words, sentiment, entities) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.id,
                     message.conversation_id,
@@ -570,6 +593,7 @@ class Store:
                     message.duration,
                     json.dumps(words),
                     message.sentiment,
+                    json.dumps([e.to_json() for e in message.entities]),
                 ),
             )
 
@@ -577,7 +601,8 @@ class Store:
         """A conversation's messages in the order they were finalised."""
         rows = self._rows(
             "SELECT id, conversation_id, text, sender, start_time, end_time, time_offset, "
-            "duration, sentiment, words FROM messages WHERE conversation_id = ? ORDER BY seq",
+            "duration, sentiment, words, entities FROM messages WHERE conversation_id = ? "
+            "ORDER BY seq",
             (conversation_id,),
         )
         out = []
@@ -596,6 +621,7 @@ class Store:
                     duration=row[7],
                     sentiment=row[8],
                     words=tuple(StoredWord(*w) for w in json.loads(row[9])),
+                    entities=tuple(StoredEntity(**e) for e in json.loads(row[10] or "[]")),
                 )
             )
         return out

@@ -36,6 +36,7 @@ from harness.protocol.fields import FieldError
 from harness.protocol.requests import (
     INSIGHT_TYPES,
     SAMPLE_RATES,
+    Redaction,
     Speaker,
     StartRequest,
     StartRequestError,
@@ -65,6 +66,7 @@ __all__ = [
     "RecognitionResult",
     "RecognitionStarted",
     "RecognitionStopped",
+    "Redaction",
     "Route",
     "ServerError",
     "SessionModified",

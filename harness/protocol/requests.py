@@ -19,6 +19,10 @@ SAMPLE_RATES: Mapping[str, tuple[int, int | None]] = {
 _CANONICAL_ENCODING = {name.upper(): name for name in SAMPLE_RATES}
 INSIGHT_TYPES = ("question", "action_item", "follow_up")
 MAX_TIMEOUT_S = 1800
+# What redacted content is replaced with, and the bounds of a custom string (redacting-pii.md).
+DEFAULT_REDACTION_STRING = "****"
+MAX_REDACTION_STRING = 16
+_REDACTION_KEYS = ("identifyContent", "redactContent", "redactionString")
 
 
 class StartRequestError(FieldError):
@@ -74,12 +78,37 @@ class Tracker:
             raise StartRequestError(f"trackers[{self.name}].vocabulary", "must not be empty")
 
 
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """`config.redaction`: find personal and payment data, and/or mask it in what is said."""
+
+    identify_content: bool = False
+    redact_content: bool = False
+    redaction_string: str = DEFAULT_REDACTION_STRING
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.redaction_string) <= MAX_REDACTION_STRING:
+            raise StartRequestError(
+                "config.redaction.redactionString",
+                f"must be 1-{MAX_REDACTION_STRING} characters, got {len(self.redaction_string)}",
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """The `redaction` object of a start request's config."""
+        return {
+            "identifyContent": self.identify_content,
+            "redactContent": self.redact_content,
+            "redactionString": self.redaction_string,
+        }
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartRequest:
     """A validated `start_request`; build one directly or parse one with `from_json`.
 
     `sample_rate_hertz` None leaves the rate to the server. Unknown fields are kept in
     `extra` (top level) and `config_extra` so nothing a client sent is lost.
+    `custom_vocabulary` joins the top-level list and `config.customVocabulary`.
     """
 
     encoding: str = "LINEAR16"
@@ -94,6 +123,7 @@ class StartRequest:
     custom_vocabulary: tuple[str, ...] = ()
     sentiment: bool = False
     detect_entities: bool = False
+    redaction: Redaction | None = None
     no_connection_timeout: int | None = None
     disconnect_on_stop_request: bool | None = None
     disconnect_on_stop_request_timeout: int | None = None
@@ -140,6 +170,8 @@ class StartRequest:
             config["sentiment"] = True
         if self.detect_entities:
             config["detectEntities"] = True
+        if self.redaction is not None:
+            config["redaction"] = self.redaction.to_json()
         message: dict[str, Any] = dict(self.extra)
         message["type"] = "start_request"
         optional: dict[str, Any] = {
@@ -196,6 +228,8 @@ _CONFIG_KEYS = {
     "speechRecognition",
     "sentiment",
     "detectEntities",
+    "redaction",
+    "customVocabulary",
     "encoding",
     "sampleRateHertz",
 }
@@ -210,20 +244,22 @@ def _parse_start_request(msg: Fields) -> StartRequest:
     encoding = canonical_encoding(speech.text("encoding") or "LINEAR16", speech.at("encoding"))
     speaker = msg.obj("speaker")
     threshold = config.number("confidenceThreshold")
+    title = msg.text("meetingTitle")
     return StartRequest(
         encoding=encoding,
         sample_rate_hertz=_sample_rate(speech, encoding),
-        # The SDKs and Symbl's streaming reference put it in `config`; older examples at the top.
-        meeting_title=_first(msg.text("meetingTitle"), config.text("meetingTitle")),
+        # The reference documents it in `config`; the SDKs' examples put it on top.
+        meeting_title=config.text("meetingTitle") if title is None else title,
         insight_types=tuple(msg.strings("insightTypes") or ()),
         confidence_threshold=0.5 if threshold is None else threshold,
         language_code=config.text("languageCode"),
         timezone_offset=config.integer("timezoneOffset"),
         speaker=_speaker(speaker) if speaker is not None else None,
         trackers=tuple(_tracker(t) for t in msg.objects("trackers") or ()),
-        custom_vocabulary=tuple(msg.strings("customVocabulary") or ()),
+        custom_vocabulary=_vocabulary(msg, config),
         sentiment=bool(config.flag("sentiment")),
         detect_entities=bool(config.flag("detectEntities")),
+        redaction=_redaction(config.obj("redaction")),
         no_connection_timeout=msg.integer("noConnectionTimeout"),
         disconnect_on_stop_request=msg.flag("disconnectOnStopRequest"),
         disconnect_on_stop_request_timeout=msg.integer("disconnectOnStopRequestTimeout"),
@@ -232,16 +268,37 @@ def _parse_start_request(msg: Fields) -> StartRequest:
     )
 
 
-def _first(*values: str | None) -> str | None:
-    """The first value given (an empty string counts as given)."""
-    return next((v for v in values if v is not None), None)
-
-
 def _sample_rate(speech: Fields, encoding: str) -> int | None:
     rate = speech.integer("sampleRateHertz")
     if rate is not None:
         check_sample_rate(encoding, rate, speech.at("sampleRateHertz"))
     return rate
+
+
+def _vocabulary(msg: Fields, config: Fields) -> tuple[str, ...]:
+    """The top-level `customVocabulary`, then the config's."""
+    terms: list[str] = []
+    for where in (msg, config):
+        for i, term in enumerate(where.strings("customVocabulary") or ()):
+            if not term.strip():
+                raise StartRequestError(f"{where.at('customVocabulary')}[{i}]", "must not be empty")
+            terms.append(term)
+    return tuple(terms)
+
+
+def _redaction(redaction: Fields | None) -> Redaction | None:
+    if redaction is None:
+        return None
+    unknown = sorted(set(redaction.data) - set(_REDACTION_KEYS))
+    if unknown:
+        known = ", ".join(_REDACTION_KEYS)
+        raise StartRequestError(redaction.at(unknown[0]), f"unknown field (known: {known})")
+    text = redaction.text("redactionString")
+    return Redaction(
+        identify_content=bool(redaction.flag("identifyContent")),
+        redact_content=bool(redaction.flag("redactContent")),
+        redaction_string=DEFAULT_REDACTION_STRING if text is None else text,
+    )
 
 
 def _speaker(speaker: Fields) -> Speaker:

@@ -75,6 +75,9 @@ class ConversationState:
     message_seq: int = 0
     insight_seq: int = 0
     tracker_seq: int = 0
+    entity_seq: int = 0
+    # Each entity's id, by type and value: the same entity keeps its id from frame to frame.
+    entity_ids: dict[tuple[str, str], str] = field(default_factory=dict)
     sockets: int = 0
 
 
@@ -87,7 +90,16 @@ class Linger:
     conversation_id: str
 
 
-Output = Send | Close | Store | Linger
+@dataclass(frozen=True, slots=True)
+class StopTimeout:
+    """Close the socket if it is still stopped (no new start_request) after `seconds`:
+    `disconnectOnStopRequestTimeout`. `stop` tells this stop from later ones."""
+
+    seconds: float
+    stop: int
+
+
+Output = Send | Close | Store | Linger | StopTimeout
 
 
 def end_if_abandoned(

@@ -9,7 +9,7 @@ from typing import Any
 
 from mock_symbl.engines.base import Hypothesis
 from mock_symbl.session import insights
-from mock_symbl.store import StoredInsight, StoredMessage, StoredTopic
+from mock_symbl.store import StoredEntity, StoredInsight, StoredMessage, StoredTopic
 
 Message = dict[str, Any]
 
@@ -105,11 +105,19 @@ def message_response(
     }
     if sentiment:
         body["sentiment"] = insights.sentiment_json(message.sentiment)
+    if message.entities:
+        body["entities"] = [entity.to_json() for entity in message.entities]
     return {"type": "message_response", "sequenceNumber": sequence, "messages": [body]}
 
 
-def insight_response(found: Sequence[StoredInsight], user: Message, sequence: int) -> Message:
-    """Insights, with their text both where the seed reads it and where the docs do."""
+def insight_response(
+    found: Sequence[StoredInsight],
+    user: Message,
+    sequence: int,
+    entities: Sequence[StoredEntity] = (),
+) -> Message:
+    """Insights, with their text both where the seed reads it and where the docs do, and
+    the `entities` of the message they come from (their text is the message's)."""
     return {
         "type": "insight_response",
         "sequenceNumber": sequence,
@@ -126,6 +134,7 @@ def insight_response(found: Sequence[StoredInsight], user: Message, sequence: in
                 "from": user,
                 "assignee": user,
                 "messageReference": {"id": insight.message_ids[0]},
+                **({"entities": [e.to_json() for e in entities]} if entities else {}),
             }
             for insight in found
         ],
@@ -176,4 +185,57 @@ def tracker_response(
         "isFinal": is_final,
         "sequenceNumber": sequence,
         "trackers": [{"name": name, "matches": m} for name, m in by_tracker.items()],
+    }
+
+
+def entity_list(said: Sequence[StoredMessage]) -> list[Message]:
+    """A conversation's entities as `GET …/entities` lists them: one per type and value, in
+    the order first said, with every message that holds it (`messageRefs`)."""
+    found: dict[tuple[str, str], Message] = {}
+    for message in said:
+        for entity in message.entities:
+            key = (entity.type, entity.value.lower())
+            if key not in found:
+                found[key] = {
+                    "type": entity.type,
+                    "value": entity.value,
+                    "text": entity.text,
+                    "messageRefs": [],
+                }
+            found[key]["messageRefs"].append(
+                {"id": message.id, "text": message.text, "offset": entity.offset}
+            )
+    return list(found.values())
+
+
+def entity_response(message: StoredMessage, entity_ids: Sequence[str], sequence: int) -> Message:
+    """The entities detected in one message (`detectEntities`), each with its id (one per
+    type and value in the conversation), its `category` (`Managed`: found by the service,
+    not defined by the app) and its match in the message."""
+    return {
+        "type": "entity_response",
+        "sequenceNumber": sequence,
+        "entities": [
+            {
+                "id": entity_id,
+                "type": entity.type,
+                "subType": entity.type,
+                "category": "Managed",
+                "matches": [
+                    {
+                        "value": entity.value,
+                        "messageRefs": [
+                            {
+                                "id": message.id,
+                                "startTime": message.start_time,
+                                "endTime": message.end_time,
+                                "text": message.text,
+                                "offset": entity.offset,
+                            }
+                        ],
+                    }
+                ],
+            }
+            for entity, entity_id in zip(message.entities, entity_ids, strict=True)
+        ],
     }

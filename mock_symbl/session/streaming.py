@@ -1,13 +1,14 @@
 """One streaming connection, sans I/O: control messages and audio in, outputs out.
 
 `StreamingSession.receive_text()` / `receive_audio()` / `connection_lost()` return the
-frames to send (`Send`), when to close (`Close`) and what to store (`Store`); the ASGI
-layer carries them out. A session moves between its `State`s only along `TRANSITIONS`,
-the one table of what each `Trigger` may do in each state. Several sockets with the same
-connection id share one `ConversationState` (one per speaker), and messages and insights
-go to all of them. Nothing here locks: a caller that runs one conversation's sessions in
-several threads makes its calls into them one at a time (the web layer holds a lock per
-conversation).
+frames to send (`Send`), when to close (`Close`), what to store (`Store`) and when to ask
+again whether a stopped socket kept open should close (`StopTimeout`, answered by
+`stop_timeout_elapsed()`); the ASGI layer carries them out. A session moves between its
+`State`s only along `TRANSITIONS`, the one table of what each `Trigger` may do in each
+state. Several sockets with the same connection id share one `ConversationState` (one per
+speaker), and messages and insights go to all of them. Nothing here locks: a caller that
+runs one conversation's sessions in several threads makes its calls into them one at a
+time (the web layer holds a lock per conversation).
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from mock_symbl.engines.base import (
     Recognizer,
     Replayed,
     Verdict,
+    Word,
 )
 from mock_symbl.engines.select import EngineUnavailableError
-from mock_symbl.session import insights, messages, trackers
+from mock_symbl.engines.vocabulary import Vocabulary
+from mock_symbl.session import insights, messages, redaction, trackers
 from mock_symbl.session.backlog import STOP_TYPES, asks_to_stop, audio_seconds
 from mock_symbl.session.conversation import (
     Close,
@@ -47,14 +50,17 @@ from mock_symbl.session.conversation import (
     Linger,
     Output,
     Send,
+    StopTimeout,
     Store,
 )
+from mock_symbl.session.entities import GENERAL_TYPES
 from mock_symbl.session.ids import IdSource
 from mock_symbl.session.replayed import replayed_insight, replayed_message, replayed_topic
 from mock_symbl.store import (
     Conversation,
     ConversationTrackers,
     Member,
+    StoredEntity,
     StoredInsight,
     StoredMessage,
     StoredTopic,
@@ -66,10 +72,21 @@ MAX_FRAME_BYTES = 8192
 NOT_AN_OBJECT = "Text frames must be JSON objects with a type."
 # What every socket of a conversation receives, not only the speaker's.
 SHARED_KINDS = frozenset(
-    {"message_response", "insight_response", "topic_response", "tracker_response"}
+    {
+        "message_response",
+        "entity_response",
+        "insight_response",
+        "topic_response",
+        "tracker_response",
+    }
 )
 DECODABLE = ("LINEAR16", "MULAW")
 NO_MATCH = "No matching recording"
+# How long a socket kept open after a stop waits for a new start_request (the reference's
+# default for disconnectOnStopRequestTimeout).
+STOPPED_TIMEOUT_S = 1800
+# The close reason then; the code is 1000, as for any close the client asked for.
+STOPPED_TOO_LONG = "disconnectOnStopRequestTimeout: no start_request within {seconds:g} s"
 EngineFactory = Callable[[StartRequest, str], Recognizer]
 
 
@@ -179,6 +196,7 @@ class StreamingSession:
         self.conversation_id: str | None = None
         self.member: Member | None = None
         self._engine: Recognizer | None = None
+        self._vocabulary = Vocabulary(())
         self._carry = b""
         self._decode_error_sent = False
         self.ignored_audio_bytes = 0
@@ -196,6 +214,12 @@ class StreamingSession:
         # The id the phrase being spoken gets when final, once an interim tracker match
         # has named it (so interim and final matches point at the same message).
         self._phrase_message_id: str | None = None
+        # Stop requests served so far: a stopped socket's timeout belongs to one of them.
+        self._stops = 0
+        # Seconds of audio taken, and where the engine's clock starts: a start after a stop
+        # builds a new engine, whose words are timed from the audio before it.
+        self._audio_s = 0.0
+        self._offset_s = 0.0
 
     def _error(self, message: str, details: str) -> Send:
         self.errors[message] += 1
@@ -274,6 +298,7 @@ class StreamingSession:
         samples = self._decode(data, encoding)
         self.samples_received += samples.size
         rate = self._rate()
+        self._audio_s += samples.size / rate
         engine = self._engine
         if isinstance(engine, Paced):
             if pace is Pace.SKIM:
@@ -353,6 +378,8 @@ class StreamingSession:
             return [self._error("No recognition engine", str(error))]
         self.request = request
         self._engine = engine
+        self._offset_s = self._audio_s
+        self._vocabulary = Vocabulary(request.custom_vocabulary)
         outputs: list[Output] = []
         conversation = self._conversations.get(self._key)
         if conversation is None:
@@ -383,12 +410,12 @@ class StreamingSession:
         if isinstance(engine, Bindable):
             engine.bind(conversation.id, conversation.started, self._ids.uuid)
         speaker = request.speaker
-        self.member = Member(
-            id=self._ids.uuid(),
-            name=(speaker.name if speaker else None) or "Speaker",
-            email=speaker.user_id if speaker else None,
-        )
-        outputs.append(Store(self.member, conversation.id))
+        name = (speaker.name if speaker else None) or "Speaker"
+        email = speaker.user_id if speaker else None
+        # A start after a stop on the same socket resumes the same speaker.
+        if self.member is None or (self.member.name, self.member.email) != (name, email):
+            self.member = Member(id=self._ids.uuid(), name=name, email=email)
+            outputs.append(Store(self.member, conversation.id))
         outputs.extend(self._run_trackers(tracking))
         self._carry = b""
         self._move(Trigger.START_REQUEST)
@@ -424,9 +451,20 @@ class StreamingSession:
     def _stop_request(self) -> list[Output]:
         outputs = self._stop(Trigger.STOP_REQUEST)
         assert self.request is not None
-        if self.request.disconnect_on_stop_request is False:
-            return outputs
+        self._stops += 1
+        timeout = self.request.disconnect_on_stop_request_timeout
+        timeout = STOPPED_TIMEOUT_S if timeout is None else timeout
+        # A timeout of 0 drops the socket at the stop, as if it was never to be kept.
+        if self.request.disconnect_on_stop_request is False and timeout > 0:
+            return [*outputs, StopTimeout(timeout, self._stops)]
         return outputs + self._hang_up("stop_request processed")
+
+    def stop_timeout_elapsed(self, timeout: StopTimeout) -> list[Output]:
+        """A kept socket's `disconnectOnStopRequestTimeout` ran out: close it, unless a new
+        start_request came meanwhile (or another stop began its own timeout)."""
+        if self.state is not State.STOPPED or timeout.stop != self._stops:
+            return []
+        return self._hang_up(STOPPED_TOO_LONG.format(seconds=timeout.seconds))
 
     def _stop(self, trigger: Trigger) -> list[Output]:
         """End recognition (a stop request or silence) and say that the conversation is over."""
@@ -492,12 +530,38 @@ class StreamingSession:
                 continue
             if not hypothesis.words:
                 continue
-            outputs.append(Send(messages.recognition_result(hypothesis, self._user())))
+            heard = Hypothesis(self._vocabulary.snap(self._timed(hypothesis)), hypothesis.is_final)
+            prepared = self._prepare(heard)
+            shown = Hypothesis(prepared.words, hypothesis.is_final)
+            outputs.append(Send(messages.recognition_result(shown, self._user())))
             if hypothesis.is_final:
-                outputs.extend(self._finalise(hypothesis))
+                outputs.extend(self._finalise(shown, prepared.entities))
             elif self._tracking.interim_results:
-                outputs.extend(self._interim_trackers(hypothesis))
+                outputs.extend(self._interim_trackers(shown))
         return outputs
+
+    def _timed(self, hypothesis: Hypothesis) -> tuple[Word, ...]:
+        """The words timed from the start of the socket's audio, across resumed starts."""
+        if not self._offset_s:
+            return hypothesis.words
+        shift = self._offset_s
+        return tuple(
+            dataclasses.replace(w, start=round(w.start + shift, 3), end=round(w.end + shift, 3))
+            for w in hypothesis.words
+        )
+
+    def _prepare(self, hypothesis: Hypothesis) -> redaction.Prepared:
+        """The words to show (redacted as asked) and, for a final, their entities."""
+        request, conversation = self.request, self.conversation
+        assert request is not None and conversation is not None
+        speaker = request.speaker.name if request.speaker else None
+        return redaction.prepare(
+            hypothesis.words,
+            request,
+            final=hypothesis.is_final,
+            today=conversation.started.date(),
+            speakers=(speaker,) if speaker else (),
+        )
 
     def _user(self) -> dict[str, Any]:
         assert self.member is not None and self.request is not None
@@ -505,7 +569,9 @@ class StreamingSession:
         user.update(self.member.to_json())
         return user
 
-    def _finalise(self, hypothesis: Hypothesis) -> list[Output]:
+    def _finalise(
+        self, hypothesis: Hypothesis, entities: tuple[StoredEntity, ...] = ()
+    ) -> list[Output]:
         conversation, request, member = self.conversation, self.request, self.member
         assert conversation is not None and request is not None and member is not None
         text = insights.sentence([w.word for w in hypothesis.words])
@@ -534,9 +600,11 @@ class StreamingSession:
             duration=round(end - start, 2),
             sentiment=score,
             words=words,
+            entities=entities,
         )
         conversation.messages.append(stored)
         outputs: list[Output] = [Store(stored, conversation.id), self._message_response(stored)]
+        outputs.extend(self._entities(stored))
         outputs.extend(self._insights(stored))
         outputs.extend(self._topics())
         outputs.extend(self._trackers(stored))
@@ -551,6 +619,22 @@ class StreamingSession:
             message, self._user(), request.timezone_offset or 0, request.sentiment, sequence
         )
         return Send(body, everyone=True)
+
+    def _entities(self, message: StoredMessage) -> list[Output]:
+        """`entity_response` after the message, when detectEntities found any in it."""
+        conversation, request = self.conversation, self.request
+        assert conversation is not None and request is not None
+        general = [e for e in message.entities if e.type in GENERAL_TYPES]
+        if not request.detect_entities or not general:
+            return []
+        ids = [
+            conversation.entity_ids.setdefault((e.type, e.value.lower()), self._ids.uuid())
+            for e in general
+        ]
+        sequence = conversation.entity_seq
+        conversation.entity_seq += 1
+        only = dataclasses.replace(message, entities=tuple(general))
+        return [Send(messages.entity_response(only, ids, sequence), everyone=True)]
 
     def _insights(self, message: StoredMessage) -> list[Output]:
         conversation, request, member = self.conversation, self.request, self.member
@@ -576,7 +660,7 @@ class StreamingSession:
         if found:
             sequence = conversation.insight_seq
             conversation.insight_seq += 1
-            body = messages.insight_response(found, self._user(), sequence)
+            body = messages.insight_response(found, self._user(), sequence, message.entities)
             outputs.append(Send(body, everyone=True))
         return outputs
 
@@ -584,7 +668,7 @@ class StreamingSession:
         conversation = self.conversation
         assert conversation is not None
         said = conversation.messages
-        current = insights.topics([m.text for m in said])
+        current = insights.topics([self._unmasked(m.text) for m in said])
         changed = []
         for phrase in current:
             ids = tuple(said[i].id for i in phrase.message_indexes)
@@ -609,6 +693,13 @@ class StreamingSession:
             Store(best, conversation.id),
             Send(messages.topic_response(changed), everyone=True),
         ]
+
+    def _unmasked(self, text: str) -> str:
+        """The text without its redaction marks: what was hidden is no topic."""
+        redacting = self.request.redaction if self.request else None
+        if redacting is None or not redacting.redact_content:
+            return text
+        return " ".join(text.replace(redacting.redaction_string, " ").split())
 
     def _run_trackers(self, tracking: trackers.TrackerOptions) -> list[Output]:
         """Join the start request's trackers (and the account's, if it enables them all) to

@@ -14,6 +14,7 @@ from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
 from mock_symbl.web.conversation_api import conversation_api
 from mock_symbl.web.conversation_writes import conversation_writes
+from mock_symbl.web.entities_api import entities_api
 from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.manage import manage
@@ -75,6 +76,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.include_router(manage)
     app.include_router(conversation_writes)
     install_async_api(app)
+    app.include_router(entities_api)
 
     @app.get("/")
     def health() -> dict[str, str]:

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mock_symbl.session.conversation import StopTimeout
+
 
 class Marker(enum.Enum):
     """What ends the frames: the client left (or the reader stopped), or fell silent."""
@@ -42,7 +44,7 @@ class FaultsDue:
     frames: int
 
 
-Item = Arrived | Marker | FaultsDue
+Item = Arrived | Marker | FaultsDue | StopTimeout
 
 
 class Intake:
@@ -72,8 +74,9 @@ class Intake:
         self.queued_bytes += len(data)
         self._put(Arrived(data, self._clock()))
 
-    def put(self, item: Marker | FaultsDue) -> None:
-        """A marker (the end counts as a stop) or faults due after the frames so far."""
+    def put(self, item: Marker | FaultsDue | StopTimeout) -> None:
+        """A marker (the end counts as a stop), faults due after the frames so far, or a
+        stopped socket's time running out."""
         if item is END:
             self._stops.append(self._clock())
         self._put(item)

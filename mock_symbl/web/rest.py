@@ -56,6 +56,8 @@ def message_json(message: StoredMessage, sentiment: bool, verbose: bool) -> dict
     }
     if sentiment:
         out["sentiment"] = sentiment_json(message.sentiment)
+    if message.entities:
+        out["entities"] = [entity.to_json() for entity in message.entities]
     if verbose:
         out["words"] = [
             {

@@ -34,6 +34,7 @@ from mock_symbl.session.conversation import (
     Linger,
     Output,
     Send,
+    StopTimeout,
     end_if_abandoned,
 )
 from mock_symbl.session.conversation import Store as Persist
@@ -281,6 +282,11 @@ class LockedSession:
         with self._lock:
             return self._session.end_for_silence(seconds)
 
+    def stop_timeout_elapsed(self, timeout: StopTimeout) -> list[Output]:
+        """`StreamingSession.stop_timeout_elapsed`, holding the lock."""
+        with self._lock:
+            return self._session.stop_timeout_elapsed(timeout)
+
 
 class StreamingEndpoint:
     """Serves `/v1/streaming/{id}` and `/v1/realtime/insights/{id}`."""
@@ -523,9 +529,14 @@ class StreamingEndpoint:
         reader = asyncio.create_task(
             self._read(socket, session, intake, outbox, faults=faults, seen=seen)
         )
+        # A stopped socket's timeouts (disconnectOnStopRequestTimeout) come back through the
+        # intake, in order with the frames, and are dropped with the connection.
+        timeouts: list[asyncio.TimerHandle] = []
         try:
-            await self._work(key, session, outbox, intake, faults)
+            await self._work(key, session, outbox, intake, faults, timeouts)
         finally:
+            for handle in timeouts:
+                handle.cancel()
             # The reader drops what the client still sends until it closes (or a grace
             # passes): a socket closed with unread data is reset, and the client would lose
             # what it had not read yet.
@@ -606,10 +617,17 @@ class StreamingEndpoint:
             intake.put(FaultsDue(rest, frames))
 
     async def _work(
-        self, key: Key, session: LockedSession, outbox: Outbox, intake: Intake, faults: Faults
+        self,
+        key: Key,
+        session: LockedSession,
+        outbox: Outbox,
+        intake: Intake,
+        faults: Faults,
+        timeouts: list[asyncio.TimerHandle],
     ) -> None:
         """Serve the frames read, in order, until the connection ends or is closing."""
         backlog = self.backlog
+        loop = asyncio.get_running_loop()
         while True:
             item = await intake.get()
             if item is END:
@@ -618,7 +636,9 @@ class StreamingEndpoint:
                 if fire(outbox, faults, item):
                     return
                 continue
-            if not isinstance(item, Arrived):
+            if isinstance(item, StopTimeout):
+                outputs = await self._call(session, session.stop_timeout_elapsed, item)
+            elif not isinstance(item, Arrived):
                 outputs = await self._call(session, session.end_for_silence, self.silence_timeout_s)
             elif isinstance(item.frame, str):
                 outputs = await self._call(session, session.receive_text, item.frame)
@@ -631,6 +651,9 @@ class StreamingEndpoint:
                     outputs = await self._call(session, session.skim_audio, frames)
                 else:
                     outputs = await self._call(session, session.receive_audio, item.frame, pace)
+            for output in outputs:
+                if isinstance(output, StopTimeout):
+                    timeouts.append(loop.call_later(output.seconds, intake.put, output))
             if self._deliver(key, outbox, outputs):
                 return
 

@@ -383,6 +383,7 @@ SERVED: frozenset[str] = frozenset(
         "POST /v1/process/video/url",
         "PUT /v1/process/video/url/{conversationId}",
         "GET /v1/job/{jobId}",
+        f"GET {CONV}/entities",
     }
 )
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from harness.protocol import (
     SAMPLE_RATES,
+    Redaction,
     Speaker,
     StartRequest,
     StartRequestError,
@@ -59,6 +60,13 @@ start_requests = st.sampled_from(list(SAMPLE_RATES)).flatmap(
         custom_vocabulary=st.lists(words, max_size=3).map(tuple),
         sentiment=st.booleans(),
         detect_entities=st.booleans(),
+        redaction=st.none()
+        | st.builds(
+            Redaction,
+            identify_content=st.booleans(),
+            redact_content=st.booleans(),
+            redaction_string=words,
+        ),
         no_connection_timeout=st.none() | st.integers(0, 1800),
         disconnect_on_stop_request=st.none() | st.booleans(),
         disconnect_on_stop_request_timeout=st.none() | st.integers(0, 1800),
@@ -84,13 +92,24 @@ def test_unknown_fields_are_kept_through_a_round_trip() -> None:
     message = {
         **SEED_START_REQUEST,
         "source": "js_sdk",
-        "config": {**SEED_START_REQUEST["config"], "redaction": {"identifyContent": True}},
+        "config": {**SEED_START_REQUEST["config"], "vendorHint": {"region": "eu"}},
         "speaker": {"userId": "a@b.c", "name": "A", "title": "CTO"},
     }
     out = StartRequest.from_json(message).to_json()
     assert out["source"] == "js_sdk"
-    assert out["config"]["redaction"] == {"identifyContent": True}
+    assert out["config"]["vendorHint"] == {"region": "eu"}
     assert out["speaker"]["title"] == "CTO"
+
+
+def test_redaction_is_read_with_its_documented_defaults() -> None:
+    message = {**SEED_START_REQUEST, "config": {"redaction": {"identifyContent": True}}}
+    request = StartRequest.from_json(message)
+    assert request.redaction == Redaction(identify_content=True)
+    assert request.to_json()["config"]["redaction"] == {
+        "identifyContent": True,
+        "redactContent": False,
+        "redactionString": "****",
+    }
 
 
 def test_older_clients_flat_audio_config_is_accepted() -> None:
