@@ -37,7 +37,8 @@ from harness.errors import HarnessError
 DECODABLE: Final = ("LINEAR16", "MULAW", "Opus", "FLAC")
 # The rate assumed when a start request names none: the protocol's defaults, and Opus's own.
 DEFAULT_RATES: Final = {"MULAW": 8000, "Opus": 48000}
-OPUS_RATE: Final = 48000
+# The highest rate decoded audio is resampled to; past it a rate is a mistake or an attack.
+MAX_RESAMPLED_RATE: Final = 768000
 OGG_CAPTURE: Final = b"OggS"
 FLAC_MARKER: Final = b"fLaC"
 OGG_HEADER_BYTES: Final = 27
@@ -271,6 +272,11 @@ class WireAudioDecoder:
         source = self._codec.rate if self._codec is not None else 0
         if source in (0, self.rate):
             return samples
+        if self.rate > MAX_RESAMPLED_RATE:
+            raise WireAudioError(
+                f"{self.encoding} audio at {source} Hz cannot be resampled to the declared "
+                f"{self.rate} Hz (at most {MAX_RESAMPLED_RATE} Hz)"
+            )
         if self._resampler is None:
             self._resampler = soxr.ResampleStream(source, self.rate, 1, dtype="int16")
         out: NDArray[np.int16] = self._resampler.resample_chunk(samples, last=final)
