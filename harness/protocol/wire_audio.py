@@ -229,6 +229,7 @@ class WireAudioDecoder:
         self._packets = 0
         self._resampler: soxr.ResampleStream | None = None
         self._flac_header = bytearray()
+        self._sniffed = b""
 
     def decode(self, frame: bytes) -> NDArray[np.int16]:
         """The samples `frame` completes; WireAudioError (once) when the stream is broken."""
@@ -284,8 +285,12 @@ class WireAudioDecoder:
 
     def _opus(self, frame: bytes) -> NDArray[np.int16]:
         if self.container is None:
-            if not frame:
+            frame = self._sniffed + frame
+            # A stream cut inside its first four bytes tells its shape with the next frame.
+            if len(frame) < len(OGG_CAPTURE) and OGG_CAPTURE.startswith(frame):
+                self._sniffed = frame
                 return _EMPTY
+            self._sniffed = b""
             self.container = "ogg" if frame.startswith(OGG_CAPTURE) else "packets"
             if self.container == "ogg":
                 self._ogg = OggPackets()
