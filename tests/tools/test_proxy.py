@@ -385,6 +385,4 @@ def test_an_impossible_sample_rate_is_refused_and_the_folder_stays_readable(
     # The frame keeps its record; zeros are no FLAC stream, which the log says where it was.
     assert [f.samples for f in log.audio_frames()] == [0]
     assert log.header["wire_encoding"] == "FLAC"
-    assert any(
-        isinstance(r, ErrorRecord) and "not a FLAC stream" in r.message for r in log.records
-    )
+    assert any(isinstance(r, ErrorRecord) and "not a FLAC stream" in r.message for r in log.records)
