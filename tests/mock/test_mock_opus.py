@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -26,10 +27,11 @@ from opus_audio import (
     words,
 )
 
+from harness.audio.fingerprint import compare_audio
 from harness.protocol.wire_audio import WireAudioDecoder
 from harness.serve import RunningServer
 from harness.session_folder.log import read_session
-from mock_symbl import Backlog, MockConfig, running_mock
+from mock_symbl import Answers, Backlog, MockConfig, OnMiss, running_mock
 
 from helpers import FIXTURES, kind, start_request, stream_session, token
 
@@ -167,3 +169,24 @@ def test_asr_hears_opus_as_it_hears_the_same_samples_in_pcm() -> None:
 def spoken(messages: list[str]) -> str:
     """The words of messages, without case or punctuation."""
     return re.sub(r"[^\w\s']", "", " ".join(messages)).lower()
+
+
+def test_an_opus_miss_is_recorded_as_pcm_and_matches_from_then_on(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    config = MockConfig(answers=Answers(OnMiss.RECORD, recordings), backlog=Backlog.patient())
+    samples, rate = fixture_audio("hot")
+    packets = opus_packets(samples, rate)
+    with running_mock(config) as mock:
+        first = asyncio.run(stream_frames(url_for(mock, "sdk-1"), opus_start(rate), packets))
+        second = asyncio.run(stream_frames(url_for(mock, "sdk-2"), opus_start(rate), packets))
+        missed, matched = mock.journal(settle_s=30)
+    assert missed.fallback == "asr"
+    assert missed.recorded_to is not None
+    saved = read_session(missed.recorded_to)
+    assert (saved.header["encoding"], saved.header["wire_encoding"]) == ("LINEAR16", "Opus")
+    assert saved.sample_rate == rate
+    assert compare_audio(saved.audio, rate, samples, rate, 0.0).correlation > 0.9
+    assert matched.matched
+    assert matched.recording == missed.recorded_to.resolve()
+    assert words(first)
+    assert words(second) == words(first)
