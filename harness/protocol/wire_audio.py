@@ -44,6 +44,9 @@ FLAC_MARKER: Final = b"fLaC"
 OGG_HEADER_BYTES: Final = 27
 # A page is at most 27 + 255 + 255 * 255 bytes; a larger backlog cannot be one page.
 MAX_OGG_PAGE: Final = OGG_HEADER_BYTES + 255 + 255 * 255
+# Opus packets are under 64 KiB; OpusTags may carry pictures. A longer packet is a broken
+# stream, not one to hold in memory.
+MAX_OGG_PACKET: Final = 1 << 20
 # Metadata before FLAC audio (pictures, padding) is bounded, so a broken stream is told early.
 MAX_FLAC_METADATA: Final = 1 << 20
 FLAC_STREAMINFO: Final = 0
@@ -148,6 +151,8 @@ class OggPackets:
         for value in lacing:
             self._partial += page[position : position + value]
             position += value
+            if len(self._partial) > MAX_OGG_PACKET:
+                raise self._fail(f"continues a packet past {MAX_OGG_PACKET} bytes")
             if value < 255:
                 packets.append(bytes(self._partial))
                 self._partial.clear()

@@ -116,9 +116,13 @@ def test_a_corrupt_page_is_named_once_and_keeps_what_came_before() -> None:
     assert decoder.flush().size == 0
 
 
-def page(payload: bytes, sequence: int, *, flags: int = 0, serial: int = 7) -> bytes:
-    """A well-formed Ogg page holding one whole packet."""
-    lacing = bytes([255] * (len(payload) // 255) + [len(payload) % 255])
+def page(
+    payload: bytes, sequence: int, *, flags: int = 0, serial: int = 7, ends: bool = True
+) -> bytes:
+    """A well-formed Ogg page holding one packet, or (not `ends`) a packet's next 255-byte
+    segments."""
+    full = [255] * (len(payload) // 255)
+    lacing = bytes([*full, len(payload) % 255] if ends else full)
     head = b"OggS" + bytes([0, flags]) + bytes(8) + serial.to_bytes(4, "little")
     raw = head + sequence.to_bytes(4, "little") + bytes(4) + bytes([len(lacing)]) + lacing
     body = raw + payload
@@ -129,6 +133,10 @@ OPUS_HEAD = b"OpusHead" + bytes([1, 1]) + (312).to_bytes(2, "little") + bytes(4)
 OPUS_TAGS = b"OpusTags" + (4).to_bytes(4, "little") + b"test" + bytes(4)
 
 
+# A packet that never ends: every page continues it, all of its segments full.
+ENDLESS_PACKET = page(OPUS_HEAD, 0, flags=2) + b"".join(
+    page(bytes(255 * 255), n, flags=0 if n == 1 else 1, ends=False) for n in range(1, 20)
+)
 BETWEEN_PAGES = OGG[: OGG.index(b"OggS", 4000)] + b"junk" + OGG[OGG.index(b"OggS", 4000) :]
 
 
@@ -143,6 +151,7 @@ BETWEEN_PAGES = OGG[: OGG.index(b"OggS", 4000)] + b"junk" + OGG[OGG.index(b"OggS
         (page(OPUS_HEAD, 0, flags=2) + page(OPUS_TAGS, 2), "is numbered 2 after page 0"),
         (page(OPUS_HEAD, 0, flags=2) + page(OPUS_TAGS, 1, serial=8), "another logical stream"),
         (page(OPUS_HEAD[:9] + bytes([6]) + OPUS_HEAD[10:], 0, flags=2), "6 channels"),
+        (ENDLESS_PACKET, "continues a packet past 1048576 bytes"),
     ],
 )
 def test_a_stream_that_breaks_ogg_opus_is_refused_by_name(blob: bytes, problem: str) -> None:
