@@ -42,8 +42,6 @@ MAX_RESAMPLED_RATE: Final = 768000
 OGG_CAPTURE: Final = b"OggS"
 FLAC_MARKER: Final = b"fLaC"
 OGG_HEADER_BYTES: Final = 27
-# A page is at most 27 + 255 + 255 * 255 bytes; a larger backlog cannot be one page.
-MAX_OGG_PAGE: Final = OGG_HEADER_BYTES + 255 + 255 * 255
 # Opus packets are under 64 KiB; OpusTags may carry pictures. A longer packet is a broken
 # stream, not one to hold in memory.
 MAX_OGG_PACKET: Final = 1 << 20
@@ -157,11 +155,6 @@ class OggPackets:
                 packets.append(bytes(self._partial))
                 self._partial.clear()
         return packets
-
-    @property
-    def pending(self) -> int:
-        """Bytes held for a page not yet complete."""
-        return len(self._buffer)
 
 
 class _FrameDecoder:
