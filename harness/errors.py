@@ -5,6 +5,7 @@
     │   └── StartRequestError             a start_request that cannot be sent
     ├── SessionLogError                   a session folder that cannot be read or written
     ├── WavError (ValueError)             audio that is not 16-bit PCM WAV
+    ├── WireAudioError                    audio frames that are not their declared encoding
     ├── TranscriptError (ValueError)      a transcript.json that cannot be used
     ├── AudioSourceError                  a file or device that gives no audio
     ├── ReplayError                       a session that cannot be replayed

@@ -3,6 +3,13 @@
 Frame k goes out `t_k - t_0` seconds (the recorded send times) after the first, divided by
 the speed; `max` sends as fast as the connection takes frames. Pacing is measured, not
 assumed: every frame's lateness against its deadline is in the result.
+
+A session whose client sent another encoding (its header's `wire_encoding`: Opus, MULAW,
+FLAC) is replayed as the PCM in its `audio.wav`, declared LINEAR16 at the recorded rate:
+those are the very samples the recorded server decoded and heard, where encoding them again
+would add a second lossy generation and still not give the client's bytes back (they are
+not kept). A decoded frame is cut to the protocol's 8,192 bytes, its pieces sent at its time;
+a frame that decoded to nothing (a header, part of a page) sends nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from harness.client.record import Destination, Recording, record
 from harness.client.session import Observers, Stream
 from harness.errors import HarnessError
 from harness.protocol import StartRequest, StartRequestError
-from harness.session_folder.log import SessionLog, SessionLogError, TextFrame, read_session
+from harness.session_folder.log import (
+    AudioFrame,
+    SessionLog,
+    SessionLogError,
+    TextFrame,
+    read_session,
+)
+
+# The protocol's largest binary frame, in Int16 samples.
+MAX_FRAME_SAMPLES = 4096
 
 
 class ReplayError(HarnessError):
@@ -79,16 +95,35 @@ def plan_from(log: SessionLog) -> ReplayPlan:
     if not audio:
         raise ReplayError(f"{log.folder} sent no audio: nothing to replay")
     first = audio[0].t
+    frames = [(frame.t, log.audio_of(frame)) for frame in audio]
+    if "wire_encoding" in log.header:
+        start = dataclasses.replace(start, encoding="LINEAR16", sample_rate_hertz=log.sample_rate)
+        frames = _decoded_frames(log, audio)
+        if not frames:
+            raise ReplayError(f"{log.folder}: its audio decoded to no samples: nothing to replay")
     connection_id = str(log.header.get("connection_id") or log.folder.name)
     return ReplayPlan(
         folder=log.folder,
         start=start,
-        audio=[log.audio_of(frame) for frame in audio],
-        schedule=[max(0.0, frame.t - first) for frame in audio],
+        audio=[samples for _, samples in frames],
+        schedule=[max(0.0, t - first) for t, _ in frames],
         connection_id=connection_id,
         warnings=[problem for problem in log.problems if "no footer" not in problem]
         + (["the recording was interrupted; replaying what it has"] if not log.complete else []),
     )
+
+
+def _decoded_frames(
+    log: SessionLog, audio: list[AudioFrame]
+) -> list[tuple[float, NDArray[np.int16]]]:
+    """A decoded session's frames as PCM frames the protocol takes: none empty, none over
+    8,192 bytes."""
+    frames = []
+    for frame in audio:
+        samples = log.audio_of(frame)
+        for at in range(0, samples.size, MAX_FRAME_SAMPLES):
+            frames.append((frame.t, samples[at : at + MAX_FRAME_SAMPLES]))
+    return frames
 
 
 def replay_stream(plan: ReplayPlan, speed: float | None) -> Stream:

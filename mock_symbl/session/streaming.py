@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import io
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
-import soundfile as sf
-from numpy.typing import NDArray
 
 from harness.protocol import PING, PONG, StartRequest, StartRequestError
 from harness.protocol.bounded_json import JsonTooDeepError, loads
 from harness.protocol.requests import canonical_encoding, check_sample_rate
+from harness.protocol.wire_audio import WireAudioDecoder, WireAudioError, default_rate
 from harness.session_folder.wavfile import MAX_SAMPLE_RATE
 from mock_symbl.engines.base import (
     Bindable,
@@ -80,7 +78,6 @@ SHARED_KINDS = frozenset(
         "tracker_response",
     }
 )
-DECODABLE = ("LINEAR16", "MULAW")
 NO_MATCH = "No matching recording"
 # How long a socket kept open after a stop waits for a new start_request (the reference's
 # default for disconnectOnStopRequestTimeout).
@@ -197,8 +194,7 @@ class StreamingSession:
         self.member: Member | None = None
         self._engine: Recognizer | None = None
         self._vocabulary = Vocabulary(())
-        self._carry = b""
-        self._decode_error_sent = False
+        self._decoder: WireAudioDecoder | None = None
         self.ignored_audio_bytes = 0
         self.oversized_frames = 0
         self.samples_received = 0
@@ -282,20 +278,16 @@ class StreamingSession:
             # Said once per session; the count goes on in `oversized_frames`.
             details = f"A frame of {len(data)} bytes was ignored: frames over {MAX_FRAME_BYTES}"
             return [self._error("Audio frame too large", f"{details} bytes are ignored.")]
-        encoding = self.request.encoding
-        if encoding not in DECODABLE:
-            if self._decode_error_sent:
-                return []
-            self._decode_error_sent = True
-            return [
-                Send(
-                    messages.error(
-                        "Unsupported encoding",
-                        f"This server cannot decode {encoding} audio; send LINEAR16 or MULAW.",
-                    )
-                )
-            ]
-        samples = self._decode(data, encoding)
+        if self._decoder is None:
+            # Every encoding a start request may name is decodable (`DECODABLE`).
+            self._decoder = WireAudioDecoder(self.request.encoding, self._rate())
+        try:
+            samples = self._decoder.decode(data)
+        except WireAudioError as error:
+            # Said once; the audio decoded so far stays recognised, later frames are ignored.
+            return [self._error("Invalid audio", str(error))]
+        if not samples.size:
+            return []
         self.samples_received += samples.size
         rate = self._rate()
         self._audio_s += samples.size / rate
@@ -339,27 +331,9 @@ class StreamingSession:
             return []
         return outputs + self._hang_up(f"no audio for {seconds:g} s")
 
-    def _decode(self, data: bytes, encoding: str) -> NDArray[np.int16]:
-        if encoding == "MULAW":
-            decoded, _ = sf.read(
-                io.BytesIO(data),
-                format="RAW",
-                subtype="ULAW",
-                samplerate=self._rate(),
-                channels=1,
-                dtype="int16",
-            )
-            return np.asarray(decoded, dtype=np.int16)
-        data = self._carry + data
-        even = len(data) - len(data) % 2
-        self._carry = data[even:]
-        return np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
-
     def _rate(self) -> int:
         assert self.request is not None
-        return self.request.sample_rate_hertz or (
-            8000 if self.request.encoding == "MULAW" else 16000
-        )
+        return self.request.sample_rate_hertz or default_rate(self.request.encoding)
 
     def _start(self, message: Mapping[str, Any]) -> list[Output]:
         # Asked before the request is read: a started session answers "Already started"
@@ -417,7 +391,7 @@ class StreamingSession:
             self.member = Member(id=self._ids.uuid(), name=name, email=email)
             outputs.append(Store(self.member, conversation.id))
         outputs.extend(self._run_trackers(tracking))
-        self._carry = b""
+        self._decoder = None
         self._move(Trigger.START_REQUEST)
         outputs += [
             Send(messages.lifecycle("conversation_created", conversation.id)),
@@ -444,8 +418,7 @@ class StreamingSession:
         except StartRequestError as error:
             return [self._error("Invalid modify_request", str(error))]
         self.request = dataclasses.replace(self.request, encoding=encoding, sample_rate_hertz=rate)
-        self._carry = b""
-        self._decode_error_sent = False
+        self._decoder = None
         return []
 
     def _stop_request(self) -> list[Output]:
@@ -489,7 +462,14 @@ class StreamingSession:
 
     def _finish_recognition(self) -> list[Output]:
         assert self._engine is not None
-        outputs = self._recognised(self._engine.finish())
+        outputs: list[Output] = []
+        decoder, self._decoder = self._decoder, None
+        tail = decoder.flush() if decoder is not None else None
+        if tail is not None and tail.size:
+            # What a compressed stream's decoder held back belongs to the audio too.
+            self.samples_received += tail.size
+            outputs = self._recognised(self._engine.accept(tail, self._rate()))
+        outputs.extend(self._recognised(self._engine.finish()))
         self._engine = None
         return outputs
 

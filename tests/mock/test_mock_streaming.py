@@ -245,7 +245,7 @@ def test_modify_request_changes_the_rate_mid_stream() -> None:
     assert bad["message"]["message"] == "Invalid modify_request"
 
 
-def test_undecodable_encodings_get_one_clear_error() -> None:
+def test_audio_that_is_not_its_declared_encoding_gets_one_clear_error() -> None:
     session = new_session()
     start = {
         **START,
@@ -253,7 +253,8 @@ def test_undecodable_encodings_get_one_clear_error() -> None:
     }
     session.receive_text(json.dumps(start))
     (error,) = sent(session.receive_audio(bytes(100)))
-    assert "cannot decode FLAC" in error["message"]["details"]
+    assert error["message"]["message"] == "Invalid audio"
+    assert "not a FLAC stream: it does not begin with 'fLaC'" in error["message"]["details"]
     assert session.receive_audio(bytes(100)) == []
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from harness.client.session import Stream, frames_of, run_session
 from harness.protocol import StartRequest
 from harness.serve import RunningServer, running
-from harness.session_folder.log import TextFrame, read_session
+from harness.session_folder.log import ErrorRecord, TextFrame, read_session
 from harness.session_folder.tape import safe_name
 from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
@@ -382,4 +382,7 @@ def test_an_impossible_sample_rate_is_refused_and_the_folder_stays_readable(
     assert log.sample_rate == 2**32
     assert not (out / "huge" / "audio.wav").exists()
     assert any("4294967296 Hz cannot be written to a WAV" in p for p in log.problems)
-    assert [f.samples for f in log.audio_frames()] == [1024]
+    # The frame keeps its record; zeros are no FLAC stream, which the log says where it was.
+    assert [f.samples for f in log.audio_frames()] == [0]
+    assert log.header["wire_encoding"] == "FLAC"
+    assert any(isinstance(r, ErrorRecord) and "not a FLAC stream" in r.message for r in log.records)
