@@ -13,6 +13,7 @@ from mock_symbl.web.config import MockConfig
 from mock_symbl.web.control import control
 from mock_symbl.web.conversation_api import conversation_api
 from mock_symbl.web.conversation_writes import conversation_writes
+from mock_symbl.web.experience import experience
 from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.manage import manage
@@ -69,6 +70,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.include_router(control)
     app.include_router(manage)
     app.include_router(conversation_writes)
+    app.include_router(experience)
 
     @app.get("/")
     def health() -> dict[str, str]:
