@@ -116,21 +116,28 @@ def _marked(text: str, phrases: Sequence[str]) -> str:
 
 def key_phrases(
     options: TranscriptOptions,
+    messages: Sequence[StoredMessage],
     insights: Sequence[StoredInsight],
     topics: Sequence[StoredTopic],
 ) -> dict[str, list[str]]:
-    """The phrases to highlight, per message id: insights' with either option, topics' too
-    with `highlightAllKeyPhrases`."""
+    """The phrases to highlight, per message id. An insight's key phrases are the topics'
+    phrases said in its message (the insight's whole text where none is); with
+    `highlightAllKeyPhrases` the topics' phrases are highlighted in every message too."""
     found: dict[str, list[str]] = {}
     if not (options.highlight_insight_phrases or options.highlight_all_phrases):
         return found
+    text = {m.id: m.text for m in messages}
+    in_message: dict[str, list[str]] = {}
+    for topic in topics:
+        for message_id in topic.message_ids:
+            if _phrase_spans(text.get(message_id, ""), [topic.text]):
+                in_message.setdefault(message_id, []).append(topic.text)
     for insight in insights:
         for message_id in insight.message_ids:
-            found.setdefault(message_id, []).append(insight.text)
+            found.setdefault(message_id, []).extend(in_message.get(message_id) or [insight.text])
     if options.highlight_all_phrases:
-        for topic in topics:
-            for message_id in topic.message_ids:
-                found.setdefault(message_id, []).append(topic.text)
+        for message_id, phrases in in_message.items():
+            found.setdefault(message_id, []).extend(phrases)
     return found
 
 
@@ -192,5 +199,5 @@ def formatted(
     if options.content_type == SRT:
         payload = srt(messages, options)
     else:
-        payload = markdown(messages, options, key_phrases(options, insights, topics))
+        payload = markdown(messages, options, key_phrases(options, messages, insights, topics))
     return {"transcript": {"payload": payload, "contentType": options.content_type}}
