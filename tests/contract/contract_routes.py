@@ -367,6 +367,8 @@ SERVED: frozenset[str] = frozenset(
         "GET /v1/manage/tracker/{trackerId}",
         "PUT /v1/manage/tracker/{trackerId}",
         "DELETE /v1/manage/tracker/{trackerId}",
+        f"POST {CONV}/transcript",
+        "GET /v1/conversations/experiences/insights/details/{conversationId}",
     }
 )
 
