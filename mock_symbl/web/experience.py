@@ -55,7 +55,8 @@ def _mac(store: Store, conversation_id: str, owner: str) -> str:
 def _keyed(store: Store, conversation_id: str, key: str) -> Conversation:
     """The conversation a page key opens; ApiError 404 for a wrong key or a deleted one."""
     owner, _, mac = key.partition(".")
-    if not hmac.compare_digest(mac, _mac(store, conversation_id, owner)):
+    # As bytes: compare_digest refuses a str that is not ASCII, and any text may arrive.
+    if not hmac.compare_digest(mac.encode(), _mac(store, conversation_id, owner).encode()):
         raise ApiError(404, PAGE_NOT_FOUND)
     conversation = store.conversation(conversation_id, owner)
     if conversation is None:

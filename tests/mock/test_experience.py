@@ -206,7 +206,8 @@ def test_a_wrong_key_is_a_404_naming_no_conversation(ui: Ui) -> None:
     owner, mac = key.split(".")
     flipped = ("0" if mac[0] != "0" else "1") + mac[1:]
     theirs = app_key(OTHER_ID, OTHER_SECRET)
-    for wrong in (f"{owner}.{flipped}", f"{theirs}.{mac}", owner, "", f"{owner}.{mac}x"):
+    wrongs = (f"{owner}.{flipped}", f"{theirs}.{mac}", owner, f"{owner}.{mac}x", f"{owner}.é")
+    for wrong in wrongs:
         reply = httpx.get(f"{base}/{wrong}")
         assert reply.status_code == 404, wrong
         assert ui.standup not in reply.text
