@@ -75,7 +75,7 @@ def _stream(mock: RunningMock, name: str, access: str) -> str:
     return conversation_id(received)
 
 
-def _store_conversation(db: Any, cid: str, lines: list[str]) -> str:
+def _store_conversation(db: Any, cid: str, lines: list[str], ended: bool = True) -> str:
     """A conversation of our app whose title and messages hold HTML."""
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     alice = Member("a-1", "Alice <admin>", "alice@example.com")
@@ -88,7 +88,7 @@ def _store_conversation(db: Any, cid: str, lines: list[str]) -> str:
                 f"conn-{cid}",
                 HOSTILE_TITLE,
                 iso(at),
-                iso(at + timedelta(seconds=60)),
+                iso(at + timedelta(seconds=60)) if ended else None,
             )
         )
         store.add_member(cid, alice)
@@ -200,6 +200,17 @@ def test_every_text_on_the_page_is_escaped(ui: Ui) -> None:
     assert html.escape("Alice <admin>") in body
 
 
+def test_an_open_conversation_shows_what_it_has_so_far(ui: Ui) -> None:
+    _store_conversation(ui.db, "open-1", [FILLER] * 4, ended=False)
+    body = httpx.get(ui.url("open-1", includeCallScore="true")).text
+    assert body.count(html.escape(FILLER)) == 4
+    assert "(in progress)" in body
+    assert "The summary is ready once the conversation has ended." in body
+    # The call score's own answer for an open conversation, in place of the score.
+    assert "The call score is not available yet" in body
+    assert 'class="score"' not in body
+
+
 def test_a_wrong_key_is_a_404_naming_no_conversation(ui: Ui) -> None:
     url = ui.url(ui.standup)
     base, key = url.rsplit("/", 1)
@@ -262,9 +273,12 @@ def test_chromium_renders_the_page_with_no_other_request(ui: Ui, require: Any) -
         browser = playwright.chromium.launch(
             executable_path=chromium,
             args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+            # Only guards against a hang: a loaded machine may start Chromium slowly.
+            timeout=180_000,
         )
         try:
             page = browser.new_page()
+            page.set_default_timeout(180_000)
             page.route("**/*", only_the_page)
             reply = page.goto(url, wait_until="load")
             assert reply is not None and reply.status == 200
