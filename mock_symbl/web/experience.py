@@ -25,7 +25,12 @@ from mock_symbl.session.transcript_format import (
     formatted,
 )
 from mock_symbl.store import Conversation, Store
-from mock_symbl.web.conversation_api import get_analytics, get_call_score, get_summary
+from mock_symbl.web.conversation_api import (
+    INSIGHT_TYPES,
+    get_analytics,
+    get_call_score,
+    get_summary,
+)
 from mock_symbl.web.rest import ApiError, Owned, StoreDep, flag, json_object
 
 experience = APIRouter()
@@ -134,10 +139,7 @@ async def post_transcript(conversation: Owned, store: StoreDep, request: Request
         options = TranscriptOptions.from_json(body)
     except TranscriptRequestError as error:
         raise ApiError(400, str(error)) from None
-    insights = [
-        i for kind in ("question", "action_item", "follow_up")
-        for i in store.insights(conversation.id, kind)
-    ]  # fmt: skip
+    insights = [i for kind in INSIGHT_TYPES for i in store.insights(conversation.id, kind)]
     return formatted(
         store.messages(conversation.id), options, insights, store.topics(conversation.id)
     )
