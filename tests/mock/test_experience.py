@@ -7,23 +7,35 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from harness.session_folder.log import TextFrame, read_session
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, RunningMock, running_mock
 from mock_symbl.session.messages import iso
 from mock_symbl.store import Conversation, Member, Store, StoredMessage
 from mock_symbl.web.auth import app_key
 
-from helpers import APP_ID, APP_SECRET, FIXTURES, conversation_id, start_request, stream_session
+from helpers import (
+    APP_ID,
+    APP_SECRET,
+    FIXTURES,
+    conversation_id,
+    kind,
+    start_request,
+    stream_session,
+)
 from helpers import token as fresh_token
 
 OTHER_ID, OTHER_SECRET = "x" * 64, "y" * 128
@@ -65,9 +77,9 @@ class Ui:
         return reply.json()
 
 
-def _stream(mock: RunningMock, name: str, access: str) -> str:
+def _stream(mock: RunningMock, name: str, access: str, connection: str | None = None) -> str:
     audio = read_pcm16(FIXTURES / name / "audio.wav")
-    url = f"{mock.ws_url}/v1/streaming/{name}?access_token={access}"
+    url = f"{mock.ws_url}/v1/streaming/{connection or name}?access_token={access}"
     received, code, _ = asyncio.run(
         stream_session(url, start_request(audio.sample_rate), audio.samples)
     )
@@ -293,3 +305,32 @@ def test_chromium_renders_the_page_with_no_other_request(ui: Ui, require: Any) -
         finally:
             browser.close()
     assert requested == [url]
+
+
+def test_a_recorded_conversation_gets_its_own_page_not_a_recorded_answer(tmp_path: Path) -> None:
+    # A recording answers the REST calls it holds under its conversation's path; the
+    # Insights UI's route is elsewhere, so GET /v1/conversations/{id}'s recorded answer must
+    # not be taken for it.
+    recording = tmp_path / "meeting"
+    shutil.copytree(FIXTURES / "standup", recording)
+    (recording / "transcript.json").unlink()
+    recorded_id = next(
+        f.data["message"]["data"]["conversationId"]
+        for f in read_session(recording).received()
+        if isinstance(f, TextFrame) and kind(f.data) == "conversation_created"
+    )
+    call = {
+        "t": 0, "method": "GET", "path": f"/v1/conversations/{recorded_id}", "query": "",
+        "status": 200, "response": {"id": recorded_id, "name": "Recorded"},
+    }  # fmt: skip
+    (recording / "rest.jsonl").write_text(json.dumps(call) + "\n")
+    with running_mock(MockConfig(recordings=(recording,))) as mock:
+        access = fresh_token(mock.base_url)
+        conversation = _stream(mock, "standup", access, str(uuid.uuid4()))
+        headers = {"Authorization": f"Bearer {access}"}
+        recorded = httpx.get(f"{mock.base_url}/v1/conversations/{conversation}", headers=headers)
+        details = httpx.get(f"{mock.base_url}{DETAILS}/{conversation}", headers=headers)
+    assert recorded.json()["name"] == "Recorded"
+    assert details.status_code == 200, details.text
+    assert set(details.json()) == {"url"}
+    assert f"/v1/mock/insights-ui/{conversation}/" in details.json()["url"]
