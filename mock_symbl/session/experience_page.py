@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
+from mock_symbl.session.analysis import Json
 from mock_symbl.session.insights import suggested
-from mock_symbl.store import Conversation, StoredInsight, StoredMessage, StoredTopic
-
-Json = dict[str, Any]
+from mock_symbl.store import Conversation, Member, StoredInsight, StoredMessage, StoredTopic
 
 # What the page's Content-Security-Policy allows: its own inline style, nothing else.
 CONTENT_SECURITY_POLICY = (
@@ -79,7 +77,7 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _who(member: Any) -> str:
+def _who(member: Member) -> str:
     return str(member.name or member.email or member.id)
 
 
