@@ -15,6 +15,7 @@ from mock_symbl.web.control import control
 from mock_symbl.web.conversation_api import conversation_api
 from mock_symbl.web.conversation_writes import conversation_writes
 from mock_symbl.web.entities_api import entities_api
+from mock_symbl.web.experience import experience
 from mock_symbl.web.journal import JournalRest
 from mock_symbl.web.limits import BodyLimit, ConnectionIdLimit, FailureThrottle, RateLimiter
 from mock_symbl.web.manage import manage
@@ -77,6 +78,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.include_router(conversation_writes)
     install_async_api(app)
     app.include_router(entities_api)
+    app.include_router(experience)
 
     @app.get("/")
     def health() -> dict[str, str]:

@@ -147,9 +147,15 @@ def owned(
     if conversation is None:
         raise ApiError(404, NOT_FOUND)
     journal: Journal = request.app.state.journal
-    suffix = request.url.path.split(conversation_id, 1)[-1]
-    answer = journal.recorded_answer(
-        app.key, conversation_id, request.method, suffix, request.url.query
+    prefix, path = f"/v1/conversations/{conversation_id}", request.url.path
+    # A recording holds calls under the conversation's own path; a route elsewhere (the
+    # Insights UI's) is never answered from one.
+    answer = (
+        journal.recorded_answer(
+            app.key, conversation_id, request.method, path[len(prefix) :], request.url.query
+        )
+        if path.startswith(prefix)
+        else None
     )
     if answer is not None:
         setattr(request.state, FROM_RECORDING, True)

@@ -384,6 +384,8 @@ SERVED: frozenset[str] = frozenset(
         "PUT /v1/process/video/url/{conversationId}",
         "GET /v1/job/{jobId}",
         f"GET {CONV}/entities",
+        f"POST {CONV}/transcript",
+        "GET /v1/conversations/experiences/insights/details/{conversationId}",
     }
 )
 
