@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from harness.protocol import StartRequest
+from harness.protocol.bounded_json import loads
 from mock_symbl.session.conversation import Output, Send, Store
 from mock_symbl.store import Member, StoredInsight, StoredMessage
 
@@ -159,7 +159,8 @@ def _timezone(body: Mapping[str, Any], session: Mapping[str, Any]) -> str | None
         return None
     try:
         ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A folder of the zone database (`America`) is no zone either: it raises OSError.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise TelephonyRequestError(path, f"{zone_name!r} is not an IANA time zone") from None
     return zone_name
 
@@ -264,7 +265,7 @@ def parse_event(text: str, new_id: str) -> SpeakerEvent | StopEvent:
     """The event a frame of the events socket carries (TelephonyRequestError if none);
     `new_id` is the member id for a user that names none."""
     try:
-        event = json.loads(text)
+        event = loads(text)
     except ValueError:
         raise TelephonyRequestError("event", "expected a JSON object") from None
     if not isinstance(event, dict):
@@ -272,7 +273,7 @@ def parse_event(text: str, new_id: str) -> SpeakerEvent | StopEvent:
     kind = event.get("type")
     if kind == "stopped":
         return StopEvent()
-    if kind not in SPEAKER_TYPES:
+    if not isinstance(kind, str) or kind not in SPEAKER_TYPES:
         known = ", ".join(sorted(SPEAKER_TYPES | {"stopped"}))
         raise TelephonyRequestError("type", f"{kind!r} is not one of {known}")
     user = _object(event.get("user"), "user")

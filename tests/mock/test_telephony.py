@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.session_folder.transcript import read_transcript
 from mock_symbl import MockConfig, RunningMock, running_mock
@@ -30,6 +32,7 @@ from mock_symbl.session.telephony import (
     TelephonyRequestError,
     attribute,
     parse_connect,
+    parse_event,
     sip_user,
 )
 from mock_symbl.store import Member, StoredMessage
@@ -296,3 +299,40 @@ def test_a_speaker_announced_says_the_messages_that_follow() -> None:
     assert isinstance(sent, Send) and isinstance(sent.message, dict)
     assert sent.message["messages"][0]["from"] == jane.to_json()
     assert attribute([Store(message, "c")], None) == [Store(message, "c")]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = ("operation", "endpoint", "actions", "data", "languages", "timezone", "insightTypes",
+          "connectionId")  # fmt: skip
+ENDPOINTS = st.fixed_dictionaries(
+    {"type": st.sampled_from(["pstn", "sip", "PSTN"]) | JSON},
+    optional={"phoneNumber": st.text(max_size=12) | JSON, "uri": st.text(max_size=20) | JSON,
+              "dtmf": JSON},
+)  # fmt: skip
+BODIES = st.fixed_dictionaries(
+    {"operation": st.sampled_from(["start", "stop"]) | JSON},
+    optional={"endpoint": ENDPOINTS | JSON, **{f: JSON for f in FIELDS[2:]},
+              "timezone": st.sampled_from(["America", "UTC", "Europe/Paris", ""]) | JSON},
+)  # fmt: skip
+
+
+@given(BODIES | JSON)
+def test_any_body_is_read_or_refused_naming_a_field(body: Any) -> None:
+    try:
+        parse_connect(body)
+    except TelephonyRequestError as error:
+        assert str(error).startswith(f"{error.path}: ")
+
+
+@given(st.text(max_size=80) | JSON.map(json.dumps))
+def test_any_event_frame_is_read_or_refused_naming_a_field(text: str) -> None:
+    try:
+        parse_event(text, "new-id")
+    except TelephonyRequestError as error:
+        assert str(error).startswith(f"{error.path}: ")
