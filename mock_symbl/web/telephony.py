@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from harness.protocol import StartRequest
 from mock_symbl.engines.select import EngineChoice
-from mock_symbl.session.conversation import Output, Store
+from mock_symbl.session.conversation import Output, Send, Store
 from mock_symbl.session.streaming import StreamingSession
 from mock_symbl.session.telephony import (
     CallEndedError,
@@ -59,6 +59,7 @@ FRAME_S = 0.02
 OUTBOX_LIMIT = 5000
 NO_CONNECTION = "The connectionId is either invalid or does not exist."
 ENDED = "call ended"
+TOO_MANY_CALLS = "Maximum number of concurrent calls reached for this app."
 
 telephony = APIRouter()
 
@@ -104,6 +105,18 @@ def far_end(engines: EngineChoice, config: MockConfig, name: str) -> Path | None
     return None
 
 
+def error_details(outputs: Iterable[Output]) -> list[str]:
+    """The details of the errors among a session's outputs."""
+    return [
+        str(output.message["message"].get("details", ""))
+        for output in outputs
+        if isinstance(output, Send)
+        and isinstance(output.message, Mapping)
+        and isinstance(output.message.get("message"), dict)
+        and output.message["message"].get("type") == "error"
+    ]
+
+
 def read_audio(folder: Path) -> tuple[NDArray[np.int16], int]:
     """A recording's audio, mono Int16, and its rate."""
     samples, rate = sf.read(str(folder / "audio.wav"), dtype="int16", always_2d=True)
@@ -146,27 +159,49 @@ class Telephony:
             raise ApiError(
                 500, f"The recording for {dial.far_end!r} cannot be read: {error}."
             ) from None
+        # A call is a stream: it counts against the app's concurrent streams while it lasts.
+        if not self.streaming.streams.acquire(app.key):
+            raise ApiError(429, TOO_MANY_CALLS)
+        try:
+            call = self._connect(app, dial.far_end, audio, rate, start, bases[0])
+        except ApiError:
+            self.streaming.streams.release(app.key)
+            raise
+        call.feeder = asyncio.create_task(self.feed(call))
+        return connect_answer(call.key[1], call.conversation_id, *bases)
+
+    def _connect(
+        self,
+        app: App,
+        far_end: str,
+        audio: NDArray[np.int16],
+        rate: int,
+        start: CallStart,
+        api_base: str,
+    ) -> Call:
+        """A connected call: its streaming session has started the conversation."""
         connection_id = self.streaming.ids.uuid()
-        key = (app.key, connection_id)
+        engines = self.streaming.engines
         session = StreamingSession(
             connection_id=connection_id,
             app_key=app.key,
             conversations=self.streaming.conversations,
-            engines=lambda request, _: engines.for_request(request, dial.far_end),
+            engines=lambda request, _: engines.for_request(request, far_end),
             ids=self.streaming.ids,
             now=lambda: datetime.now(UTC),
-            api_base=bases[0],
+            api_base=api_base,
             account_trackers=lambda: self.streaming.store.trackers(app.key),
         )
         request: StartRequest = start.start_request(rate, datetime.now(UTC))
         outputs = session.receive_text(request.encode())
         if session.conversation_id is None:
-            raise ApiError(500, f"The call to {dial.address!r} could not start: {outputs}.")
-        call = Call(key, LockedSession(session, threading.Lock()), audio, rate)
-        self.calls[key] = call
+            # The engine could not be had (the session answered with an error saying why).
+            refusal = next(iter(error_details(outputs)), "no engine answers it")
+            raise ApiError(500, f"The call to {far_end!r} could not connect: {refusal}")
+        call = Call((app.key, connection_id), LockedSession(session, threading.Lock()), audio, rate)
+        self.calls[call.key] = call
         self.deliver(call, outputs)
-        call.feeder = asyncio.create_task(self.feed(call))
-        return connect_answer(connection_id, call.conversation_id, *bases)
+        return call
 
     async def feed(self, call: Call) -> None:
         """Play the far end's audio into the session at its own pace; once it has said
@@ -198,7 +233,8 @@ class Telephony:
         self.deliver(call, outputs)
         for outbox in call.listeners:
             outbox.close(1000, ENDED)
-        self.calls.pop(call.key, None)
+        if self.calls.pop(call.key, None) is not None:
+            self.streaming.streams.release(call.key[0])
         self.ended[call.key] = call.conversation_id
 
     async def stop(self, app: App, connection_id: str) -> dict[str, str]:

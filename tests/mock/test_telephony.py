@@ -336,3 +336,17 @@ def test_any_event_frame_is_read_or_refused_naming_a_field(text: str) -> None:
         parse_event(text, "new-id")
     except TelephonyRequestError as error:
         assert str(error).startswith(f"{error.path}: ")
+
+
+def test_a_call_counts_as_a_stream_of_its_app_while_it_lasts() -> None:
+    config = MockConfig(transcripts=(FIXTURES / FIXTURE,), max_streams=1)
+    endpoint = {"type": "sip", "uri": f"sip:{FIXTURE}@mock.example"}
+    with running_mock(config) as mock:
+        auth = {"x-api-key": token(mock.base_url)}
+        first = start(mock, auth, endpoint)
+        refused = connect(mock, auth, {"operation": "start", "endpoint": endpoint})
+        assert refused.status_code == 429
+        assert "concurrent" in refused.json()["message"]
+        connect(mock, auth, {"operation": "stop", "connectionId": first["connectionId"]})
+        second = start(mock, auth, endpoint)
+        connect(mock, auth, {"operation": "stop", "connectionId": second["connectionId"]})
