@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from numpy.typing import NDArray
 
+from harness.audio.pcm import resample
 from harness.protocol import StartRequest
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.session.conversation import Output, Send, Store
@@ -57,6 +58,8 @@ Key = tuple[str, str]
 # Audio goes to recognition in frames of this length, as a phone line's packets would.
 FRAME_S = 0.02
 OUTBOX_LIMIT = 5000
+# Symbl: "PSTN captures audio quality at 8KHz max"; a SIP call keeps the recording's rate.
+PSTN_RATE = 8000
 NO_CONNECTION = "The connectionId is either invalid or does not exist."
 ENDED = "call ended"
 TOO_MANY_CALLS = "Maximum number of concurrent calls reached for this app."
@@ -117,10 +120,13 @@ def error_details(outputs: Iterable[Output]) -> list[str]:
     ]
 
 
-def read_audio(folder: Path) -> tuple[NDArray[np.int16], int]:
-    """A recording's audio, mono Int16, and its rate."""
+def read_audio(folder: Path, ceiling: int | None = None) -> tuple[NDArray[np.int16], int]:
+    """A recording's audio, mono Int16, and its rate (brought down to `ceiling` if above)."""
     samples, rate = sf.read(str(folder / "audio.wav"), dtype="int16", always_2d=True)
-    return np.ascontiguousarray(samples[:, 0]), int(rate)
+    mono = np.ascontiguousarray(samples[:, 0])
+    if ceiling is not None and rate > ceiling:
+        return np.asarray(resample(mono, int(rate), ceiling), dtype=np.int16), ceiling
+    return mono, int(rate)
 
 
 class Telephony:
@@ -154,7 +160,7 @@ class Telephony:
                 f"{dial.far_end!r} (map one with `mock --phone {dial.far_end}=FOLDER`).",
             )
         try:
-            audio, rate = read_audio(folder)
+            audio, rate = read_audio(folder, PSTN_RATE if dial.type == "pstn" else None)
         except (OSError, RuntimeError, sf.LibsndfileError) as error:
             raise ApiError(
                 500, f"The recording for {dial.far_end!r} cannot be read: {error}."
