@@ -77,6 +77,8 @@ class Call:
     sample_rate: int
     state: CallState = CallState.CONNECTED
     speaker: Member | None = None
+    # The speakers announced so far, by userId: one member each, however often announced.
+    members: dict[str, Member] = field(default_factory=dict)
     listeners: set[Outbox] = field(default_factory=set)
     feeder: asyncio.Task[None] | None = None
 
@@ -222,7 +224,7 @@ class Telephony:
                 await asyncio.sleep(wait)
             frame = call.audio[sent : sent + step].tobytes()
             self.deliver(call, await self._call(call, call.session.receive_audio, frame))
-        await asyncio.sleep(self.streaming.silence_timeout_s)
+        await asyncio.sleep(self.config.silence_timeout_s)
         await self.end(call, CallTrigger.SILENCE)
 
     async def end(self, call: Call, trigger: CallTrigger) -> None:
@@ -256,10 +258,15 @@ class Telephony:
     def speaker(self, call: Call, event: SpeakerEvent) -> None:
         """A speaker event: what is said next is that speaker's."""
         call.state = next_call_state(call.state, CallTrigger.SPEAKER_EVENT)
-        if event.type in ("started_speaking", "joined"):
-            if call.speaker is None or call.speaker.id != event.user.id:
-                persist(self.streaming.store, Store(event.user, call.conversation_id))
-            call.speaker = event.user
+        if event.type not in ("started_speaking", "joined"):
+            # The last speaker announced keeps what follows until another one starts.
+            return
+        user_id = event.user.email or event.user.id
+        member = call.members.get(user_id)
+        if member is None:
+            member = call.members[user_id] = event.user
+            persist(self.streaming.store, Store(member, call.conversation_id))
+        call.speaker = member
 
     async def event(self, call: Call, text: str) -> None:
         """Carry out one pushed event (TelephonyRequestError if it is none)."""
