@@ -20,9 +20,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+import mock_symbl
+from harness.cli import main
 from harness.session_folder.transcript import read_transcript
 from mock_symbl import MockConfig, RunningMock, running_mock
 from mock_symbl.session.conversation import Send, Store
@@ -355,3 +358,16 @@ def test_a_call_counts_as_a_stream_of_its_app_while_it_lasts() -> None:
         connect(mock, auth, {"operation": "stop", "connectionId": first["connectionId"]})
         second = start(mock, auth, endpoint)
         connect(mock, auth, {"operation": "stop", "connectionId": second["connectionId"]})
+
+
+def test_the_mock_command_maps_numbers_to_recordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[MockConfig] = []
+    monkeypatch.setattr(mock_symbl, "serve_mock", lambda config, *_: seen.append(config))
+    folder = FIXTURES / FIXTURE
+    result = CliRunner().invoke(main, ["mock", "--phone", f"+14155550100={folder}"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].phones == {"14155550100": folder.resolve()}
+    for bad in ("14155550100", f"=={folder}", f"1={FIXTURES}"):
+        refused = CliRunner().invoke(main, ["mock", "--phone", bad])
+        assert refused.exit_code == 2
+        assert "--phone" in refused.output
