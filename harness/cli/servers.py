@@ -70,6 +70,14 @@ if TYPE_CHECKING:
     type=click.Path(exists=True, path_type=Path),
     help="A transcript.json (or a folder holding one) for the transcript engine.",
 )
+@click.option(
+    "--phone",
+    "phones",
+    multiple=True,
+    metavar="NUMBER=FOLDER",
+    help="Telephony: calls to NUMBER (a phone number, or a SIP URI's user part) are answered "
+    "by the recording in FOLDER. Without one, a number names a recording or transcript folder.",
+)
 @click.option("--app", "apps", multiple=True, help="Accept only these credentials (ID:SECRET).")
 @click.option("--seed", type=int, help="Seed the ids the server hands out (reproducible runs).")
 @click.option(
@@ -150,6 +158,7 @@ def mock(
     record_to: Path | None,
     record_expires_in: float | None,
     transcripts: tuple[Path, ...],
+    phones: tuple[str, ...],
     apps: tuple[str, ...],
     seed: int | None,
     rate_limit: int | None,
@@ -201,6 +210,7 @@ def mock(
                 upstream_token=upstream_token,
             ),
             transcripts=transcripts,
+            phones=dict(_phone(value) for value in phones),
             apps=pairs or None,
             seed=seed,
             requests_per_minute=rate_limit,
@@ -291,3 +301,17 @@ def _app_pair(value: str) -> tuple[str, str]:
     if not sep or not app_id or not secret:
         raise click.BadParameter(f"expected ID:SECRET, got {value!r}")
     return app_id, secret
+
+
+def _phone(value: str) -> tuple[str, Path]:
+    """`--phone NUMBER=FOLDER` as a pair; the folder must hold the recording's audio.wav."""
+    number, sep, folder = value.partition("=")
+    number = number.strip().lstrip("+")
+    if not sep or not number or not folder:
+        raise click.BadParameter(f"expected NUMBER=FOLDER, got {value!r}", param_hint="--phone")
+    path = Path(folder)
+    if not (path / "audio.wav").is_file():
+        raise click.BadParameter(
+            f"{folder} holds no audio.wav to answer calls with", param_hint="--phone"
+        )
+    return number, path.resolve()

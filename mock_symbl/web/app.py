@@ -27,6 +27,7 @@ from mock_symbl.web.rest import (
     api_error_response,
     recorded_answer_response,
 )
+from mock_symbl.web.telephony import install as install_telephony
 from mock_symbl.web.ws import StreamingEndpoint
 
 
@@ -87,4 +88,5 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     app.add_api_websocket_route("/v1/streaming/{connection_id}", streaming)
     app.add_api_websocket_route("/v1/realtime/insights/{connection_id}", streaming)
     app.add_api_websocket_route("/v1/subscribe/{connection_id}", streaming.subscribe)
+    install_telephony(app, streaming, config)
     return app

@@ -67,6 +67,8 @@ class MockConfig:
     # What answers audio that matches none of them, and how well audio must match.
     answers: Answers = field(default_factory=Answers)
     transcripts: tuple[Path, ...] = ()
+    # Telephony: the recording (session folder) that answers calls to a number or SIP user.
+    phones: Mapping[str, Path] = field(default_factory=dict)
     apps: Mapping[str, str] | None = None
     token_lifetime_s: int = 86400
     seed: int | None = None

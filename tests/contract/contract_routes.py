@@ -71,7 +71,8 @@ class Route:
     one; `own_app` routes may end their app's token, so each is called as an app of its own.
     Path parameters are made for real: `conversationId` (a streamed fixture), `id` (a member
     of it), `jobId` (from POST /v1/process/text), `trackerId` (from POST /v1/manage/tracker,
-    a new tracker for each call); `connectionId` and `metricId` name nothing made before.
+    a new tracker for each call), `connectionId` (a call started with POST /v1/endpoint:connect);
+    `metricId` names nothing made before.
     """
 
     method: str
@@ -191,7 +192,8 @@ def _endpoint_connect(_: Context) -> Body:
     return Body(
         json={
             "operation": "start",
-            "endpoint": {"type": "sip", "uri": "sip:contract@127.0.0.1"},
+            # The SIP user names the recording that answers the call (a fixture).
+            "endpoint": {"type": "sip", "uri": f"sip:{UPLOAD}@127.0.0.1"},
             "data": {"session": {"name": "Contract call"}},
         }
     )
@@ -386,6 +388,8 @@ SERVED: frozenset[str] = frozenset(
         f"GET {CONV}/entities",
         f"POST {CONV}/transcript",
         "GET /v1/conversations/experiences/insights/details/{conversationId}",
+        "POST /v1/endpoint:connect",
+        "POST /v1/event/{connectionId}",
     }
 )
 

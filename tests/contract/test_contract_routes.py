@@ -156,7 +156,10 @@ class Live:
             tracker = {"name": f"Contract tracker {next(self._names)}", "vocabulary": ["budget"]}
             return str(self.post("/v1/manage/tracker", tracker)["tracker"]["id"])
         if name == "connectionId":
-            return f"contract-{SHARED}"
+            start = BY_KEY["POST /v1/endpoint:connect"].body
+            assert start is not None
+            call = self.post("/v1/endpoint:connect", start(self).json)
+            return str(call["connectionId"])
         return f"contract-{name}"
 
     def close(self) -> None:
