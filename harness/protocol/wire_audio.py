@@ -8,7 +8,9 @@
   - one bare Opus packet per frame, no container and no header: what Symbl's web SDK 1.0.10
     sends (its `OpusAudioStream` runs symbl-opus-encdec with `rawOpus: true` and
     `streamPages: true`: each 20 ms packet, encoded at 48 kHz mono, is its own frame).
-  An Ogg stream begins with the capture pattern `OggS`, which no mono Opus packet does.
+  An Ogg stream begins with the capture pattern `OggS`, which no mono Opus packet does. One
+  taken up after its header pages (the web SDK's `rawOpus: false` drops them) is heard as
+  mono 48 kHz Opus from its first page on.
 - `FLAC`: a native FLAC stream (`fLaC`, metadata blocks, then frames), cut anywhere.
 
 Decoding is incremental: each frame gives the samples it completes, at the declared rate
@@ -91,6 +93,10 @@ class OggPackets:
         self._partial = bytearray()
         self._serial: int | None = None
         self._sequence = -1
+        # Began mid-stream, without its header pages (see `_page`).
+        self.headerless = False
+        # Bytes of a packet begun before the first page seen, skipped.
+        self._skipping = False
         self.pages = 0
         self.offset = 0  # stream bytes before the buffer
 
@@ -130,15 +136,18 @@ class OggPackets:
         if ogg_crc(page[:22] + b"\0\0\0\0" + page[26:]) != crc:
             raise self._fail("has a bad checksum")
         if self._serial is None:
-            if not flags & 0x02:
-                raise self._fail("is the stream's first but not marked as its beginning")
+            # Symbl's web SDK (1.0.10, `OpusAudioStream` with `rawOpus: false`) drops the pages
+            # its encoder made before the socket started, OpusHead and OpusTags among them:
+            # such a stream is taken up at its first page, as the audio it carries.
+            self.headerless = not flags & 0x02
+            self._skipping = bool(flags & 0x01)
             self._serial = serial
         elif serial != self._serial:
             raise self._fail(f"belongs to another logical stream (serial {serial})")
         if self._sequence >= 0 and sequence != self._sequence + 1:
             raise self._fail(f"is numbered {sequence} after page {self._sequence}")
         continued = bool(flags & 0x01)
-        if continued != bool(self._partial):
+        if continued != bool(self._partial) and not self._skipping:
             raise self._fail("breaks a packet's continuation across pages")
         self._sequence = sequence
         self.pages += 1
@@ -152,7 +161,9 @@ class OggPackets:
             if len(self._partial) > MAX_OGG_PACKET:
                 raise self._fail(f"continues a packet past {MAX_OGG_PACKET} bytes")
             if value < 255:
-                packets.append(bytes(self._partial))
+                if not self._skipping:
+                    packets.append(bytes(self._partial))
+                self._skipping = False
                 self._partial.clear()
         return packets
 
@@ -315,6 +326,11 @@ class WireAudioDecoder:
         return samples
 
     def _ogg_packet(self, packet: bytes) -> NDArray[np.int16]:
+        assert self._ogg is not None
+        if self._ogg.headerless and self._codec is None:
+            # No OpusHead: mono at 48 kHz, as the web SDK encodes, and no pre-skip.
+            self._codec = _FrameDecoder("libopus")
+            self._packets = 2
         index = self._packets
         self._packets += 1
         if index == 0:

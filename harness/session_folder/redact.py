@@ -26,6 +26,9 @@ _SECRET_KEYS = frozenset(
         "secwebsocketprotocol",
         "token",
         "password",
+        # Refresh tokens, under their name and symbl_rest's misspelling of it.
+        "refreshtoken",
+        "refershtoken",
     }
 )
 # The keys looked for in free text; `_` stands for a separator ('_' or '-'), `_?` for an
@@ -39,6 +42,8 @@ _TEXT_KEYS = (
     "client_?secret",
     "token",
     "password",
+    "refresh_?token",
+    "refersh_?token",
 )
 
 

@@ -146,7 +146,6 @@ BETWEEN_PAGES = OGG[: OGG.index(b"OggS", 4000)] + b"junk" + OGG[OGG.index(b"OggS
         (BETWEEN_PAGES, "does not begin with 'OggS' (found b'junk')"),
         (b"OggS" + bytes(60), "has a bad checksum"),
         (page(b"RIFF" + bytes(30), 0, flags=2), "first packet is not an OpusHead"),
-        (page(OPUS_HEAD, 0), "is the stream's first but not marked as its beginning"),
         (page(OPUS_HEAD, 0, flags=2) + page(b"Vorbis", 1), "second packet is not OpusTags"),
         (page(OPUS_HEAD, 0, flags=2) + page(OPUS_TAGS, 2), "is numbered 2 after page 0"),
         (page(OPUS_HEAD, 0, flags=2) + page(OPUS_TAGS, 1, serial=8), "another logical stream"),
@@ -160,6 +159,27 @@ def test_a_stream_that_breaks_ogg_opus_is_refused_by_name(blob: bytes, problem: 
         decode_all(decoder, [blob[i : i + 8192] for i in range(0, len(blob), 8192)])
     assert problem in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_ogg_opus_taken_up_after_its_header_pages_decodes_as_mono_48k() -> None:
+    # Symbl's web SDK drops the pages made before its socket started, OpusHead and OpusTags
+    # among them: the server sees the stream from a later page on, not marked as beginning.
+    pages = [OGG[a:b] for a, b in itertools.pairwise([*_page_starts(OGG), len(OGG)])]
+    later = b"".join(pages[3:])
+    decoder = WireAudioDecoder("Opus", RATE)
+    decoded = decode_all(decoder, [later[i : i + 8192] for i in range(0, len(later), 8192)])
+    whole = decode_all(WireAudioDecoder("Opus", RATE), [OGG])
+    assert decoder.container == "ogg"
+    assert decoder.failed is None
+    # The audio of the pages it saw: the end of the whole stream's.
+    assert 0.5 * whole.size < decoded.size < whole.size
+    match = compare_audio(decoded, RATE, whole[whole.size - decoded.size :], RATE, 0.0)
+    assert abs(match.offset_s) < 0.01
+    assert match.correlation > 0.9
+
+
+def _page_starts(blob: bytes) -> list[int]:
+    return [i for i in range(len(blob)) if blob.startswith(b"OggS", i)]
 
 
 def test_a_frame_that_is_no_opus_packet_is_named() -> None:

@@ -31,7 +31,17 @@ def spellings(key: str) -> st.SearchStrategy[str]:
 
 
 secret_keys = st.sampled_from(
-    ["access_token", "accessToken", "x-api-key", "api_key", "appSecret", "client-secret", "token"]
+    [
+        "access_token",
+        "accessToken",
+        "x-api-key",
+        "api_key",
+        "appSecret",
+        "client-secret",
+        "token",
+        "refreshToken",
+        "refershToken",
+    ]
 ).flatmap(spellings)
 
 
