@@ -3,7 +3,10 @@ pointed at the mock): `startEndpoint` dials a SIP URI, `subscribeToConnection` f
 call, `pushEventOnConnection` announces a speaker, `stopEndpoint` hangs up.
 
 One run of tests/sdk/node/node_sdk_telephony.js serves the module. The SIP URI's user part
-names the `hot` fixture, so the far end says the fixture's words, exactly.
+names the `standup` fixture, so the far end says the fixture's words, exactly. The client
+announces its speaker after the first message and hangs up once a message is hers: the 24 s
+recording leaves some 20 s for the announcement to reach the mock, so that it lands mid-call
+on a saturated machine too.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from mock_symbl import MockConfig, RunningMock, running_mock
 
 from helpers import FIXTURES, token
 
-FIXTURE = "hot"
+FIXTURE = "standup"
 CLIENT = NODE_DIR / "node_sdk_telephony.js"
 
 
@@ -52,9 +55,12 @@ def test_the_call_connects_and_its_results_reach_the_subscriber(events: Events) 
         assert any(heard == phrase[: len(heard)] for phrase in phrases), heard
     messages = [m for r in results(events, "message_response") for m in r["messages"]]
     said = [words(m["payload"]["content"]) for m in messages]
-    assert said and said == phrases[len(phrases) - len(said) :]
-    (question,) = [i for r in results(events, "insight_response") for i in r["insights"]]
-    assert (question["type"], question["text"]) == ("question", "Is this too loud?")
+    # The phrases said while it listened, in order, up to the hang-up.
+    assert said and said[0] in phrases
+    first = phrases.index(said[0])
+    assert said == phrases[first : first + len(said)]
+    insights = [i for r in results(events, "insight_response") for i in r["insights"]]
+    assert all(words(i["text"]) in phrases for i in insights)
 
 
 def test_a_pushed_speaker_event_names_who_says_what_follows(events: Events) -> None:
@@ -91,7 +97,9 @@ def test_stop_endpoint_resolves_and_the_conversation_api_answers_for_the_call(
     assert conversation["name"] == "node-sdk telephony test"
     assert conversation["endTime"] is not None
     stored = httpx.get(f"{base}/messages", headers=headers).json()["messages"]
-    assert [words(m["text"]) for m in stored] == phrase_words(FIXTURE)
+    # What was said up to the hang-up, which came once Jane had said something.
+    said = [words(m["text"]) for m in stored]
+    assert len(said) >= 2 and said == phrase_words(FIXTURE)[: len(said)]
     assert stored[-1]["from"]["name"] == "Jane"
     members = httpx.get(f"{base}/members", headers=headers).json()["members"]
     assert "jane.doe@example.com" in {m["email"] for m in members}
