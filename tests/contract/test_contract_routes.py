@@ -330,6 +330,7 @@ def test_every_model_the_table_names_exists(route: Route) -> None:
 
 
 COVERAGE = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
+README = COVERAGE.parents[1] / "README.md"
 _ROW = re.compile(r"^\| `([A-Z]+ /[^`]*)` \|.*\| (yes|no) \|$")
 
 
@@ -345,3 +346,21 @@ def test_the_coverage_table_lists_every_route_and_says_which_are_served() -> Non
     )
     wrong = sorted(key for key, served in rows.items() if served != (key in SERVED))
     assert not wrong, f"docs/coverage.md's Served column disagrees with SERVED for {wrong}"
+
+
+def _table_rows(text: str) -> list[tuple[str, str]]:
+    """(first cell, Served as its first word) of every table row under a heading with
+    `Served` (header and rule rows left out)."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == 3 and cells[2] != "Served" and not cells[0].startswith("---"):
+            rows.append((cells[0], cells[2].split(" (")[0]))
+    return rows
+
+
+def test_the_readme_table_is_the_coverage_table() -> None:
+    readme = README.read_text()
+    start = readme.index("## What the official SDKs use, and what the mock serves")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    assert _table_rows(section) == _table_rows(COVERAGE.read_text())
