@@ -98,6 +98,7 @@ class JobOptions:
     # As a streaming start request's `trackers` and `config.trackers.enableAllTrackers`.
     trackers: tuple[Mapping[str, Any], ...] = ()
     enable_all_trackers: bool = False
+    detect_entities: bool = False
 
 
 # Documented parameters this server cannot honour, and why a request with them is refused.
@@ -107,11 +108,8 @@ UNSUPPORTED: Final[Mapping[str, str]] = {
     "diarizationSpeakerCount": "speaker diarization is not available on this server",
     "enableSeparateRecognitionPerChannel": "per-channel recognition is not available here",
     "channelMetadata": "per-channel recognition is not available on this server",
-    "entities": "entity detection is not available on this server",
-    "detectEntities": "entity detection is not available on this server",
-    "enableSummary": "summaries are not available on this server",
-    "features": "call scores are not available on this server",
-    "metadata": "call scores are not available on this server",
+    "entities": "custom entities are not detected here (detectEntities finds Symbl's own)",
+    "metadata": "the Sales Process criterion it enables is not scored by this server",
 }
 # Sent as "off" they ask for nothing, and are accepted.
 _OFF = frozenset({"false", "0", "", "[]", "{}", "null", "none"})
@@ -125,6 +123,10 @@ KNOWN: Final = frozenset(
         "mode",
         "trackers",
         "enableAllTrackers",
+        "detectEntities",
+        # Asked of every conversation here: its summary and call score are always computed.
+        "enableSummary",
+        "features",
     }
     | set(UNSUPPORTED)
 )
@@ -158,6 +160,7 @@ def job_options(params: Mapping[str, Sequence[Any]]) -> JobOptions:
         mode=_mode(params),
         trackers=_trackers(params.get("trackers", ())),
         enable_all_trackers=any(_on(v) for v in params.get("enableAllTrackers", ())),
+        detect_entities=any(_on(v) for v in params.get("detectEntities", ())),
     )
 
 
@@ -455,6 +458,8 @@ def _start_request(options: JobOptions, rate: int, speaker: Member | None) -> st
         config["languageCode"] = options.language_code
     if options.enable_all_trackers:
         config["trackers"] = {"enableAllTrackers": True}
+    if options.detect_entities:
+        config["detectEntities"] = True
     request: dict[str, Any] = {
         "type": "start_request",
         "insightTypes": ["question", "action_item", "follow_up"],

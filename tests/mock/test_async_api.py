@@ -582,7 +582,7 @@ def test_a_conversation_still_streaming_takes_no_append(mock_server: RunningServ
     assert reply.status_code == 400 and "still streaming" in reply.json()["message"]
 
 
-def test_trackers_given_and_the_apps_own_are_found_in_a_text_job(
+def test_trackers_given_the_apps_own_and_entities_are_found_in_a_text_job(
     mock_server: RunningServer,
 ) -> None:
     headers = auth(mock_server)
@@ -602,6 +602,7 @@ def test_trackers_given_and_the_apps_own_are_found_in_a_text_job(
         ],
         "trackers": [{"name": "Reports", "vocabulary": ["report"]}],
         "enableAllTrackers": True,
+        "detectEntities": True,
     }
     answer = httpx.post(f"{base}/v1/process/text", json=body, headers=headers).json()
     assert finished(mock_server, headers, answer["jobId"])["status"] == "completed"
@@ -611,6 +612,10 @@ def test_trackers_given_and_the_apps_own_are_found_in_a_text_job(
     by_name = {t["name"]: t for t in found}
     assert set(by_name) == {"Reports", "Async deadline"}
     assert by_name["Reports"]["matches"][0]["value"] == "report"
+    entities = httpx.get(
+        f"{base}/v1/conversations/{answer['conversationId']}/entities", headers=headers
+    ).json()["entities"]
+    assert any(e["type"] == "date" and e["text"] == "Friday" for e in entities), entities
     bad = {**body, "trackers": [{"name": "Empty", "vocabulary": []}]}
     refused = httpx.post(f"{base}/v1/process/text", json=bad, headers=headers)
     assert refused.status_code == 400
