@@ -312,9 +312,37 @@ def _appended(jobs: AsyncJobs, app: App, conversation_id: str | None) -> str | N
     return conversation_id
 
 
-async def _file(
-    request: Request, jobs: AsyncJobs, app: App, conversation_id: str | None
+async def _from_json(
+    request: Request,
+    jobs: AsyncJobs,
+    app: App,
+    field: str,
+    source: Callable[[dict[str, Any]], Source],
 ) -> dict[str, str]:
+    """Submit a job whose source is read from a JSON body (`field` is no option)."""
+    body = await json_object(request)
+    options = _params(request, body, field)
+    try:
+        found = source(body)
+    except JobRequestError as error:
+        raise ApiError(400, str(error)) from None
+    return jobs.submit(app, found, options, _appended(jobs, app, _appending(request)))
+
+
+def _appending(request: Request) -> str | None:
+    """The conversation a `PUT …/{conversation_id}` names; None for a POST."""
+    conversation_id: str | None = request.path_params.get("conversation_id")
+    return conversation_id
+
+
+# Each handler serves both forms: the POST that starts a conversation and the PUT that
+# appends to the one its path names.
+@async_api.post("/v1/process/audio")
+@async_api.post("/v1/process/video")
+@async_api.put("/v1/process/audio/{conversation_id}")
+@async_api.put("/v1/process/video/{conversation_id}")
+async def process_file(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
+    """Process an audio or video file sent as the body."""
     options = _params(request)
     problem = media_type_problem(request.headers.get("content-type"))
     if problem is not None:
@@ -322,77 +350,27 @@ async def _file(
     data = await request.body()
     if not data:
         raise ApiError(400, "The request body is empty; send the file's bytes as the body.")
-    return jobs.submit(app, Source(data=data), options, _appended(jobs, app, conversation_id))
-
-
-async def _url(
-    request: Request, jobs: AsyncJobs, app: App, conversation_id: str | None
-) -> dict[str, str]:
-    body = await json_object(request)
-    options = _params(request, body, "url")
-    try:
-        url = media_source(body.get("url"))
-    except JobRequestError as error:
-        raise ApiError(400, str(error)) from None
-    return jobs.submit(app, Source(url=url), options, _appended(jobs, app, conversation_id))
-
-
-async def _text(
-    request: Request, jobs: AsyncJobs, app: App, conversation_id: str | None
-) -> dict[str, str]:
-    body = await json_object(request)
-    options = _params(request, body, "messages")
-    try:
-        text = text_messages(body)
-    except JobRequestError as error:
-        raise ApiError(400, str(error)) from None
-    return jobs.submit(app, Source(text=text), options, _appended(jobs, app, conversation_id))
-
-
-@async_api.post("/v1/process/audio")
-@async_api.post("/v1/process/video")
-async def process_file(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
-    """Process an audio or video file sent as the body: a new conversation."""
-    return await _file(request, jobs, app, None)
-
-
-@async_api.put("/v1/process/audio/{conversation_id}")
-@async_api.put("/v1/process/video/{conversation_id}")
-async def append_file(
-    conversation_id: str, request: Request, jobs: Jobs, app: CurrentApp
-) -> dict[str, str]:
-    """Append an audio or video file sent as the body to a conversation."""
-    return await _file(request, jobs, app, conversation_id)
+    return jobs.submit(app, Source(data=data), options, _appended(jobs, app, _appending(request)))
 
 
 @async_api.post("/v1/process/audio/url")
 @async_api.post("/v1/process/video/url")
-async def process_url(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
-    """Process the audio or video file at `url`: a new conversation."""
-    return await _url(request, jobs, app, None)
-
-
 @async_api.put("/v1/process/audio/url/{conversation_id}")
 @async_api.put("/v1/process/video/url/{conversation_id}")
-async def append_url(
-    conversation_id: str, request: Request, jobs: Jobs, app: CurrentApp
-) -> dict[str, str]:
-    """Append the audio or video file at `url` to a conversation."""
-    return await _url(request, jobs, app, conversation_id)
+async def process_url(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
+    """Process the audio or video file at `url`."""
+    return await _from_json(
+        request, jobs, app, "url", lambda body: Source(url=media_source(body.get("url")))
+    )
 
 
 @async_api.post("/v1/process/text")
-async def process_text(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
-    """Process text `messages`: a new conversation."""
-    return await _text(request, jobs, app, None)
-
-
 @async_api.put("/v1/process/text/{conversation_id}")
-async def append_text(
-    conversation_id: str, request: Request, jobs: Jobs, app: CurrentApp
-) -> dict[str, str]:
-    """Append text `messages` to a conversation."""
-    return await _text(request, jobs, app, conversation_id)
+async def process_text(request: Request, jobs: Jobs, app: CurrentApp) -> dict[str, str]:
+    """Process text `messages`."""
+    return await _from_json(
+        request, jobs, app, "messages", lambda body: Source(text=text_messages(body))
+    )
 
 
 @async_api.get("/v1/job/{job_id}")
