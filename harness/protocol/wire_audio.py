@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from typing import Final
 
 import av
@@ -314,16 +315,24 @@ class WireAudioDecoder:
         # An empty frame carries no packet (libopus would take it for a lost one).
         if not packet:
             return _EMPTY
-        assert self._codec is not None
-        try:
-            samples = self._codec.decode(packet)
-        except av.error.FFmpegError as error:
-            raise WireAudioError(
-                f"Opus audio is not Ogg/Opus, and frame {self.frames} ({len(packet)} bytes) "
-                f"is no Opus packet either: {_reason(error)}"
-            ) from None
+        samples = self._decoded(
+            packet,
+            lambda reason: (
+                f"Opus audio is not Ogg/Opus, and frame {self.frames} "
+                f"({len(packet)} bytes) is no Opus packet either: {reason}"
+            ),
+        )
         self._packets += 1
         return samples
+
+    def _decoded(self, packet: bytes, problem: Callable[[str], str]) -> NDArray[np.int16]:
+        """The samples of one packet; WireAudioError with `problem(reason)` if it does not
+        decode."""
+        assert self._codec is not None
+        try:
+            return self._codec.decode(packet)
+        except av.error.FFmpegError as error:
+            raise WireAudioError(problem(_reason(error))) from None
 
     def _ogg_packet(self, packet: bytes) -> NDArray[np.int16]:
         assert self._ogg is not None
@@ -344,15 +353,12 @@ class WireAudioDecoder:
                     f"(found {packet[:8]!r})"
                 )
             return _EMPTY
-        assert self._codec is not None
-        try:
-            samples = self._codec.decode(packet)
-        except av.error.FFmpegError as error:
-            raise WireAudioError(
-                f"Opus audio is not Ogg/Opus: audio packet {index - 1} does not decode "
-                f"({_reason(error)})"
-            ) from None
-        return samples
+        return self._decoded(
+            packet,
+            lambda reason: (
+                f"Opus audio is not Ogg/Opus: audio packet {index - 1} does not decode ({reason})"
+            ),
+        )
 
     def _flac(self, frame: bytes) -> NDArray[np.int16]:
         if self._codec is None:
