@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from harness.protocol.bounded_json import JsonTooDeepError, loads
 from mock_symbl.session.trackers import (
     MAX_TRACKERS,
     TrackerDefinitionError,
@@ -24,7 +23,7 @@ from mock_symbl.session.trackers import (
 )
 from mock_symbl.store import Store, StoredTracker, TrackerLimitError, TrackerNameTakenError
 from mock_symbl.web.auth import App
-from mock_symbl.web.rest import ApiError, current_app, json_object
+from mock_symbl.web.rest import ApiError, current_app, json_body, json_object
 
 manage = APIRouter()
 Caller = Annotated[App, Depends(current_app)]
@@ -81,12 +80,7 @@ async def create_tracker(request: Request, app: Caller) -> dict[str, Any]:
 @manage.post("/v1/manage/trackers")
 async def create_trackers(request: Request, app: Caller) -> dict[str, Any]:
     """Bulk create: a JSON array of trackers (a single object is taken as one)."""
-    try:
-        body = loads(await request.body())
-    except JsonTooDeepError as error:
-        raise ApiError(400, f"The request body is not acceptable JSON: {error}.") from None
-    except ValueError:
-        raise ApiError(400, "The request body must be JSON.") from None
+    body = await json_body(request)
     bodies = body if isinstance(body, list) else [body]
     if not bodies:
         raise ApiError(400, "The request body must list at least one tracker.")

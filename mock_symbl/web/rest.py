@@ -183,14 +183,19 @@ StoreDep = Annotated[Store, Depends(_store)]
 api = APIRouter()
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request's body, which must be a JSON object (400 otherwise)."""
+async def json_body(request: Request) -> Any:
+    """The request's body, which must be JSON (400 otherwise)."""
     try:
-        body = loads(await request.body())
+        return loads(await request.body())
     except JsonTooDeepError as error:
         raise ApiError(400, f"The request body is not acceptable JSON: {error}.") from None
     except ValueError:
         raise ApiError(400, "The request body must be JSON.") from None
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's body, which must be a JSON object (400 otherwise)."""
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return body
