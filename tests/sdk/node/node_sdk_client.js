@@ -19,21 +19,11 @@
 
 const fs = require("fs");
 const { sdk, SDK } = require("@symblai/symbl-js");
+const { emit, guarded, initFromEnv, plain, run, signal } = require("./sdk_output");
 
 const INSIGHT_TYPES = ["question", "action_item", "follow_up"];
 const SPEAKER = { userId: "jane.doe@example.com", name: "Jane" };
 const FRAME_BYTES = 4096; // 2048 LINEAR16 samples, within the API's 8192 bytes a frame
-// Guards against a hang only; nothing is judged by them.
-const GUARD_MS = 60000;
-
-let seq = 0;
-function emit(event, fields = {}) {
-  seq += 1;
-  process.stdout.write(`${JSON.stringify({ seq, event, ...fields })}\n`);
-}
-
-const plain = (error) => (error instanceof Error ? { message: error.message } : error);
-
 // A 16-bit PCM mono WAV's sample rate and samples.
 function readWav(path) {
   const file = fs.readFileSync(path);
@@ -49,15 +39,6 @@ function readWav(path) {
   throw new Error(`${path}: no audio data`);
 }
 
-// Resolves with `promise`'s value, or with `fallback` once the guard has passed.
-function guarded(promise, fallback) {
-  let timer;
-  const guard = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(fallback), GUARD_MS);
-  });
-  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
-}
-
 function sendAll(connection, audio) {
   for (let at = 0; at < audio.pcm.length; at += FRAME_BYTES) {
     connection.sendAudio(audio.pcm.subarray(at, at + FRAME_BYTES));
@@ -68,10 +49,7 @@ function sendAll(connection, audio) {
 // `stop()` (resolves on the first of recognition_stopped and conversation_completed).
 async function createStreamFlow(connectionId, audio) {
   const on = (name) => (data) => emit(name, { client: "stream", data });
-  let completed;
-  const streamCompleted = new Promise((resolve) => {
-    completed = resolve;
-  });
+  const streamCompleted = signal();
   const connection = await sdk.createStream({
     id: connectionId,
     insightTypes: INSIGHT_TYPES,
@@ -85,7 +63,7 @@ async function createStreamFlow(connectionId, audio) {
       // after those of the frames before it, marks the end instead.
       onConversationCompleted: (data) => {
         emit("conversation_completed", { client: "stream", data });
-        completed();
+        streamCompleted.resolve();
       },
     },
   });
@@ -99,22 +77,14 @@ async function createStreamFlow(connectionId, audio) {
     return 3;
   }
   emit("stopped", { client: "stream", conversationData: stopped });
-  emit("stream_done", { completed: await guarded(streamCompleted.then(() => true), false) });
+  emit("stream_done", { completed: await guarded(streamCompleted.promise.then(() => true), false) });
   return 0;
 }
 
 async function main() {
   const [wav, connectionId] = process.argv.slice(2);
-  const basePath = process.env.SYMBL_BASE_URL;
   const audio = readWav(wav);
-
-  sdk.oauth2.setBasePath(basePath);
-  await sdk.init({
-    appId: process.env.SYMBL_APP_ID,
-    appSecret: process.env.SYMBL_APP_SECRET,
-    basePath,
-    logLevel: "warn",
-  });
+  const basePath = await initFromEnv(sdk);
   emit("init", { client: "speaker", expiresIn: sdk.oauth2.expiresIn });
 
   const listener = new SDK();
@@ -123,14 +93,8 @@ async function main() {
   await listener.init({ accessToken: sdk.oauth2.activeToken, basePath, logLevel: "warn" });
   emit("init", { client: "subscriber", expiresIn: listener.oauth2.expiresIn });
 
-  let closed;
-  const speakerClosed = new Promise((resolve) => {
-    closed = resolve;
-  });
-  let completed;
-  const subscriberCompleted = new Promise((resolve) => {
-    completed = resolve;
-  });
+  const speakerClosed = signal();
+  const subscriberCompleted = signal();
   const on = (name) => (data) => emit(name, { client: "speaker", data });
   let connection;
   try {
@@ -164,7 +128,7 @@ async function main() {
         // Handlers run on setImmediate in arrival order: the close comes after all of them.
         onClose: (event) => {
           emit("closed", { client: "speaker", code: event && event.code });
-          closed();
+          speakerClosed.resolve();
         },
       },
     });
@@ -182,7 +146,7 @@ async function main() {
     emit("subscriber", { client: "subscriber", data });
     // The last lifecycle message of a conversation.
     if (data.type === "message" && data.message && data.message.type === "recognition_stopped") {
-      completed();
+      subscriberCompleted.resolve();
     }
   });
   emit("subscribed", { connectionId });
@@ -205,8 +169,8 @@ async function main() {
   }
   // `stop()` resolves on `conversation_completed` itself, before the handlers queued for the
   // frames just ahead of it have run: wait for the socket's close, which follows them all.
-  emit("speaker_done", { closed: await guarded(speakerClosed.then(() => true), false) });
-  emit("subscriber_done", { completed: await guarded(subscriberCompleted.then(() => true), false) });
+  emit("speaker_done", { closed: await guarded(speakerClosed.promise.then(() => true), false) });
+  emit("subscriber_done", { completed: await guarded(subscriberCompleted.promise.then(() => true), false) });
   subscription.close();
   if (status === 0) status = await createStreamFlow(`${connectionId}-2`, audio);
   clearTimeout(sdk.oauth2.refreshTimeoutRef);
@@ -214,17 +178,4 @@ async function main() {
   return status;
 }
 
-// Writes to a pipe may still be queued when the work is done: exit once they have gone out
-// (a socket the SDK left open, after a stop that never resolved, is not waited for).
-const exitAfterOutput = (status) => process.stdout.write("", () => process.exit(status));
-
-main().then(
-  (status) => {
-    emit("done", { status });
-    exitAfterOutput(status);
-  },
-  (error) => {
-    emit("error", { during: "setup", error: plain(error) });
-    exitAfterOutput(1);
-  },
-);
+run(main, "setup");
