@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import websockets
 
+from harness.serve import RunningServer
 from harness.session_folder.wavfile import read_pcm16
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,11 @@ def token(base_url: str, app_id: str = APP_ID, app_secret: str = APP_SECRET) -> 
     )
     reply.raise_for_status()
     return str(reply.json()["accessToken"])
+
+
+def streaming_url(server: RunningServer, connection_id: str) -> str:
+    """The streaming URL of a connection on a mock (or a proxy), with a fresh token."""
+    return f"{server.streaming_url(connection_id)}?access_token={token(server.base_url)}"
 
 
 def start_request(rate: int, **extra: Any) -> dict[str, Any]:
@@ -84,6 +90,19 @@ async def stream_session(
         await socket.send(json.dumps({"type": "stop_request"}))
         await asyncio.wait_for(reader, wait_s)
         return received, socket.close_code, socket.subprotocol
+
+
+def stream_fixture(
+    server: RunningServer, name: str, access: str, connection: str | None = None, **extra: Any
+) -> list[dict[str, Any]]:
+    """Stream a fixture's audio as one session that ends cleanly (close code 1000), the start
+    request with `extra`; everything received."""
+    audio = read_pcm16(FIXTURES / name / "audio.wav")
+    url = f"{server.streaming_url(connection or name)}?access_token={access}"
+    start = start_request(audio.sample_rate, **extra)
+    received, code, _ = asyncio.run(stream_session(url, start, audio.samples))
+    assert code == 1000, f"streaming {name} closed with {code}"
+    return received
 
 
 def kind(message: dict[str, Any]) -> str:

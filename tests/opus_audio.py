@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from contextlib import AbstractContextManager
 from typing import Any
 
 import av
@@ -15,9 +16,17 @@ import soxr
 import websockets
 from numpy.typing import NDArray
 
+from harness.serve import RunningServer
+from mock_symbl import MockConfig, running_mock
+
 from helpers import FIXTURES, kind, start_request
 
 MAX_FRAME = 8192
+
+
+def transcribing_mock() -> AbstractContextManager[RunningServer]:
+    """A mock whose fixtures' connection ids are answered by their transcripts."""
+    return running_mock(MockConfig(transcripts=(FIXTURES / "hot", FIXTURES / "standup")))
 
 
 def fixture_audio(name: str) -> tuple[NDArray[np.int16], int]:

@@ -28,7 +28,15 @@ from harness.session_folder.transcript import read_transcript
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import Backlog, MockConfig, running_mock
 
-from helpers import FIXTURES, conversation_id, kind, start_request, stream_session, token
+from helpers import (
+    FIXTURES,
+    conversation_id,
+    kind,
+    start_request,
+    stream_session,
+    streaming_url,
+    token,
+)
 
 NAME = "pii-call"
 PHRASES = (
@@ -346,7 +354,7 @@ def test_a_kept_socket_resumes_on_a_new_start_and_closes_when_its_timeout_runs_o
         )
         for s in (60, 1)
     )
-    url = f"{mock.ws_url}/v1/streaming/{NAME}?access_token={token(mock.base_url)}"
+    url = streaming_url(mock, NAME)
 
     async def session() -> tuple[list[str], list[str], int | None, str | None]:
         async with websockets.connect(url) as socket:
@@ -389,7 +397,7 @@ def test_a_zero_timeout_closes_the_kept_socket_at_the_stop(
     start = start_request(
         audio.sample_rate, disconnectOnStopRequest=False, disconnectOnStopRequestTimeout=0
     )
-    url = f"{mock.ws_url}/v1/streaming/{NAME}?access_token={token(mock.base_url)}"
+    url = streaming_url(mock, NAME)
     received, code, _ = asyncio.run(stream_session(url, start, audio.samples[:16000]))
     assert code == 1000
     assert kind(received[-1]) == "recognition_stopped"

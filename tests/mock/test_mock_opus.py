@@ -21,6 +21,7 @@ from opus_audio import (
     opus_packets,
     opus_start,
     stream_frames,
+    transcribing_mock,
     words,
 )
 
@@ -29,19 +30,14 @@ from harness.serve import RunningServer
 from harness.session_folder.log import read_session
 from mock_symbl import Answers, Backlog, MockConfig, OnMiss, running_mock
 
-from helpers import FIXTURES, kind, start_request, stream_session, token
+from helpers import FIXTURES, kind, start_request, stream_session, streaming_url
 
 
 @pytest.fixture(scope="module")
 def transcribing() -> Iterator[RunningServer]:
     """A mock whose fixtures' connection ids are answered by their transcripts."""
-    with running_mock(MockConfig(transcripts=(FIXTURES / "hot", FIXTURES / "standup"))) as mock:
+    with transcribing_mock() as mock:
         yield mock
-
-
-def url_for(mock: RunningServer, connection_id: str) -> str:
-    """The streaming URL of a connection, with a fresh token."""
-    return f"{mock.ws_url}/v1/streaming/{connection_id}?access_token={token(mock.base_url)}"
 
 
 @pytest.mark.parametrize(("fixture", "rate"), [("hot", 48000), ("standup", 16000)])
@@ -53,10 +49,10 @@ def test_ogg_opus_page_by_page_gives_the_words_linear16_gives(
     frames = ogg_frames(ogg_opus(samples, rate))
     assert max(len(frame) for frame in frames) <= MAX_FRAME
     opus = asyncio.run(
-        stream_frames(url_for(transcribing, f"{fixture}--opus"), opus_start(rate), frames)
+        stream_frames(streaming_url(transcribing, f"{fixture}--opus"), opus_start(rate), frames)
     )
     pcm, _, _ = asyncio.run(
-        stream_session(url_for(transcribing, f"{fixture}--pcm"), start_request(rate), samples)
+        stream_session(streaming_url(transcribing, f"{fixture}--pcm"), start_request(rate), samples)
     )
     assert not [m for m in opus if kind(m) == "error"]
     assert words(opus)
@@ -67,9 +63,11 @@ def test_ogg_opus_page_by_page_gives_the_words_linear16_gives(
 def test_web_sdk_opus_packets_give_the_words_linear16_gives(transcribing: RunningServer) -> None:
     samples, rate = fixture_audio("hot")
     packets = opus_packets(samples, rate)
-    opus = asyncio.run(stream_frames(url_for(transcribing, "hot--sdk"), opus_start(48000), packets))
+    opus = asyncio.run(
+        stream_frames(streaming_url(transcribing, "hot--sdk"), opus_start(48000), packets)
+    )
     pcm, _, _ = asyncio.run(
-        stream_session(url_for(transcribing, "hot--sdk-pcm"), start_request(rate), samples)
+        stream_session(streaming_url(transcribing, "hot--sdk-pcm"), start_request(rate), samples)
     )
     assert not [m for m in opus if kind(m) == "error"]
     assert words(opus)
@@ -81,7 +79,7 @@ def test_opus_is_recognised_as_it_arrives_not_at_the_end(transcribing: RunningSe
     frames = ogg_frames(ogg_opus(samples, rate))
 
     async def session() -> list[str]:
-        async with websockets.connect(url_for(transcribing, "standup--live")) as socket:
+        async with websockets.connect(streaming_url(transcribing, "standup--live")) as socket:
             await socket.send(json.dumps(opus_start(rate)))
             for frame in frames[: len(frames) * 3 // 4]:
                 await socket.send(frame)
@@ -105,7 +103,7 @@ def test_a_corrupt_page_gets_one_error_and_keeps_the_audio_before_it(
     corrupt[len(corrupt) // 2] ^= 0xFF
     sent = [*frames[:broken], bytes(corrupt), *frames[broken + 1 :]]
     received = asyncio.run(
-        stream_frames(url_for(transcribing, "standup--corrupt"), opus_start(rate), sent)
+        stream_frames(streaming_url(transcribing, "standup--corrupt"), opus_start(rate), sent)
     )
     errors = [m["message"] for m in received if kind(m) == "error"]
     assert len(errors) == 1
@@ -114,7 +112,7 @@ def test_a_corrupt_page_gets_one_error_and_keeps_the_audio_before_it(
     assert "bad checksum" in errors[0]["details"]
     assert "\n" not in errors[0]["details"]
     full, _, _ = asyncio.run(
-        stream_session(url_for(transcribing, "standup--whole"), start_request(rate), samples)
+        stream_session(streaming_url(transcribing, "standup--whole"), start_request(rate), samples)
     )
     kept = words(received)
     # What came before the corrupt page was recognised, nothing after it was: the phrase
@@ -133,7 +131,7 @@ def test_the_matcher_finds_the_recording_an_opus_client_streams() -> None:
     packets = opus_packets(samples, rate)
     with running_mock(MockConfig(recordings=(FIXTURES / "hot",))) as mock:
         # The connection id names no recording: the audio alone finds it.
-        url = url_for(mock, "web-sdk-4f1c")
+        url = streaming_url(mock, "web-sdk-4f1c")
         received = asyncio.run(stream_frames(url, opus_start(rate), packets))
         (entry,) = mock.journal(settle_s=30)
     assert entry.matched
@@ -152,8 +150,8 @@ def test_an_opus_miss_is_recorded_as_pcm_and_matches_from_then_on(tmp_path: Path
     samples, rate = fixture_audio("hot")
     packets = opus_packets(samples, rate)
     with running_mock(config) as mock:
-        first = asyncio.run(stream_frames(url_for(mock, "sdk-1"), opus_start(rate), packets))
-        second = asyncio.run(stream_frames(url_for(mock, "sdk-2"), opus_start(rate), packets))
+        first = asyncio.run(stream_frames(streaming_url(mock, "sdk-1"), opus_start(rate), packets))
+        second = asyncio.run(stream_frames(streaming_url(mock, "sdk-2"), opus_start(rate), packets))
         missed, matched = mock.journal(settle_s=30)
     # The asr engine recognised the decoded Opus; the recording then answers it.
     assert missed.fallback == "asr"

@@ -18,6 +18,7 @@ from opus_audio import (
     opus_packets,
     opus_start,
     stream_frames,
+    transcribing_mock,
     words,
 )
 
@@ -28,9 +29,8 @@ from harness.session_folder.log import read_session
 from harness.session_folder.wavfile import read_pcm16
 from harness.tools.proxy import create_proxy
 from harness.tools.replay import MAX_FRAME_SAMPLES, plan_replay, replay
-from mock_symbl import MockConfig, running_mock
 
-from helpers import FIXTURES, token
+from helpers import FIXTURES, streaming_url, token
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +38,10 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningS
     """A transcript-answering mock behind a recording proxy."""
     out = tmp_path_factory.mktemp("recordings")
     with (
-        running_mock(MockConfig(transcripts=(FIXTURES / "hot", FIXTURES / "standup"))) as mock,
+        transcribing_mock() as mock,
         running(create_proxy(mock.base_url, out)) as proxy,
     ):
         yield proxy, out
-
-
-def through(proxy: RunningServer, connection_id: str) -> str:
-    """A streaming URL through the proxy, with a token it relayed."""
-    return f"{proxy.ws_url}/v1/streaming/{connection_id}?access_token={token(proxy.base_url)}"
 
 
 def assert_same_audio(recorded: np.ndarray, rate: int, source: np.ndarray) -> None:
@@ -64,7 +59,7 @@ def test_an_ogg_opus_client_is_recorded_as_pcm_and_replays_to_the_same_messages(
     proxy, out = proxied
     samples, rate = fixture_audio("hot")
     frames = ogg_frames(ogg_opus(samples, rate))
-    received = asyncio.run(stream_frames(through(proxy, "hot"), opus_start(rate), frames))
+    received = asyncio.run(stream_frames(streaming_url(proxy, "hot"), opus_start(rate), frames))
     assert words(received)
     log = read_session(out / "hot")
     assert log.complete
@@ -107,7 +102,9 @@ def test_the_web_sdks_opus_packets_are_recorded_as_pcm_at_the_declared_rate(
     assert rate == 16000
     # 48 kHz packets declared as 16 kHz: Opus decodes at any rate, so the server hears 16 kHz.
     packets = opus_packets(samples, rate)
-    received = asyncio.run(stream_frames(through(proxy, "standup"), opus_start(rate), packets))
+    received = asyncio.run(
+        stream_frames(streaming_url(proxy, "standup"), opus_start(rate), packets)
+    )
     log = read_session(out / "standup")
     assert log.header["wire_encoding"] == "Opus"
     assert log.sample_rate == rate
@@ -124,7 +121,9 @@ def test_the_cli_replays_a_recorded_opus_session(
     proxy, out = proxied
     samples, rate = fixture_audio("hot")
     asyncio.run(
-        stream_frames(through(proxy, "hot--cli"), opus_start(rate), opus_packets(samples, rate))
+        stream_frames(
+            streaming_url(proxy, "hot--cli"), opus_start(rate), opus_packets(samples, rate)
+        )
     )
     # With the fixture's transcript beside it, `--mock` recognises the replay by it.
     shutil.copy(FIXTURES / "hot" / "transcript.json", out / "hot--cli")
