@@ -10,7 +10,6 @@ those drift.json lists, each with its reason.
 from __future__ import annotations
 
 import ast
-import asyncio
 import functools
 import hashlib
 import http.server
@@ -38,7 +37,6 @@ from starlette.routing import Match
 
 from harness.serve import RunningServer
 from harness.session_folder.transcript import read_transcript
-from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, create_app
 
 from helpers import (
@@ -46,8 +44,7 @@ from helpers import (
     APP_SECRET,
     FIXTURES,
     conversation_id,
-    start_request,
-    stream_session,
+    stream_fixture,
     token,
 )
 
@@ -67,11 +64,9 @@ def _symbl_rest(require: Any) -> None:
 
 def stream(mock: RunningServer, name: str, access: str) -> str:
     """Stream a fixture as one conversation; its id."""
-    audio = read_pcm16(FIXTURES / name / "audio.wav")
-    start = start_request(audio.sample_rate, trackers=TRACKERS, meetingTitle=f"Contract {name}")
-    url = f"{mock.ws_url}/v1/streaming/{name}--contract?access_token={access}"
-    messages, code, _ = asyncio.run(stream_session(url, start, audio.samples))
-    assert code == 1000, f"streaming {name} closed with {code}"
+    messages = stream_fixture(
+        mock, name, access, f"{name}--contract", trackers=TRACKERS, meetingTitle=f"Contract {name}"
+    )
     return conversation_id(messages)
 
 

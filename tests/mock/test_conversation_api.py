@@ -6,7 +6,6 @@ its model in Symbl's generated client (`symbl_rest`)."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import math
 import uuid
@@ -20,7 +19,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, RunningMock, running_mock
 from mock_symbl.session import insights as found_in
 from mock_symbl.session.analysis.analytics import analytics
@@ -28,7 +26,13 @@ from mock_symbl.session.messages import iso
 from mock_symbl.store import Conversation, Member, Store, StoredInsight, StoredMessage, StoredWord
 from mock_symbl.web.auth import app_key
 
-from helpers import APP_ID, APP_SECRET, FIXTURES, conversation_id, start_request, stream_session
+from helpers import (
+    APP_ID,
+    APP_SECRET,
+    FIXTURES,
+    conversation_id,
+    stream_fixture,
+)
 from helpers import token as fresh_token
 
 OTHER_ID, OTHER_SECRET = "o" * 64, "p" * 128
@@ -88,13 +92,7 @@ def _bearer(base_url: str, app_id: str, secret: str) -> dict[str, str]:
 
 
 def _stream(mock: RunningMock, name: str, access: str) -> str:
-    audio = read_pcm16(FIXTURES / name / "audio.wav")
-    url = f"{mock.ws_url}/v1/streaming/{name}?access_token={access}"
-    received, code, _ = asyncio.run(
-        stream_session(url, start_request(audio.sample_rate), audio.samples)
-    )
-    assert code == 1000
-    return conversation_id(received)
+    return conversation_id(stream_fixture(mock, name, access))
 
 
 def _said(

@@ -5,7 +5,6 @@ the conversation is deleted."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import shutil
@@ -21,7 +20,6 @@ import httpx
 import pytest
 
 from harness.session_folder.log import TextFrame, read_session
-from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, RunningMock, running_mock
 from mock_symbl.session.messages import iso
 from mock_symbl.store import Conversation, Member, Store, StoredMessage
@@ -33,8 +31,7 @@ from helpers import (
     FIXTURES,
     conversation_id,
     kind,
-    start_request,
-    stream_session,
+    stream_fixture,
 )
 from helpers import token as fresh_token
 
@@ -78,13 +75,7 @@ class Ui:
 
 
 def _stream(mock: RunningMock, name: str, access: str, connection: str | None = None) -> str:
-    audio = read_pcm16(FIXTURES / name / "audio.wav")
-    url = f"{mock.ws_url}/v1/streaming/{connection or name}?access_token={access}"
-    received, code, _ = asyncio.run(
-        stream_session(url, start_request(audio.sample_rate), audio.samples)
-    )
-    assert code == 1000
-    return conversation_id(received)
+    return conversation_id(stream_fixture(mock, name, access, connection))
 
 
 def _store_conversation(db: Any, cid: str, lines: list[str], ended: bool = True) -> str:

@@ -12,10 +12,17 @@ import pytest
 import websockets
 
 from harness.serve import RunningServer
-from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, running_mock
 
-from helpers import APP_ID, FIXTURES, conversation_id, kind, start_request, stream_session, token
+from helpers import (
+    APP_ID,
+    FIXTURES,
+    conversation_id,
+    kind,
+    start_request,
+    stream_fixture,
+    token,
+)
 
 REPORTING = {"name": "Reporting", "vocabulary": ["quarterly report", "project dashboard"]}
 
@@ -32,13 +39,7 @@ def create(base_url: str, auth: dict[str, str], body: Any, path: str = "tracker"
 def stream(
     mock: RunningServer, auth: dict[str, str], name: str, **extra: Any
 ) -> list[dict[str, Any]]:
-    audio = read_pcm16(FIXTURES / name / "audio.wav")
-    access = auth["Authorization"].removeprefix("Bearer ")
-    url = f"{mock.ws_url}/v1/streaming/{name}?access_token={access}"
-    start = start_request(audio.sample_rate, **extra)
-    messages, code, _ = asyncio.run(stream_session(url, start, audio.samples))
-    assert code == 1000
-    return messages
+    return stream_fixture(mock, name, auth["Authorization"].removeprefix("Bearer "), **extra)
 
 
 def test_a_tracker_is_created_read_listed_updated_and_deleted(
