@@ -235,6 +235,35 @@ def _docs(page: str) -> str:
     return f"symbl-docs {page}"
 
 
+def _async(
+    path: str, kind: str, body: BodyOf, query: dict[str, str] | None = None
+) -> tuple[Route, Route]:
+    """An Async API route's two forms: the POST that starts a conversation (symbl_rest's
+    `add_{kind}`) and the PUT that appends to one (`append_{kind}`)."""
+    query = query or {}
+    return (
+        Route(
+            "POST",
+            path,
+            "AsyncResponse",
+            ASYNC,
+            _rest("AsyncApi", f"add_{kind}"),
+            query=query,
+            body=body,
+        ),
+        Route(
+            "PUT",
+            f"{path}/{{conversationId}}",
+            "AsyncResponse",
+            ASYNC,
+            _rest("AsyncApi", f"append_{kind}"),
+            query=query,
+            body=body,
+            mutates=True,
+        ),
+    )
+
+
 ROUTES: tuple[Route, ...] = (
     # Authentication
     Route("POST", "/oauth2/token:generate", "Token", AUTH,
@@ -296,26 +325,11 @@ ROUTES: tuple[Route, ...] = (
           _rest("ConversationsApi", "get_experience_url_by_conversation_id"),
           query={"includeCallScore": "true"}),
     # Async API
-    Route("POST", "/v1/process/text", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "add_text"), body=text_body),
-    Route("PUT", "/v1/process/text/{conversationId}", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "append_text"), body=text_body, mutates=True),
-    Route("POST", "/v1/process/audio", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "add_audio"), query=_ASYNC_QUERY, body=_wav),
-    Route("PUT", "/v1/process/audio/{conversationId}", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "append_audio"), query=_ASYNC_QUERY, body=_wav, mutates=True),
-    Route("POST", "/v1/process/audio/url", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "add_audio_url"), body=_wav_url),
-    Route("PUT", "/v1/process/audio/url/{conversationId}", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "append_audio_url"), body=_wav_url, mutates=True),
-    Route("POST", "/v1/process/video", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "add_video"), query=_ASYNC_QUERY, body=_mp4),
-    Route("PUT", "/v1/process/video/{conversationId}", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "append_video"), query=_ASYNC_QUERY, body=_mp4, mutates=True),
-    Route("POST", "/v1/process/video/url", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "add_video_url"), body=_mp4_url),
-    Route("PUT", "/v1/process/video/url/{conversationId}", "AsyncResponse", ASYNC,
-          _rest("AsyncApi", "append_video_url"), body=_mp4_url, mutates=True),
+    *_async("/v1/process/text", "text", text_body),
+    *_async("/v1/process/audio", "audio", _wav, _ASYNC_QUERY),
+    *_async("/v1/process/audio/url", "audio_url", _wav_url),
+    *_async("/v1/process/video", "video", _mp4, _ASYNC_QUERY),
+    *_async("/v1/process/video/url", "video_url", _mp4_url),
     Route("GET", "/v1/job/{jobId}", "JobResponse", JOBS, _rest("JobsApi", "get_job_status")),
     # Management API (trackers)
     Route("POST", "/v1/manage/tracker", "ManagedTrackerResponse", MANAGEMENT,
