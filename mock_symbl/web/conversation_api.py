@@ -131,7 +131,8 @@ def get_intents(conversation: Owned, store: StoreDep) -> dict[str, Any]:
     return {"intents": intents.find(conversation.id, store.messages(conversation.id))}
 
 
-def _words(conversation: Conversation, store: Store) -> int:
+def transcript_words(conversation: Conversation, store: Store) -> int:
+    """How many words the conversation's messages hold."""
     return sum(word_count(m) for m in store.messages(conversation.id))
 
 
@@ -139,7 +140,9 @@ def _words(conversation: Conversation, store: Store) -> int:
 def get_call_score_status(conversation: Owned, store: StoreDep) -> dict[str, Any]:
     return {
         "jobId": call_score.job_id(conversation.id),
-        "status": call_score.status(conversation.end_time is not None, _words(conversation, store)),
+        "status": call_score.status(
+            conversation.end_time is not None, transcript_words(conversation, store)
+        ),
     }
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from mock_symbl.session import speakers, trackers
 from mock_symbl.store import Member
+from mock_symbl.web.conversation_api import INSIGHT_TYPES
 from mock_symbl.web.rest import ApiError, Owned, StoreDep, json_object
 
 conversation_writes = APIRouter()
-INSIGHT_TYPES = ("question", "action_item", "follow_up")
 
 
 @conversation_writes.put("/v1/conversations/{conversation_id}/members/{member_id}")
@@ -38,7 +39,9 @@ async def update_member(
     email = body.get("email", known.email)
     if email is not None and not isinstance(email, str):
         raise ApiError(400, "email must be a string.")
-    if not store.update_member(conversation.id, Member(member_id, name, email or None)):
+    # The rename rewrites every message and insight of the conversation: off the event loop.
+    member = Member(member_id, name, email or None)
+    if not await run_in_threadpool(store.update_member, conversation.id, member):
         raise ApiError(404, f"Member {member_id} is not in conversation {conversation.id}.")
     return {
         "message": f"Member with id: {member_id} for conversationId: {conversation.id} "
@@ -57,8 +60,13 @@ async def put_speaker_events(
         found = speakers.turns(body)
     except speakers.SpeakerEventsError as error:
         raise ApiError(400, str(error)) from None
-    senders = speakers.senders(store.messages(conversation.id), found)
-    store.assign_speakers(conversation.id, senders, speakers.speakers(found))
+
+    def assign() -> None:
+        # Every message is matched against every turn, then rewritten: off the event loop.
+        senders = speakers.senders(store.messages(conversation.id), found)
+        store.assign_speakers(conversation.id, senders, speakers.speakers(found))
+
+    await run_in_threadpool(assign)
     return {
         "message": f"Speaker events associated for conversationId: {conversation.id} "
         "successfully! The update should be reflected in all messages and insights along "

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from mock_symbl.session.analysis import call_score
-from mock_symbl.session.analysis.analytics import word_count
 from mock_symbl.session.experience_page import CONTENT_SECURITY_POLICY, InsightsPage, render
 from mock_symbl.session.transcript_format import (
     TranscriptOptions,
@@ -30,6 +30,7 @@ from mock_symbl.web.conversation_api import (
     get_analytics,
     get_call_score,
     get_summary,
+    transcript_words,
 )
 from mock_symbl.web.rest import ApiError, Owned, StoreDep, flag, json_object
 
@@ -69,10 +70,6 @@ def _keyed(store: Store, conversation_id: str, key: str) -> Conversation:
     return conversation
 
 
-def _words(conversation: Conversation, store: Store) -> int:
-    return sum(word_count(m) for m in store.messages(conversation.id))
-
-
 @experience.get("/v1/conversations/experiences/insights/details/{conversation_id}")
 def get_experience_url(
     conversation: Owned,
@@ -80,7 +77,7 @@ def get_experience_url(
     request: Request,
     include_call_score: Annotated[str | None, Query(alias="includeCallScore")] = None,
 ) -> dict[str, Any]:
-    words = _words(conversation, store)
+    words = transcript_words(conversation, store)
     if words < call_score.MIN_WORDS:
         # Symbl's Insights UI needs a transcript of 50 words or more; like GET …/callscore for
         # a transcript too short, the page does not exist, so 404 with the count.
@@ -139,7 +136,12 @@ async def post_transcript(conversation: Owned, store: StoreDep, request: Request
         options = TranscriptOptions.from_json(body)
     except TranscriptRequestError as error:
         raise ApiError(400, str(error)) from None
-    insights = [i for kind in INSIGHT_TYPES for i in store.insights(conversation.id, kind)]
-    return formatted(
-        store.messages(conversation.id), options, insights, store.topics(conversation.id)
-    )
+
+    def transcript() -> dict[str, Any]:
+        insights = [i for kind in INSIGHT_TYPES for i in store.insights(conversation.id, kind)]
+        return formatted(
+            store.messages(conversation.id), options, insights, store.topics(conversation.id)
+        )
+
+    # Formatting a whole conversation is CPU work: off the event loop, as sync routes run.
+    return await run_in_threadpool(transcript)
