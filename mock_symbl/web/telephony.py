@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,9 @@ PSTN_RATE = 8000
 NO_CONNECTION = "The connectionId is either invalid or does not exist."
 ENDED = "call ended"
 TOO_MANY_CALLS = "Maximum number of concurrent calls reached for this app."
+# Ended calls remembered for a late stop: the most recent ones, so that a server taking
+# calls all day holds a bounded number.
+MAX_ENDED_CALLS = 1000
 
 telephony = APIRouter()
 
@@ -140,7 +144,7 @@ class Telephony:
         self.calls: dict[Key, Call] = {}
         # Ended calls by key: their conversation, for a stop that comes after the end (the
         # Node SDK pushes a stop event, then asks to stop).
-        self.ended: dict[Key, str] = {}
+        self.ended: OrderedDict[Key, str] = OrderedDict()
 
     def call_of(self, app: App, connection_id: str) -> Call:
         """The app's live call with this id (404 for another app's, or one that ended)."""
@@ -161,8 +165,12 @@ class Telephony:
                 f"{field_name}: {dial.address!r} does not answer: no recording is named "
                 f"{dial.far_end!r} (map one with `mock --phone {dial.far_end}=FOLDER`).",
             )
+        ceiling = PSTN_RATE if dial.type == "pstn" else None
         try:
-            audio, rate = read_audio(folder, PSTN_RATE if dial.type == "pstn" else None)
+            # Reading and resampling a whole recording: off the event loop.
+            audio, rate = await asyncio.get_running_loop().run_in_executor(
+                RECOGNITION, read_audio, folder, ceiling
+            )
         except (OSError, RuntimeError, sf.LibsndfileError) as error:
             raise ApiError(
                 500, f"The recording for {dial.far_end!r} cannot be read: {error}."
@@ -244,6 +252,8 @@ class Telephony:
         if self.calls.pop(call.key, None) is not None:
             self.streaming.streams.release(call.key[0])
         self.ended[call.key] = call.conversation_id
+        while len(self.ended) > MAX_ENDED_CALLS:
+            self.ended.popitem(last=False)
 
     async def stop(self, app: App, connection_id: str) -> dict[str, str]:
         """End a call (again: stopping an ended call answers as the first stop did)."""

@@ -265,6 +265,24 @@ def test_another_apps_call_is_not_found(mock: RunningMock, auth: dict[str, str])
     assert connect(mock, auth, {"operation": "stop", "connectionId": "nobody"}).status_code == 404
 
 
+def test_only_the_latest_ended_calls_answer_a_late_stop(
+    mock: RunningMock, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mock_symbl.web.telephony.MAX_ENDED_CALLS", 1)
+    endpoint = {"type": "sip", "uri": f"sip:{FIXTURE}@mock.example"}
+    first, second = (start(mock, auth, endpoint) for _ in range(2))
+    for call in (first, second):
+        stop = {"operation": "stop", "connectionId": call["connectionId"]}
+        assert connect(mock, auth, stop).status_code == 201
+    # The server remembers one ended call: the second answers its stop again, the first no
+    # longer does.
+    again = connect(mock, auth, {"operation": "stop", "connectionId": second["connectionId"]})
+    assert again.status_code == 201
+    assert again.json()["conversationId"] == second["conversationId"]
+    late = connect(mock, auth, {"operation": "stop", "connectionId": first["connectionId"]})
+    assert late.status_code == 404
+
+
 def test_both_sdks_request_shapes_are_read() -> None:
     python_sdk = parse_connect({
         "operation": "start",
