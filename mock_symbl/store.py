@@ -351,11 +351,21 @@ class Store:
         """Whether the token with this id was revoked."""
         return bool(self._rows("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))
 
-    def save_refresh_token(self, digest: str, app_key: str, jti: str, expires_at: float) -> None:
-        """Remember a refresh token (by its digest only) issued with the access token `jti`."""
+    def save_refresh_token(
+        self, digest: str, app_key: str, jti: str, expires_at: float, now: float, keep: int
+    ) -> None:
+        """Remember a refresh token (by its digest only) issued with the access token `jti`;
+        the app keeps its `keep` newest ones, and expired ones are forgotten."""
         with self._tx() as db:
+            db.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,))
             db.execute(
                 "INSERT INTO refresh_tokens VALUES (?, ?, ?, ?)", (digest, app_key, jti, expires_at)
+            )
+            # A new row's rowid is above every other's: the oldest have the lowest.
+            db.execute(
+                "DELETE FROM refresh_tokens WHERE app_key = ? AND rowid NOT IN "
+                "(SELECT rowid FROM refresh_tokens WHERE app_key = ? ORDER BY rowid DESC LIMIT ?)",
+                (app_key, app_key, keep),
             )
 
     def take_refresh_token(self, digest: str, app_key: str, now: float) -> bool:

@@ -24,6 +24,9 @@ from mock_symbl.store import Store
 TOKEN_LIFETIME_S = 86400
 # Symbl documents no lifetime for refresh tokens; a month outlives any test run.
 REFRESH_LIFETIME_S = 30 * 86400
+# Every token request issues a refresh token: an app keeps its newest ones only, so that a
+# client asking for a token per call does not grow the store without end.
+MAX_REFRESH_TOKENS = 1000
 INVALID_TOKEN = "Token validation failed for provided token."
 INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or already used."
 
@@ -142,7 +145,9 @@ class Authority:
 
     def _refresh_token(self, key: str, jti: str, now: float) -> str:
         refresh_token = secrets.token_urlsafe(32)
-        self._store.save_refresh_token(_digest(refresh_token), key, jti, now + REFRESH_LIFETIME_S)
+        self._store.save_refresh_token(
+            _digest(refresh_token), key, jti, now + REFRESH_LIFETIME_S, now, MAX_REFRESH_TOKENS
+        )
         return refresh_token
 
     def _claims(self, token: str) -> dict[str, Any]:

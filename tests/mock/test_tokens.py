@@ -16,6 +16,7 @@ import websockets
 from harness.serve import RunningServer
 from harness.session_folder.wavfile import read_pcm16
 from mock_symbl import MockConfig, running_mock
+from mock_symbl.web.experience import PAGE_PATH
 
 from helpers import APP_ID, FIXTURES, conversation_id, start_request, stream_session
 
@@ -82,6 +83,17 @@ def test_a_refresh_token_buys_one_new_token(mock_server: RunningServer) -> None:
     assert refresh(base, "refresh", second["refreshToken"]).status_code == 200
 
 
+def test_an_app_keeps_only_its_newest_refresh_tokens(
+    mock_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mock_symbl.web.auth.MAX_REFRESH_TOKENS", 2)
+    secret = "k" * 128
+    oldest, older, newest = (generate(mock_server.base_url, secret) for _ in range(3))
+    assert refresh(mock_server.base_url, secret, oldest["refreshToken"]).status_code == 401
+    assert refresh(mock_server.base_url, secret, newest["refreshToken"]).status_code == 200
+    assert refresh(mock_server.base_url, secret, older["refreshToken"]).status_code == 200
+
+
 def test_refresh_without_a_refresh_token_is_a_bad_request(mock_server: RunningServer) -> None:
     reply = httpx.post(
         f"{mock_server.base_url}/oauth2/token:refresh",
@@ -92,12 +104,14 @@ def test_refresh_without_a_refresh_token_is_a_bad_request(mock_server: RunningSe
 
 
 def _every_rest_route(base_url: str) -> list[tuple[str, str]]:
-    """(method, path) of every token-guarded REST route the server serves (its OpenAPI)."""
+    """(method, path) of every token-guarded REST route the server serves (its OpenAPI):
+    all under /v1/ but the Insights UI page, which its URL's key opens, as Symbl's does,
+    without a token."""
     paths = httpx.get(f"{base_url}/openapi.json").json()["paths"]
     return [
         (method.upper(), path)
         for path, methods in paths.items()
-        if path.startswith("/v1/")
+        if path.startswith("/v1/") and not path.startswith(f"{PAGE_PATH}/")
         for method in methods
     ]
 
