@@ -45,16 +45,6 @@ class _Term:
     key: str
 
 
-def likeness(heard: str, term: str) -> tuple[float, float]:
-    """(spelling, sound) similarity of two texts, each in [0, 1], as `snap()` judges them."""
-    a, b = _letters(heard), _letters(term)
-    if not a or not b:
-        return 0.0, 0.0
-    return jellyfish.jaro_winkler_similarity(a, b), _sound(
-        jellyfish.metaphone(a), jellyfish.metaphone(b)
-    )
-
-
 def _sound(key_a: str, key_b: str) -> float:
     longest = max(len(key_a), len(key_b), 1)
     return 1 - jellyfish.levenshtein_distance(key_a, key_b) / longest

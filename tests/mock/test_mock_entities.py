@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from harness.protocol import Redaction, StartRequest
 from mock_symbl.engines.base import Word
-from mock_symbl.engines.vocabulary import Vocabulary, likeness
+from mock_symbl.engines.vocabulary import Vocabulary
 from mock_symbl.session.entities import find_general, find_pii, luhn_valid
 from mock_symbl.session.redaction import prepare
 
@@ -161,9 +161,3 @@ def test_a_term_heard_as_two_words_takes_their_time() -> None:
 def test_vocabulary_of_unlike_terms_changes_nothing(words: list[str]) -> None:
     original = timed(words)
     assert Vocabulary(["Kubernetes", "Symbl"]).snap(original) == original
-
-
-def test_likeness_measures_spelling_and_sound() -> None:
-    spelling, sound = likeness("symbol", "Symbl")
-    assert spelling > 0.9 and sound == 1.0
-    assert likeness("simple", "Symbl")[0] < 0.88
