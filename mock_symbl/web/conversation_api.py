@@ -79,7 +79,11 @@ def get_analytics(conversation: Owned, store: StoreDep) -> dict[str, Any]:
     return found.to_json()
 
 
-def _summary(conversation: Conversation, store: Store) -> dict[str, Any]:
+@conversation_api.get("/v1/conversations/{conversation_id}/summary")
+@conversation_api.post("/v1/conversations/{conversation_id}/summary")
+def get_summary(conversation: Owned, store: StoreDep) -> dict[str, Any]:
+    # The documented `refresh` query parameter changes nothing: every answer is computed
+    # afresh from the stored messages.
     if conversation.end_time is None:
         # summary.md: a conversation still in progress has no summary yet (404).
         raise ApiError(
@@ -88,19 +92,6 @@ def _summary(conversation: Conversation, store: Store) -> dict[str, Any]:
             "ask again once it has ended.",
         )
     return {"summary": summary.extract(conversation.id, store.messages(conversation.id))}
-
-
-@conversation_api.get("/v1/conversations/{conversation_id}/summary")
-def get_summary(conversation: Owned, store: StoreDep, refresh: str | None = None) -> dict[str, Any]:
-    # `refresh` is accepted as documented: every answer is computed afresh anyway.
-    return _summary(conversation, store)
-
-
-@conversation_api.post("/v1/conversations/{conversation_id}/summary")
-def refresh_summary(
-    conversation: Owned, store: StoreDep, refresh: str | None = None
-) -> dict[str, Any]:
-    return _summary(conversation, store)
 
 
 def _all_insights(conversation: Conversation, store: Store) -> list[StoredInsight]:

@@ -430,6 +430,9 @@ def test_the_summary_is_made_of_the_conversations_own_messages(api: Api) -> None
         )
         again = api.ok(f"/v1/conversations/{conversation}/summary", refresh="true")
         assert again == {"summary": summary}
+        posted = api.client.post(f"/v1/conversations/{conversation}/summary", headers=api.headers)
+        assert posted.status_code == 200, posted.text
+        assert posted.json() == {"summary": summary}
 
 
 def test_the_summary_keeps_the_messages_on_the_recurring_subject(api: Api) -> None:
