@@ -112,6 +112,7 @@ def get_insights(conversation: Owned, store: StoreDep) -> dict[str, Any]:
     insights = []
     for insight in _all_insights(conversation, store):
         out = insight_json(insight)
+        # insights.md shows `entities` on every insight, questions too (questions.md does not).
         out.setdefault("entities", [])
         insights.append(out)
     return {"insights": insights}
