@@ -653,7 +653,11 @@ class StreamingEndpoint:
                     outputs = await self._call(session, session.receive_audio, item.frame, pace)
             for output in outputs:
                 if isinstance(output, StopTimeout):
-                    timeouts.append(loop.call_later(output.seconds, intake.put, output))
+                    # Only the latest stop's timeout can close the socket: the earlier ones
+                    # go, so a socket stopped and started all day holds one timer.
+                    for handle in timeouts:
+                        handle.cancel()
+                    timeouts[:] = [loop.call_later(output.seconds, intake.put, output)]
             if self._deliver(key, outbox, outputs):
                 return
 
