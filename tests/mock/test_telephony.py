@@ -144,8 +144,12 @@ def test_a_sip_call_streams_its_words_to_every_subscriber_and_a_speaker_event_na
     refusal, after, ((first, code, reason), (second, *_)) = asyncio.run(scenario())
     assert "type" in refusal["message"] and "sneezed" in refusal["message"]
     assert (code, reason) == (1000, "call ended")
-    assert first == second
+    # The far end talks from the moment the call connects: a subscriber that joined a moment
+    # after the other may have missed its first interim results, and hears the same since.
+    late, early = sorted((first, second), key=len)
+    assert late == early[len(early) - len(late) :]
     said = phrases()
+    assert [words(m["payload"]["content"]) for m in messages_of(late)] == said
     for live in [f for f in first if f["type"] == "transcript_response"]:
         heard = words(live["payload"]["content"])
         assert any(heard == phrase[: len(heard)] for phrase in said)
