@@ -1,5 +1,5 @@
 """disconnectOnStopRequest: false, in the pure session: which stop a timeout belongs to, and
-what it closes. (Through a real socket: tests/mock/test_mock_options.py.)"""
+what it closes. (Through a real socket: tests/mock/test_start_options.py.)"""
 
 from __future__ import annotations
 
