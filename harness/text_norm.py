@@ -4,7 +4,8 @@ Speech benchmarks score recognisers on normalised text: "Let's meet at 2:30, OK?
 meet at two thirty ok" say the same words. `normalise` folds case, expands contractions, writes
 numbers as words (cardinals, ordinals, years, times, money, percentages, decimals) and turns
 punctuation into word breaks; `word_error_rates` gives the rate on the text as written and on
-the normalised text. Pure functions: no I/O, nothing downloaded.
+the normalised text, `corpus_word_error_rates` the same pooled over a set of utterances. Pure
+functions: no I/O, nothing downloaded.
 
 The rules, and why each reads the way it does:
 
@@ -33,12 +34,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import jiwer
 from num2words import num2words
 
-__all__ = ["WordErrorRates", "normalise", "word_error_rate", "word_error_rates"]
+__all__ = [
+    "WordErrorRates",
+    "corpus_word_error_rates",
+    "normalise",
+    "word_error_rate",
+    "word_error_rates",
+]
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -232,16 +240,35 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
     An empty reference gives 0 against an empty hypothesis and 1 against any other.
     """
-    if not reference.split():
-        return 0.0 if not hypothesis.split() else 1.0
-    if not hypothesis.split():
-        return 1.0
-    return float(jiwer.wer(reference, hypothesis))
+    return _pooled([(reference, hypothesis)])
 
 
 def word_error_rates(reference: str, hypothesis: str) -> WordErrorRates:
     """The word error rate on the texts as written (case and punctuation count) and normalised."""
+    return corpus_word_error_rates([(reference, hypothesis)])
+
+
+def corpus_word_error_rates(pairs: Iterable[tuple[str, str]]) -> WordErrorRates:
+    """Word error rates over (reference, hypothesis) pairs: all errors over all reference words.
+
+    Pooled as speech benchmarks pool a test set, so a long utterance weighs more than a short one.
+    """
+    written = list(pairs)
     return WordErrorRates(
-        raw=word_error_rate(reference, hypothesis),
-        normalised=word_error_rate(normalise(reference), normalise(hypothesis)),
+        raw=_pooled(written),
+        normalised=_pooled([(normalise(r), normalise(h)) for r, h in written]),
     )
+
+
+def _pooled(pairs: list[tuple[str, str]]) -> float:
+    scored = [(r, h) for r, h in pairs if r.split()]
+    # Words said against an empty reference are all insertions; jiwer refuses empty references.
+    errors = sum(len(h.split()) for r, h in pairs if not r.split())
+    reference_words = 0
+    if scored:
+        counts = jiwer.process_words([r for r, _ in scored], [h for _, h in scored])
+        errors += counts.substitutions + counts.deletions + counts.insertions
+        reference_words = counts.hits + counts.substitutions + counts.deletions
+    if reference_words == 0:
+        return 0.0 if errors == 0 else 1.0
+    return errors / reference_words

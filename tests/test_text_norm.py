@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.text_norm import normalise, word_error_rate, word_error_rates
+from harness.text_norm import (
+    corpus_word_error_rates,
+    normalise,
+    word_error_rate,
+    word_error_rates,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +91,16 @@ def test_word_error_rate_of_empty_texts() -> None:
     assert word_error_rate("", "something") == 1.0
     assert word_error_rate("something said", "  ") == 1.0
     assert word_error_rate("a b c d", "a x c d") == 0.25
+
+
+def test_a_corpus_rate_pools_errors_over_all_reference_words() -> None:
+    pairs = [("a b c", "a x c"), ("It's 5.", "it is five"), ("", "extra words"), ("d e", "")]
+    rates = corpus_word_error_rates(pairs)
+    # Normalised: 1 substitution, 2 insertions, 2 deletions over 3 + 3 + 0 + 2 reference words.
+    assert rates.normalised == 5 / 8
+    # As written: "It's 5." is 2 words, both wrong, and "is" inserted.
+    assert rates.raw == (1 + 3 + 2 + 2) / 7
+    assert corpus_word_error_rates([]).normalised == 0.0
 
 
 def test_raw_counts_case_and_punctuation_normalised_does_not() -> None:
