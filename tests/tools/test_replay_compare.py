@@ -12,6 +12,7 @@ import pytest
 
 from harness.session_folder.log import read_session
 from harness.tools.compare import Tolerances, compare
+from harness.tools.regression import ReplayResult
 from harness.tools.replay import ReplayError, plan_replay
 
 from helpers import FIXTURES
@@ -257,8 +258,8 @@ def test_texts_differing_only_in_form_match_with_both_rates_reported(tmp_path: P
     assert rate in done.stdout
 
 
-def test_the_wer_tolerance_judges_the_normalised_rate(tmp_path: Path) -> None:
-    # One word changed among respelled ones: normalised 1 error, raw many more.
+def with_one_word_changed(tmp_path: Path) -> Path:
+    """The respelled support call with one word truly changed."""
     candidate = respelled(tmp_path)
     records = [json.loads(line) for line in (candidate / "events.jsonl").read_text().splitlines()]
     for record in records:
@@ -266,6 +267,12 @@ def test_the_wer_tolerance_judges_the_normalised_rate(tmp_path: Path) -> None:
             if item["payload"]["content"].startswith("How can I help"):
                 item["payload"]["content"] = "How can I assist you today?"
     (candidate / "events.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return candidate
+
+
+def test_the_wer_tolerance_judges_the_normalised_rate(tmp_path: Path) -> None:
+    # One word changed among respelled ones: normalised 1 error, raw many more.
+    candidate = with_one_word_changed(tmp_path)
     code, report = compare_json(FIXTURES / "support-call", candidate)
     assert code == 1
     figures = report["figures"]
@@ -286,3 +293,16 @@ def test_the_wer_tolerance_judges_the_normalised_rate(tmp_path: Path) -> None:
         f"wer={figures['wer']}",  # type: ignore[index]
     )
     assert code == 0, report
+
+
+def test_a_regression_judges_the_normalised_rate_and_shows_both(tmp_path: Path) -> None:
+    baseline = FIXTURES / "support-call"
+
+    def replayed_as(candidate: Path) -> ReplayResult:
+        comparison = compare(read_session(baseline), read_session(candidate), Tolerances())
+        return ReplayResult(baseline, candidate, baseline, comparison, baseline_written=False)
+
+    assert replayed_as(respelled(tmp_path / "same")).matches_baseline()
+    changed = replayed_as(with_one_word_changed(tmp_path / "changed"))
+    with pytest.raises(AssertionError, match=r"word error rate 0\.\d+ normalised, 0\.\d+ raw"):
+        changed.matches_baseline()
