@@ -286,11 +286,9 @@ def test_the_wer_tolerance_judges_the_normalised_rate(tmp_path: Path) -> None:
     assert figures["wer_raw"] > 5 / words  # type: ignore[index,operator]
     (detail,) = [d["detail"] for d in report["differences"]]  # type: ignore[union-attr,index]
     assert "'How can I help you today?' -> 'How can I assist you today?'" in detail
+    # The raw rate is well past this bound; the normalised one is within it.
     code, report = compare_json(
-        FIXTURES / "support-call",
-        candidate,
-        "--tolerance",
-        f"wer={figures['wer']}",  # type: ignore[index]
+        FIXTURES / "support-call", candidate, "--tolerance", f"wer={2 / words}"
     )
     assert code == 0, report
 
