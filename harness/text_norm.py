@@ -60,7 +60,8 @@ _CONTRACTIONS = {
     "y'all": "you all",
 }
 _SUFFIXES = {"re": "are", "ve": "have", "ll": "will", "m": "am", "d": "would"}
-# Words after which "'s" is "is" (or "has": either way, one word) rather than a possessive.
+# Words after which "'s" is read "is" rather than as a possessive ("it's been", where it means
+# "has", reads "it is" too: one reading for both texts compared).
 _IS_AFTER = frozenset(
     {
         "it",
@@ -123,7 +124,6 @@ _ORDINAL = re.compile(_NOT_DIGIT_BEFORE + r"([0-9]+)(st|nd|rd|th)(?![^\W\d_])")
 _GROUPED = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{1,3}(?:,[0-9]{3})+" + _NOT_DIGIT_AFTER)
 _DECIMAL = re.compile(_NOT_DIGIT_BEFORE + r"([0-9]+)\.([0-9]+)" + _NOT_DIGIT_AFTER)
 _DIGITS = re.compile(r"[0-9]+")
-_SPACES = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
