@@ -103,7 +103,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="A compare tolerance, e.g. wer=0.1 (repeatable).",
+        help="A compare tolerance, e.g. wer=0.1 (the normalised word error rate; repeatable).",
     )
 
 

@@ -35,6 +35,11 @@ TOLERANCES = (
 def compare(baseline: Path, candidate: Path, tolerances: tuple[str, ...], as_json: bool) -> None:
     """Compare two sessions by meaning: exit 0 within tolerances, 1 if not, 2 on bad input.
 
+    The word error rate is given on the transcripts as written (raw) and normalised (case,
+    punctuation, contractions and numbers folded to one form: "It's 2:30" reads as "it is two
+    thirty"); the `wer` tolerance, and the JSON's `figures.wer`, are the normalised one, as
+    speech benchmarks report; `figures.wer_raw` is the other.
+
     \b
     Example:
       symbl-harness compare fixtures/sessions/standup /tmp/standup-replay --tolerance wer=0.1
@@ -64,8 +69,9 @@ def show_comparison(outcome: Comparison, baseline: Path, candidate: Path) -> Non
     console.print(f"{candidate} {verdict} {baseline}")
     figures = outcome.figures
     console.print(
-        f"word error rate {figures['wer']:.3f}; messages {figures['messages']['baseline']} -> "
-        f"{figures['messages']['candidate']}; insights {figures['insights']['baseline']} -> "
+        f"word error rate {figures['wer']:.3f} normalised, {figures['wer_raw']:.3f} raw; "
+        f"messages {figures['messages']['baseline']} -> {figures['messages']['candidate']}; "
+        f"insights {figures['insights']['baseline']} -> "
         f"{figures['insights']['candidate']}; topics {figures['topics']['baseline']} -> "
         f"{figures['topics']['candidate']}; sentiment flips {figures['sentiment_flips']}"
     )

@@ -1,29 +1,32 @@
 """A semantic diff of two sessions: what was said, found and felt, and when, not their bytes.
 
 Ids, wall-clock times and partial hypotheses are ignored. Compared: the lifecycle and the
-sequence of event types (partials aside), final transcripts (word error rate), insights
-(matched by type and text similarity), topics, the sentiment label of each matched message,
-and how much later or earlier each matched message came relative to the audio sent.
+sequence of event types (partials aside), final transcripts (word error rate, as written and
+normalised: harness.text_norm), insights (matched by type and text similarity), topics, the
+sentiment label of each matched message, and how much later or earlier each matched message
+came relative to the audio sent. Text is matched and judged in its normalised form, as speech
+benchmarks do: "It's 2:30" and "it is two thirty" are the same words.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import jiwer
-
 from harness.protocol import InsightResponse, MessageResponse, TopicResponse, parse_message
 from harness.session_folder.log import SessionLog, TextFrame
+from harness.text_norm import normalise, word_error_rates
 
 PARTIAL = "recognition_result"
 
 
 @dataclass(frozen=True)
 class Tolerances:
-    """How far a candidate may stray from its baseline and still match it."""
+    """How far a candidate may stray from its baseline and still match it.
+
+    `wer` bounds the word error rate of the normalised transcripts (`harness.text_norm`).
+    """
 
     wer: float = 0.0
     timing_ms: float = 500.0
@@ -123,14 +126,12 @@ def _digest(log: SessionLog) -> _Digest:
     return digest
 
 
-def _words(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w' ]", " ", text.lower())).strip()
-
-
 def _pairs(baseline: list[_Message], candidate: list[_Message]) -> list[tuple[_Message, _Message]]:
     """Messages matched in order by their text (a diff of the two lists)."""
     matcher = difflib.SequenceMatcher(
-        a=[_words(m.text) for m in baseline], b=[_words(m.text) for m in candidate], autojunk=False
+        a=[normalise(m.text) for m in baseline],
+        b=[normalise(m.text) for m in candidate],
+        autojunk=False,
     )
     pairs = []
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
@@ -180,28 +181,34 @@ def _sequence(base: _Digest, cand: _Digest, result: Comparison) -> None:
 
 
 def _transcripts(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
-    reference = _words(" ".join(m.text for m in base.messages))
-    hypothesis = _words(" ".join(m.text for m in cand.messages))
-    if not reference:
-        error = 0.0 if not hypothesis else 1.0
-    else:
-        error = float(jiwer.wer(reference, hypothesis)) if hypothesis else 1.0
+    rates = word_error_rates(
+        " ".join(m.text for m in base.messages), " ".join(m.text for m in cand.messages)
+    )
+    error = rates.normalised
     result.figures["wer"] = round(error, 4)
+    result.figures["wer_raw"] = round(rates.raw, 4)
     result.figures["messages"] = {"baseline": len(base.messages), "candidate": len(cand.messages)}
+    if error == 0 and rates.raw > 0:
+        result.notes.append(
+            f"the transcripts differ only in form (raw word error rate {rates.raw:.3f}): "
+            "case, punctuation, contractions or how numbers are written"
+        )
     if error > 0:
         changed = [
             f"{a.text!r} -> {b.text!r}"
             for a, b in _pairs(base.messages, cand.messages)
-            if _words(a.text) != _words(b.text)
+            if normalise(a.text) != normalise(b.text)
         ]
-        detail = f"word error rate {error:.3f}" + (f": {'; '.join(changed[:3])}" if changed else "")
+        detail = f"word error rate {error:.3f} normalised, {rates.raw:.3f} raw" + (
+            f": {'; '.join(changed[:3])}" if changed else ""
+        )
         if len(base.messages) != len(cand.messages):
             detail += f" ({len(base.messages)} messages -> {len(cand.messages)})"
         result.differences.append(Difference("transcript", detail, error <= tolerances.wer))
 
 
 def _similar(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(a=_words(a), b=_words(b), autojunk=False).ratio()
+    return difflib.SequenceMatcher(a=normalise(a), b=normalise(b), autojunk=False).ratio()
 
 
 def _insights(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from harness.session_folder.log import read_session
 from harness.tools.compare import Tolerances, compare
+from harness.tools.regression import ReplayResult
 from harness.tools.replay import ReplayError, plan_replay
 
 from helpers import FIXTURES
@@ -190,3 +191,116 @@ def test_unusable_sessions_are_refused_in_one_line(tmp_path: Path, damage: str) 
     assert len(done.stderr.strip().splitlines()) == 1
     code, _ = compare_json(FIXTURES / "hot", folder)
     assert code == 2
+
+
+# The support call's messages (and the insights quoting them) written another way: case,
+# punctuation, contractions and digits, the words unchanged.
+RESPELLED = {
+    "Thank you for calling customer support my name is Alex.": (
+        "THANK YOU for calling customer support, my name is Alex!"
+    ),
+    "I am sorry to hear that it must be very frustrating.": (
+        "I'm sorry to hear that; it must be very frustrating..."
+    ),
+    "Thank you I can see two outages in your area this week.": (
+        "Thank you, I can see 2 outages in your area this week."
+    ),
+    "I will send a technician to check the line on Thursday.": (
+        "I'll send a technician to check the line on Thursday!"
+    ),
+    "Yes they will call you one hour before they arrive.": (
+        "Yes, they'll call you 1 hour before they arrive."
+    ),
+    "That is great thank you so much for your help.": (
+        "That's great -- thank you so much!!! for your help"
+    ),
+    "No that is all have a nice day.": "no, that's all. have a nice day",
+}
+
+
+def respelled(tmp_path: Path) -> Path:
+    """A copy of the support call whose texts say the same words in other forms."""
+    folder = tmp_path / "support-call-respelled"
+    shutil.copytree(FIXTURES / "support-call", folder)
+    events = folder / "events.jsonl"
+    records = [json.loads(line) for line in events.read_text().splitlines()]
+    changed = 0
+    for record in records:
+        data = record.get("data") or {}
+        items = data.get("messages") or data.get("insights") or []
+        for item in items if isinstance(items, list) else []:
+            text = item.get("payload", {}).get("content")
+            if text in RESPELLED:
+                item["payload"]["content"] = RESPELLED[text]
+                changed += 1
+    assert changed > len(RESPELLED), "every respelled message and the insights quoting them"
+    events.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return folder
+
+
+def test_texts_differing_only_in_form_match_with_both_rates_reported(tmp_path: Path) -> None:
+    candidate = respelled(tmp_path)
+    code, report = compare_json(FIXTURES / "support-call", candidate)
+    assert code == 0, report
+    figures = report["figures"]
+    assert figures["wer"] == 0.0  # type: ignore[index]
+    assert figures["wer_raw"] > 0.1  # type: ignore[index,operator]
+    assert report["differences"] == []
+    assert any("differ only in form" in note for note in report["notes"])  # type: ignore[union-attr]
+    done = subprocess.run(
+        [*CLI, "compare", str(FIXTURES / "support-call"), str(candidate)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rate = f"word error rate 0.000 normalised, {figures['wer_raw']:.3f} raw"  # type: ignore[index]
+    assert rate in done.stdout
+
+
+def with_one_word_changed(tmp_path: Path) -> Path:
+    """The respelled support call with one word truly changed."""
+    candidate = respelled(tmp_path)
+    records = [json.loads(line) for line in (candidate / "events.jsonl").read_text().splitlines()]
+    for record in records:
+        for item in (record.get("data") or {}).get("messages") or []:
+            if item["payload"]["content"].startswith("How can I help"):
+                item["payload"]["content"] = "How can I assist you today?"
+    (candidate / "events.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return candidate
+
+
+def test_the_wer_tolerance_judges_the_normalised_rate(tmp_path: Path) -> None:
+    # One word changed among respelled ones: normalised 1 error, raw many more.
+    candidate = with_one_word_changed(tmp_path)
+    code, report = compare_json(FIXTURES / "support-call", candidate)
+    assert code == 1
+    figures = report["figures"]
+    said = [
+        item["payload"]["content"]
+        for line in (FIXTURES / "support-call" / "events.jsonl").read_text().splitlines()
+        for item in (json.loads(line).get("data") or {}).get("messages") or []
+    ]
+    words = len(" ".join(said).split())
+    assert figures["wer"] == round(1 / words, 4)  # type: ignore[index]
+    assert figures["wer_raw"] > 5 / words  # type: ignore[index,operator]
+    (detail,) = [d["detail"] for d in report["differences"]]  # type: ignore[union-attr,index]
+    assert "'How can I help you today?' -> 'How can I assist you today?'" in detail
+    # The raw rate is well past this bound; the normalised one is within it.
+    code, report = compare_json(
+        FIXTURES / "support-call", candidate, "--tolerance", f"wer={2 / words}"
+    )
+    assert code == 0, report
+
+
+def test_a_regression_judges_the_normalised_rate_and_shows_both(tmp_path: Path) -> None:
+    baseline = FIXTURES / "support-call"
+
+    def replayed_as(candidate: Path) -> ReplayResult:
+        comparison = compare(read_session(baseline), read_session(candidate), Tolerances())
+        return ReplayResult(baseline, candidate, baseline, comparison, baseline_written=False)
+
+    assert replayed_as(respelled(tmp_path / "same")).matches_baseline()
+    changed = replayed_as(with_one_word_changed(tmp_path / "changed"))
+    with pytest.raises(AssertionError, match=r"word error rate 0\.\d+ normalised, 0\.\d+ raw"):
+        changed.matches_baseline()
