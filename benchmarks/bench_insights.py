@@ -8,7 +8,8 @@ action_item, follow_up; each sentence has at most one) and of each sentiment lab
 (positive, neutral, negative, by Symbl's polarity thresholds), and the micro-averaged
 insight figures. `-v` lists every sentence judged wrongly. `--words` judges the sentences
 as the `asr` engine hands them over: lower-case words without punctuation, punctuated by
-`insights.sentence` as the mock does.
+`insights.sentence` as the mock does. `--vader` scores sentiment with VADER's own lexicon,
+unadjusted, to compare with the mock's adjustments.
 Targets (goals, not test assertions): insight precision and recall >= 0.9 on both parts.
 """
 
@@ -19,6 +20,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from mock_symbl.session import insights
 
@@ -38,7 +41,8 @@ class Judged:
     suggested: str
 
 
-def judge(rows: list[dict[str, object]], words: bool) -> list[Judged]:
+def judge(rows: list[dict[str, object]], words: bool, vader: bool) -> list[Judged]:
+    plain = SentimentIntensityAnalyzer()
     out = []
     for row in rows:
         text = str(row["text"])
@@ -47,7 +51,8 @@ def judge(rows: list[dict[str, object]], words: bool) -> list[Judged]:
         found = frozenset(f.type for f in insights.find_insights(text))
         expected = row["insights"]
         assert isinstance(expected, list)
-        suggested = insights.suggested(insights.polarity(text))
+        score = plain.polarity_scores(text)["compound"] if vader else insights.polarity(text)
+        suggested = insights.suggested(score)
         out.append(
             Judged(
                 text, str(row["part"]), frozenset(expected), found, str(row["sentiment"]), suggested
@@ -102,9 +107,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="list the wrong judgements")
     parser.add_argument("--words", action="store_true", help="judge unpunctuated words")
+    parser.add_argument("--vader", action="store_true", help="sentiment by VADER unadjusted")
     args = parser.parse_args()
     rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
-    judged = judge(rows, args.words)
+    judged = judge(rows, args.words, args.vader)
     form = "recognised words, punctuated by the mock" if args.words else "written sentences"
     print(f"{LABELLED.name}: {len(rows)} sentences, judged as {form}")
     for part in PARTS:

@@ -167,7 +167,24 @@ class TrackerHit:
 
 @cache
 def _analyzer() -> SentimentIntensityAnalyzer:
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    # Courtesy that carries no feeling: "please send", "kindly fill", "how may I help".
+    for word in ("please", "kindly", "help"):
+        analyzer.lexicon.pop(word, None)
+    # Forms of a word VADER knows only in another form.
+    for word in ("crashing", "crashes", "crashed"):
+        analyzer.lexicon.setdefault(word, analyzer.lexicon["crash"])
+    return analyzer
+
+
+# Requests and hedges worded with a word of feeling that expresses none: "would you like",
+# "make sure", "take care of", "it looks like".
+_NO_FEELING = (
+    (re.compile(r"\b(would|'d)( you| we| they)? like\b", re.IGNORECASE), "want"),
+    (re.compile(r"\bmake sure\b", re.IGNORECASE), "ensure"),
+    (re.compile(r"\btake care of\b", re.IGNORECASE), "handle"),
+    (re.compile(r"\b(looks|seems|sounds|feels) like\b", re.IGNORECASE), "seems"),
+)
 
 
 def sentence(words: Sequence[str]) -> str:
@@ -187,6 +204,8 @@ def sentence(words: Sequence[str]) -> str:
 
 def polarity(text: str) -> float:
     """Sentiment polarity in [-1, 1] (VADER compound score)."""
+    for pattern, plain in _NO_FEELING:
+        text = pattern.sub(plain, text)
     return float(_analyzer().polarity_scores(text)["compound"])
 
 
