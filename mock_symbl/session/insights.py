@@ -252,7 +252,9 @@ def _asks(words: Sequence[str]) -> bool:
         return False
     if words[0] in _WH_WORDS:
         return len(words) == 1 or words[1] not in ("a", "an")
-    return words[0] in _AUXILIARIES and len(words) > 1 and words[1] in _SUBJECTS
+    # "Isn't the deadline" is spelt "is not the deadline".
+    after = words[2:3] if words[1:2] == ["not"] else words[1:2]
+    return words[0] in _AUXILIARIES and bool(after) and after[0] in _SUBJECTS
 
 
 def _question(text: str, lowered: str) -> bool:
@@ -266,10 +268,8 @@ def _question(text: str, lowered: str) -> bool:
     # A question asked in question word order, its mark left off ("could you send the
     # minutes."), or information asked for in a statement ("I'd like to know ...").
     first = _words(text.split(",", 1)[0])
-    starts = (
-        first[0] in _AUXILIARIES and len(first) > 1 and first[1] in _SUBJECTS if first else False
-    )
-    return starts or bool(_IMPLICIT_QUESTION.search(lowered))
+    inverted = bool(first) and first[0] in _AUXILIARIES and _asks(first)
+    return inverted or bool(_IMPLICIT_QUESTION.search(lowered))
 
 
 def _named(original: Sequence[str], index: int) -> bool:
@@ -305,6 +305,8 @@ def _requested(words: Sequence[str]) -> bool:
     rest = [w for w in words if w not in _OPENERS]
     if not rest:
         return False
+    if rest[1:2] in (["please"], ["kindly"]) and rest[0] not in _HOLDING:
+        rest = rest[1:]  # a name, its comma unheard: "Jenny please send"
     if rest[0] in ("please", "kindly"):
         return len(rest) > 1 and rest[1] not in _HOLDING
     if rest[:3] in (["do", "not", "forget"], ["be", "sure", "to"]):
