@@ -81,7 +81,9 @@ _NEGATION = _set("not never no nobody nothing none neither")
 # Language that asks for following up: a later contact, a later talk, a meeting to discuss.
 _FOLLOW_UP = re.compile(
     r"\b(follow up|follow-up|get back to|circle back|touch base|check in with|sync up|"
-    r"reconvene|reach out to|keep (you|us|me|them|everyone) (posted|updated|informed|in the loop)|"
+    r"reconvene|regroup|reconnect|loop back|get in touch|catch up with|reach out to|"
+    r"give (you|us|me|him|her|them) a (call|ring)|"
+    r"keep (you|us|me|them|everyone) (posted|updated|informed|in the loop)|"
     r"call (you|us|me|him|her|them) back|pick (this|it|that) up again|take (this|it|that) offline|"
     r"(discuss|talk about|go over) (this|it|that)( \w+)? (later|further|again)|"
     r"(email|send) (you|them|him|her|us) an update|"
@@ -107,6 +109,8 @@ _MODALS = (
     ("have", "to"),
     ("has", "to"),
     ("must",),
+    ("have", "got", "to"),
+    ("has", "got", "to"),
     ("should",),
     ("can",),
 )
@@ -120,8 +124,16 @@ _TASK_VERBS = _set(
     "remove add write draft create set move follow reach bring tap click open close turn plug "
     "contact confirm test upload download sign print forward ask run ship file order pay "
     "cancel renew replace return escalate document organise organize invite notify assign "
-    "complete finalize finalise double-check look put"
+    "complete finalize finalise double-check look put remind hold give tell show explain "
+    "collect gather verify monitor track plan arrange coordinate reply respond answer approve "
+    "publish post deploy merge push release back archive migrate rename read pick buy reset "
+    "enable disable activate register log enter type select choose press switch connect "
+    "disconnect charge restore refresh reload retry rebuild investigate audit clean cut freeze "
+    "prioritise prioritize estimate summarise summarize note record include scan hand stop "
+    "pause resume hire interview train draw sketch fetch grab install uninstall"
 )
+# An imperative that only asks the listener to wait: "hold on", "give me a second".
+_WAITING = re.compile(r"^(\w+ )*?(hold on|give me a (second|moment|minute)|hang on)\b")
 # Discourse words and vocatives that may precede an imperative: "okay, so, please send".
 _OPENERS = _set("okay ok so and then also now alright right well first just")
 # "Let's start", "let me check": steps taken in the conversation itself, no outcome after it.
@@ -315,7 +327,7 @@ def _requested(words: Sequence[str]) -> bool:
         return len(rest) > 2 and rest[2] not in _IN_THE_MEETING
     if rest[:2] == ["let", "me"]:
         return len(rest) > 2 and rest[2] not in _IN_THE_CALL
-    return rest[0] in _TASK_VERBS
+    return rest[0] in _TASK_VERBS and not _WAITING.search(" ".join(rest))
 
 
 def _follow_up(clause: Sequence[str]) -> bool:
