@@ -87,8 +87,9 @@ _FOLLOW_UP = re.compile(
     r"call (you|us|me|him|her|them) back|pick (this|it|that) up again|take (this|it|that) offline|"
     r"(discuss|talk about|go over) (this|it|that)( \w+)? (later|further|again)|"
     r"(email|send) (you|them|him|her|us) an update|"
-    r"(set up|schedule|arrange|book) a (meeting|call)\b.* "
-    r"to (discuss|go over|find out|review|talk))"
+    r"ping (you|us|me|him|her|them)|revisit|"
+    r"((set up|schedule|arrange|book|have) a (meeting|call|session)|get together|meet|sit down)"
+    r"\b.* to (discuss|go over|find out|review|talk))"
 )
 # Who may take an action item: people in the conversation ("I", "we", "you") or anyone
 # named or designated; "they", "he", "it" or "the vendor" speak of people outside it.
@@ -132,8 +133,11 @@ _TASK_VERBS = _set(
     "prioritise prioritize estimate summarise summarize note record include scan hand stop "
     "pause resume hire interview train draw sketch fetch grab install uninstall"
 )
-# An imperative that only asks the listener to wait: "hold on", "give me a second".
-_WAITING = re.compile(r"^(\w+ )*?(hold on|give me a (second|moment|minute)|hang on)\b")
+# What only makes the listener wait: "hold on", "give me a second", "I'll put you on hold".
+_WAITING = re.compile(
+    r"\b(hold on|hang on|give me a (second|moment|minute)|put you on( \w+){0,2} hold|"
+    r"transfer you|be with you)\b"
+)
 # Discourse words and vocatives that may precede an imperative: "okay, so, please send".
 _OPENERS = _set("okay ok so and then also now alright right well first just")
 # "Let's start", "let me check": steps taken in the conversation itself, no outcome after it.
@@ -304,6 +308,8 @@ def _committed(words: Sequence[str], original: Sequence[str]) -> bool:
             if modal == ("can",) and subject not in ("i", "we"):
                 continue
             rest = [w for w in words[end:] if w not in _ADVERBS]
+            if rest[:2] in (["need", "to"], ["have", "to"]):
+                rest = rest[2:]  # "you will need to update": the task follows
             if not rest or rest[0] in _NEGATION or rest[0] in _NOT_TASKS:
                 continue
             if any(w in _NEGATION for w in words[:at]):
@@ -327,7 +333,7 @@ def _requested(words: Sequence[str]) -> bool:
         return len(rest) > 2 and rest[2] not in _IN_THE_MEETING
     if rest[:2] == ["let", "me"]:
         return len(rest) > 2 and rest[2] not in _IN_THE_CALL
-    return rest[0] in _TASK_VERBS and not _WAITING.search(" ".join(rest))
+    return rest[0] in _TASK_VERBS
 
 
 def _follow_up(clause: Sequence[str]) -> bool:
@@ -363,7 +369,7 @@ def find_insights(text: str) -> list[Finding]:
         dated = bool(_DEADLINE.search(lowered))
         if any(_follow_up(w) for w, _ in clauses):
             findings.append(Finding("follow_up", 0.9 if committed or requested else 0.8, said))
-        elif (committed or requested) and not hedged:
+        elif (committed or requested) and not hedged and not _WAITING.search(lowered):
             confidence = 0.75 + 0.1 * committed + 0.05 * requested + 0.1 * dated
             findings.append(Finding("action_item", round(min(confidence, 0.99), 2), said))
     return findings
