@@ -3,7 +3,8 @@
     python benchmarks/bench_insights.py [-v] [--words]
 
 For each part of the set (`tuning`, the part the rules were written against; `held_out`,
-kept aside; `fresh`, written after the rules were settled and never tuned on), precision, recall and F1 of each insight type (question,
+kept aside; `unseen`, written after the rules were settled and never tuned on; see
+fixtures/insights/README.md), precision, recall and F1 of each insight type (question,
 action_item, follow_up; each sentence has at most one) and of each sentiment label
 (positive, neutral, negative, by Symbl's polarity thresholds), and the micro-averaged
 insight figures. `-v` lists every sentence judged wrongly. `--words` judges the sentences
