@@ -1,8 +1,10 @@
 """What the mock finds in finalised messages: sentences, sentiment, insights, topics, trackers.
 
-All pure functions of text. Sentiment is VADER's compound score; topics are YAKE key
-phrases; questions, action items and follow-ups are recognised from the words that mark
-them in English (interrogatives, commitments, requests, deadlines).
+All pure functions of text. Sentiment is VADER's compound score, courtesy words set aside;
+topics are YAKE key phrases; questions, action items and follow-ups are judged sentence by
+sentence with rules on the words that mark them in English (question word order,
+commitments, requests, follow-up phrases), each rule explained where it is defined.
+fixtures/insights holds the labelled sentences benchmarks/bench_insights.py scores them on.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ def _set(words: str) -> frozenset[str]:
 
 
 # Words that open a question when the subject follows them ("can you", "is there").
+# Judged on spelt-out words, so "isn't the" is "is not the".
 _AUXILIARIES = _set(
-    "can could would will is are am was were do does did should shall may might have has had "
-    "isn't aren't wasn't weren't don't doesn't didn't won't can't couldn't wouldn't shouldn't "
-    "haven't hasn't"
+    "can could would will is are am was were do does did should shall may might have has had"
 )
 _WH_WORDS = _set("what why how when where who whom whose which")
 # What may follow an inverted auxiliary as its subject: "have you", "is the", "do we".
@@ -37,7 +38,6 @@ _SUBJECTS = _set(
     "anyone anybody someone somebody everyone everybody anything something"
 )
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-_TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*|,")
 # Contractions spelt out, so one rule covers "I'll" and "I will", "won't" and "will not".
 _CONTRACTIONS = (
     (re.compile(r"\blet's\b"), "let us"),
@@ -77,6 +77,7 @@ _HEDGE = re.compile(
     r"\b(might|may|maybe|perhaps|possibly|not sure|can not promise|do not think|doubt|"
     r"if i have time|someday|one day)\b"
 )
+# A negated commitment or follow-up ("I won't", "no need to follow up") is none.
 _NEGATION = _set("not never no nobody nothing none neither")
 # Language that asks for following up: a later contact, a later talk, a meeting to discuss.
 _FOLLOW_UP = re.compile(
@@ -115,6 +116,7 @@ _MODALS = (
     ("should",),
     ("can",),
 )
+# Words that may stand between a modal and its verb: "I will probably sync up".
 _ADVERBS = _set("also just probably definitely then now still personally first all both")
 # Verbs that name no task: a state or something that happens to the subject.
 _NOT_TASKS = _set("be receive see hear know notice like love want feel seem get need happen try")
@@ -131,7 +133,7 @@ _TASK_VERBS = _set(
     "enable disable activate register log enter type select choose press switch connect "
     "disconnect charge restore refresh reload retry rebuild investigate audit clean cut freeze "
     "prioritise prioritize estimate summarise summarize note record include scan hand stop "
-    "pause resume hire interview train draw sketch fetch grab install uninstall"
+    "pause resume hire interview train draw sketch fetch grab uninstall"
 )
 # What only makes the listener wait: "hold on", "give me a second", "I'll put you on hold".
 _WAITING = re.compile(
@@ -145,8 +147,10 @@ _IN_THE_MEETING = _set(
     "start begin get go move wrap hear continue kick recap turn look see take talk"
 )
 _IN_THE_CALL = _set("check see look pull transfer put find confirm verify know grab")
-# Requests that hold the call rather than ask for a task.
+# "Please hold", "please wait": requests that hold the call rather than ask for a task.
 _HOLDING = _set("hold wait bear stay")
+# A task asked for or stated as needed without an imperative: "I need you to review",
+# "it would help if you could finish", "the documentation needs to be updated".
 _INDIRECT_REQUEST = re.compile(
     r"\b(i|we) (need|would like|want) (you|someone|somebody) to\b|\bif you could\b|"
     r"\b(needs|need|has|have) to be \w+(ed|en|ne)\b"
