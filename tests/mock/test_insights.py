@@ -7,10 +7,19 @@ benchmarks/bench_insights.py, not asserted here.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 
+from harness.protocol import StartRequest
 from harness.session_folder.transcript import read_transcript
+from mock_symbl.engines.base import Hypothesis, Recognizer, Word
 from mock_symbl.session import insights
+from mock_symbl.session.conversation import Send
+from mock_symbl.session.ids import IdSource
+from mock_symbl.session.jobs import GivenPhrases
+from mock_symbl.session.streaming import StreamingSession
 
 from helpers import FIXTURES
 
@@ -132,6 +141,36 @@ def test_each_sentence_of_a_message_is_judged_alone() -> None:
         ("action_item", "I will restart the server tonight."),
     ]
     assert all(0.5 <= f.confidence <= 1.0 for f in found)
+
+
+def test_a_streamed_message_of_two_sentences_gets_an_insight_for_each() -> None:
+    said = "Thanks, that helps. Can you send me the logs? I will restart the server tonight."
+    words = tuple(Word(w, n * 0.3, n * 0.3 + 0.25) for n, w in enumerate(said.split()))
+
+    def engine(_request: StartRequest, _connection_id: str) -> Recognizer:
+        return GivenPhrases([Hypothesis(words, is_final=True)])
+
+    session = StreamingSession(
+        connection_id="c1",
+        app_key="app",
+        conversations={},
+        engines=engine,
+        ids=IdSource(1),
+        now=lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    start = {
+        "type": "start_request",
+        "insightTypes": ["question", "action_item", "follow_up"],
+        "config": {"speechRecognition": {"encoding": "LINEAR16", "sampleRateHertz": 16000}},
+    }
+    outputs = session.receive_text(json.dumps(start))
+    outputs += session.receive_text('{"type":"stop_request"}')
+    sent = [json.loads(o.text) for o in outputs if isinstance(o, Send)]
+    (response,) = [m for m in sent if m.get("type") == "insight_response"]
+    assert [(i["type"], i["payload"]["content"]) for i in response["insights"]] == [
+        ("question", "Can you send me the logs?"),
+        ("action_item", "I will restart the server tonight."),
+    ]
 
 
 def test_recognised_words_end_as_a_question_only_in_question_word_order() -> None:
