@@ -223,7 +223,7 @@ def sentence(words: Sequence[str]) -> str:
 
 
 def polarity(text: str) -> float:
-    """Sentiment polarity in [-1, 1] (VADER compound score)."""
+    """Sentiment polarity in [-1, 1]: VADER's compound score, courtesy set aside."""
     for pattern, plain in _NO_FEELING:
         text = pattern.sub(plain, text)
     return float(_analyzer().polarity_scores(text)["compound"])
@@ -286,7 +286,8 @@ def _question(text: str, lowered: str) -> bool:
     if text.endswith("!"):
         return False
     # A question asked in question word order, its mark left off ("could you send the
-    # minutes."), or information asked for in a statement ("I'd like to know ...").
+    # minutes."), or information asked for in a statement ("I'd like to know ..."). A
+    # question word alone is not enough without the mark: "When the build is green, ...".
     first = _words(text.split(",", 1)[0])
     inverted = bool(first) and first[0] in _AUXILIARIES and _asks(first)
     return inverted or bool(_IMPLICIT_QUESTION.search(lowered))
@@ -306,6 +307,7 @@ def _committed(words: Sequence[str], original: Sequence[str]) -> bool:
             if tuple(words[at:end]) != modal or at == 0:
                 continue
             subject = words[at - 1]
+            # Original casing lines up only where no contraction was spelt out.
             named = len(words) == len(original) and _named(original, at - 1)
             if subject not in _PEOPLE and not named:
                 continue
