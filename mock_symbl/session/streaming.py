@@ -627,7 +627,7 @@ class StreamingSession:
                 id=self._ids.uuid(),
                 conversation_id=conversation.id,
                 type=finding.type,
-                text=message.text,
+                text=finding.text,
                 score=finding.confidence,
                 message_ids=(message.id,),
                 sender=member,

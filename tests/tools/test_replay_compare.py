@@ -95,7 +95,7 @@ def edited(tmp_path: Path, name: str, change: str) -> Path:
     ("change", "aspect", "words"),
     [
         ("transcript", "transcript", "annual budget"),
-        ("insight", "insights", "missing action_item"),
+        ("insight", "insights", "missing question"),
         ("sentiment", "sentiment", "-> negative"),
         ("late", "timing", "ms later"),
     ],
