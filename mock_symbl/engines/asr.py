@@ -2,9 +2,10 @@
 
 Audio is resampled to 16 kHz as it arrives (libsoxr's streaming resampler) and cut into
 10 ms frames for the phrase detector (`mock_symbl.engines.phrases`: an energy detector
-over an adaptive noise floor that splits at sentence pauses, or after MAX_PHRASE_S). While a phrase is open, pocketsphinx decodes it
-incrementally; its hypothesis goes out as a partial at least every PARTIAL_EVERY_S, and
-the utterance's word segmentation gives the final words and their times.
+over an adaptive noise floor that splits at sentence pauses). While a phrase is open,
+pocketsphinx decodes it incrementally; its hypothesis goes out as a partial at least
+every PARTIAL_EVERY_S, and the utterance's word segmentation gives the final words and
+their times.
 
 A pocketsphinx decoder holds ~90 MB, so decoders are shared by every session of the
 process (`DecoderPool`): a phrase holds one of FULL_DECODERS full decoders while it is
@@ -12,7 +13,8 @@ open. A phrase that opens while recognition is behind (`Pace.BEHIND`), or while 
 full decoder is busy, is buffered and decoded whole when it ends by one of CHEAP_DECODERS
 cheap decoders (narrower beams, every other frame: ~10x less CPU, more word errors), with
 no partials. The engine's memory is thus bounded by FULL_DECODERS + CHEAP_DECODERS
-decoders and the open phrases' audio (phrases.MAX_PHRASE_S each), whatever the number of sessions.
+decoders and the open phrases' audio (phrases.MAX_PHRASE_S each), whatever the number
+of sessions.
 """
 
 from __future__ import annotations
