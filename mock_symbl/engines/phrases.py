@@ -7,10 +7,11 @@ frame is quiet when it falls to within PAUSE_ABOVE_FLOOR_DB of the floor (lower 
 onset threshold: hysteresis, so a word fading into the pause is not cut), and PAUSE_S of
 quiet frames in a row close the phrase, or MAX_PHRASE_S of phrase.
 
-The noise floor is tracked on every frame, in phrases too: it falls quickly to a quieter
-frame and rises slowly, so it sits at the quiet moments between words whatever the
-background, and follows a room that gets louder within seconds (the earlier detector
-froze it while a phrase was open, so a noisy stream opened one phrase and kept it open).
+Levels are taken after pre-emphasis. The noise floor is tracked on every frame, in
+phrases too: it sinks toward quieter frames within about half a second and rises slowly,
+so it settles on the background between words whatever its level, and follows a room
+that gets louder within seconds (a floor frozen while a phrase is open lets a noisy
+stream open one phrase and keep it open to MAX_PHRASE_S).
 Benchmarked by benchmarks/bench_phrases.py against sentence ends.
 """
 
@@ -23,23 +24,38 @@ from numpy.typing import NDArray
 
 RATE = 16000
 FRAME = RATE // 100  # 10 ms, pocketsphinx's own frame rate
+# The level is taken after pre-emphasis (+6 dB per octave, as pocketsphinx's own front
+# end does): hum, rumble and traffic noise sit low in the spectrum, speech's consonants
+# high, so the pauses between sentences stand out of low-frequency noise.
+PRE_EMPHASIS = 0.97
 # Speech's voiced frames stand 20-40 dB over a quiet room and still 10-20 dB over the
 # loud noise of a 10 dB SNR recording; steady noise rarely strays 10 dB over its minima.
 ONSET_ABOVE_FLOOR_DB = 10.0
 # Three 10 ms frames: a vowel lasts 50 ms or more, a click or a keyboard tap less.
 ONSET_FRAMES = 3
-# The end of a word decays through this band before the pause; noise sits below it.
-PAUSE_ABOVE_FLOOR_DB = 6.0
+# Within a phrase, anything this far over the floor still counts as speech: a word's end
+# decays through the band between this and the onset threshold before the pause.
+# Measured: 4 dB rather than 6 dB keeps noise bursts from breaking up a pause (precision
+# 0.92 against 0.87 at 10 dB SNR) for one point of recall.
+PAUSE_ABOVE_FLOOR_DB = 4.0
 # Sentence pauses of ordinary speech last 250-700 ms; pauses inside a sentence (a comma,
-# a breath, a stop consonant) mostly less. Measured on the benchmark: see its table.
-PAUSE_S = 0.25
-# Nothing is quieter than this: below it is digital silence or dither, never speech.
-SPEECH_MIN_DBFS = -60.0
-# A quieter frame pulls the floor 20% of the way down (it reaches the quiet moments
-# between words within ~50 ms); a louder one lifts it by at most FLOOR_RISE_DB, 3 dB/s:
-# a sentence's few seconds lift it a few dB, a louder room is followed within seconds.
-FLOOR_FALL = 0.2
+# a breath, a stop consonant) less: espeak-ng's comma pauses measure 200-250 ms quiet at
+# 140 words a minute, its sentence pauses 290 ms and more (a 250 ms gap plus the last
+# word's decay). 250 ms split slow speech at commas (1.2 phrases per sentence), 330 ms
+# missed more short pauses; see benchmarks/bench_phrases.py.
+PAUSE_S = 0.3
+# Nothing quieter is speech, whatever the floor (digital silence puts it at -150): a
+# quiet talker 25 dB under a normal level still measures over -70 dBFS pre-emphasised,
+# while -60 cut such a talker's sentences into pieces (1.4 phrases per sentence).
+SPEECH_MIN_DBFS = -70.0
+# A quieter frame pulls the floor 2% of the way down (a time constant of 0.5 s, so the
+# floor settles near the noise's average level rather than on its quietest frames, which
+# noise keeps crossing: 0.2 gave precision 0.82 at 10 dB SNR); a louder one lifts it by at
+# most FLOOR_RISE_DB, 3 dB/s: a sentence's few seconds lift it a few dB, a louder room
+# is followed within seconds.
+FLOOR_FALL = 0.02
 FLOOR_RISE_DB = 0.03
+FLOOR_MIN_DBFS = SPEECH_MIN_DBFS - ONSET_ABOVE_FLOOR_DB
 # A longer phrase is cut: pocketsphinx slows on long utterances, and a buffered phrase
 # must not grow without end on audio that never falls silent.
 MAX_PHRASE_S = 20.0
@@ -54,8 +70,11 @@ class Edge(enum.Enum):
 
 
 def frame_dbfs(frame: NDArray[np.int16]) -> float:
-    """The frame's RMS level in dB relative to full scale (about -150 for digital zero)."""
-    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
+    """The frame's pre-emphasised RMS level in dB relative to full scale (about -150 for
+    digital zero)."""
+    samples = frame.astype(np.float64)
+    emphasised = samples[1:] - PRE_EMPHASIS * samples[:-1]
+    rms = float(np.sqrt(np.mean(emphasised**2)))
     return float(20 * np.log10(max(rms, 1e-3) / 32767))
 
 
@@ -77,9 +96,11 @@ class PhraseDetector:
         ONSET_FRAMES - 1 frames earlier), CLOSE at the end of its closing pause."""
         self._frames += 1
         level = frame_dbfs(frame)
-        floor = level if self._floor_db is None else self._floor_db
+        # The floor never sinks below the point where it stops mattering (thresholds over
+        # SPEECH_MIN_DBFS), so noise that follows digital silence is caught up with soon.
+        floor = max(level, FLOOR_MIN_DBFS) if self._floor_db is None else self._floor_db
         if level < floor:
-            self._floor_db = floor + FLOOR_FALL * (level - floor)
+            self._floor_db = max(floor + FLOOR_FALL * (level - floor), FLOOR_MIN_DBFS)
         else:
             self._floor_db = floor + min(FLOOR_RISE_DB, level - floor)
         loud = level > max(floor + ONSET_ABOVE_FLOOR_DB, SPEECH_MIN_DBFS)
