@@ -39,11 +39,12 @@ ONSET_FRAMES = 3
 # 0.92 against 0.87 at 10 dB SNR) for one point of recall.
 PAUSE_ABOVE_FLOOR_DB = 4.0
 # Sentence pauses of ordinary speech last 250-700 ms; pauses inside a sentence (a comma,
-# a breath, a stop consonant) less: espeak-ng's comma pauses measure 200-250 ms quiet at
-# 140 words a minute, its sentence pauses 290 ms and more (a 250 ms gap plus the last
-# word's decay). 250 ms split slow speech at commas (1.2 phrases per sentence), 330 ms
-# missed more short pauses; see benchmarks/bench_phrases.py.
-PAUSE_S = 0.3
+# a breath, a stop consonant) less. espeak-ng's quiet at a comma measures 200-250 ms at
+# 140 words a minute, at a sentence end 430-480 ms, but only 230-280 ms at 200 words a
+# minute: no one length parts them all. On benchmarks/bench_phrases.py 250 ms split slow
+# speech at commas more often (precision 0.84-0.87), 300 ms missed fast speech's
+# sentence ends (recall 0.75); 270 ms balances the two.
+PAUSE_S = 0.27
 # Nothing quieter is speech, whatever the floor (digital silence puts it at -150): a
 # quiet talker 25 dB under a normal level still measures over -70 dBFS pre-emphasised,
 # while -60 cut such a talker's sentences into pieces (1.4 phrases per sentence).
