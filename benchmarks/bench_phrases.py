@@ -96,7 +96,7 @@ class Score:
         recall = self.matched_true / max(self.sentences, 1)
         lat = np.array(self.latencies or [np.nan])
         return (
-            f"{name:<26} {self.sentences:>5} {self.detected / self.sentences:>6.2f} "
+            f"{name:<34} {self.sentences:>5} {self.detected / self.sentences:>6.2f} "
             f"{precision:>6.2f} {recall:>6.2f} {np.median(lat) * 1000:>7.0f} "
             f"{np.percentile(lat, 90) * 1000:>7.0f}"
         )
@@ -228,7 +228,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"tolerance {TOLERANCE_S * 1000:.0f} ms; latency: ms from sentence end to close")
     columns = (("sent", 5), ("/sent", 6), ("prec", 6), ("recall", 6), ("lat50", 7), ("lat90", 7))
-    print(f"{'set':<26} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    print(f"{'set':<34} " + " ".join(f"{name:>{width}}" for name, width in columns))
     fixtures = Score()
     for path in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
         transcript = read_transcript(path / "transcript.json")

@@ -4,8 +4,9 @@ Pure, frame by frame: `PhraseDetector.push` takes each 10 ms frame and says whet
 phrase opens or closes at it. A frame is loud when its level is ONSET_ABOVE_FLOOR_DB over
 the tracked noise floor; ONSET_FRAMES loud frames in a row open a phrase. Inside one, a
 frame is quiet when it falls to within PAUSE_ABOVE_FLOOR_DB of the floor (lower than the
-onset threshold: hysteresis, so a word fading into the pause is not cut), and PAUSE_S of
-quiet frames in a row close the phrase, or MAX_PHRASE_S of phrase.
+onset threshold: hysteresis, so a word fading into the pause is not cut), and a pause of
+quiet frames in a row closes the phrase (its length learnt from the stream's pace: see
+PAUSE_OF_SENTENCE_PAUSE), or MAX_PHRASE_S of phrase.
 
 Levels are taken after pre-emphasis. The noise floor is tracked on every frame, in
 phrases too: it sinks toward quieter frames within about half a second and rises slowly,
@@ -39,12 +40,25 @@ ONSET_FRAMES = 3
 # 0.92 against 0.87 at 10 dB SNR) for one point of recall.
 PAUSE_ABOVE_FLOOR_DB = 4.0
 # Sentence pauses of ordinary speech last 250-700 ms; pauses inside a sentence (a comma,
-# a breath, a stop consonant) less. espeak-ng's quiet at a comma measures 200-250 ms at
-# 140 words a minute, at a sentence end 430-480 ms, but only 230-280 ms at 200 words a
-# minute: no one length parts them all. On benchmarks/bench_phrases.py 250 ms split slow
-# speech at commas more often (precision 0.84-0.87), 300 ms missed fast speech's
-# sentence ends (recall 0.75); 270 ms balances the two.
-PAUSE_S = 0.27
+# a breath, a stop consonant) less. No one length parts them for every pace: espeak-ng's
+# quiet at a comma measures 200-250 ms at 140 words a minute, at a sentence end 430-480
+# ms, but only 230-280 ms at 200 words a minute. The comma's is about 0.45 of the
+# sentence end's at every pace, so the closing pause is learnt per stream: it is
+# PAUSE_OF_SENTENCE_PAUSE of the stream's sentence pause (the quiet between a phrase
+# closed by a pause and the next onset, an average moving PAUSE_LEARNING of the way to
+# each new one, so one odd pause moves it little), within PAUSE_MIN_S-PAUSE_MAX_S.
+# Measured on benchmarks/bench_phrases.py: any fixed length either split slow speech at
+# commas (250 ms: precision 0.84-0.87) or missed fast speech's sentence ends (300 ms:
+# recall 0.75); learnt, precision 0.92-0.94 and recall 0.87-0.94.
+PAUSE_S = 0.27  # until the stream's first sentence pause is heard
+PAUSE_OF_SENTENCE_PAUSE = 0.65  # between a comma's 0.45 and a short sentence pause's 0.85
+PAUSE_LEARNING = 0.3
+# A long silence (someone thinking, the other party talking) says nothing of the pace.
+GAP_CAP_S = 0.7
+# Below 200 ms a stop consonant or a breath could end a phrase; above 350 ms a user
+# waits for a final longer than ordinary speech's shortest sentence pause.
+PAUSE_MIN_S = 0.2
+PAUSE_MAX_S = 0.35
 # Nothing quieter is speech, whatever the floor (digital silence puts it at -150): a
 # quiet talker 25 dB under a normal level still measures over -70 dBFS pre-emphasised,
 # while -60 cut such a talker's sentences into pieces (1.4 phrases per sentence).
@@ -91,6 +105,10 @@ class PhraseDetector:
         self._loud_run = 0
         self._quiet_run = 0
         self._phrase_frames = 0
+        self._pause_frames = PAUSE_S * 100  # the closing pause this speaker needs
+        self._sentence_pause = PAUSE_S / PAUSE_OF_SENTENCE_PAUSE  # seconds, learnt
+        # Frames since the last speech of a phrase a pause closed, until the next onset.
+        self._gap_frames: int | None = None
 
     def push(self, frame: NDArray[np.int16]) -> Edge:
         """Take the next frame; OPEN on the frame that confirms an onset (the phrase began
@@ -106,9 +124,13 @@ class PhraseDetector:
             self._floor_db = floor + min(FLOOR_RISE_DB, level - floor)
         loud = level > max(floor + ONSET_ABOVE_FLOOR_DB, SPEECH_MIN_DBFS)
         if not self.in_phrase:
+            if self._gap_frames is not None:
+                self._gap_frames += 1
             self._loud_run = self._loud_run + 1 if loud else 0
             if self._loud_run < ONSET_FRAMES:
                 return Edge.NONE
+            if self._gap_frames is not None:
+                self._learn_pace((self._gap_frames - ONSET_FRAMES + 1) / 100)
             self.in_phrase = True
             self._quiet_run = 0
             self._phrase_frames = ONSET_FRAMES
@@ -120,12 +142,24 @@ class PhraseDetector:
             self.last_speech_s = self._frames / 100
         else:
             self._quiet_run += 1
-        if self._quiet_run >= PAUSE_S * 100 or self._phrase_frames >= MAX_PHRASE_S * 100:
+        if self._quiet_run >= self._pause_frames:
+            self.end_phrase()
+            self._gap_frames = self._quiet_run
+            return Edge.CLOSE
+        if self._phrase_frames >= MAX_PHRASE_S * 100:
             self.end_phrase()
             return Edge.CLOSE
         return Edge.NONE
+
+    def _learn_pace(self, pause_s: float) -> None:
+        """A sentence pause of `pause_s` was heard: adjust the closing pause to it."""
+        self._sentence_pause += PAUSE_LEARNING * (min(pause_s, GAP_CAP_S) - self._sentence_pause)
+        closing = PAUSE_OF_SENTENCE_PAUSE * self._sentence_pause
+        self._pause_frames = 100 * min(max(closing, PAUSE_MIN_S), PAUSE_MAX_S)
+        self._gap_frames = None
 
     def end_phrase(self) -> None:
         """The open phrase is over (its stream was skimmed or finished)."""
         self.in_phrase = False
         self._loud_run = 0
+        self._gap_frames = None
