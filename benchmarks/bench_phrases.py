@@ -1,18 +1,23 @@
 """Phrase boundaries of the `asr` engine's phrase detector against true sentence ends.
 
-    python benchmarks/bench_phrases.py
+    python benchmarks/bench_phrases.py [--detail] [--count N]
 
 The detector (mock_symbl.engines.phrases) is run alone, frame by frame on 16 kHz audio
-resampled as the engine does, over two sets:
+resampled as the engine does, over three sets:
 
 - the fixtures (fixtures/sessions/*/audio.wav), whose transcript.json gives each
   sentence's end from forced alignment;
-- espeak-ng speech synthesised here: each sentence spoken alone, its leading and trailing
-  digital silence trimmed (so its end is exact), joined by pauses of 250-700 ms, the
-  pauses between sentences of ordinary speech. Voices, speeds and sample rates (8, 16,
-  44.1, 48 kHz) vary; so do gain (-25 dB quiet to +12 dB clipping), background noise
-  (white, pink and brown, at 10, 20 and 30 dB SNR against the speech) and the tutorial
-  page's Float32 -> Int16 conversion (`seed_float_to_int16`, defects included).
+- "espeak": espeak-ng speech synthesised here, each sentence spoken alone, its digital
+  silence at either end trimmed (so its end is exact), joined by pauses of 250-700 ms,
+  the pauses between sentences of ordinary speech;
+- "espeak one-utterance": four sentences in one espeak-ng utterance, with espeak-ng's
+  own pauses between them (shorter at a faster pace).
+
+Voices, speeds (140-200 words a minute) and sample rates (8, 16, 44.1, 48 kHz) vary; so
+do gain (-25 dB quiet to +12 dB clipping), background noise (white, pink and brown, at
+10, 20 and 30 dB SNR against the speech) and the tutorial page's Float32 -> Int16
+conversion (`seed_float_to_int16`, defects included). --detail prints a row per rate,
+noise and gain.
 
 A detected phrase end is the end of its last speech frame (where its closing pause
 began). It matches a true sentence end within TOLERANCE_S, one to one: precision is the
