@@ -159,7 +159,9 @@ class PhraseDetector:
         self._gap_frames = None
 
     def end_phrase(self) -> None:
-        """The open phrase is over (its stream was skimmed or finished)."""
+        """The open phrase is over (its stream was skimmed or finished); no-op if none is."""
+        if not self.in_phrase:
+            return
         self.in_phrase = False
         self._loud_run = 0
         self._gap_frames = None

@@ -28,6 +28,14 @@ from mock_symbl.engines.phrases import FRAME, ONSET_FRAMES, RATE, Edge, PhraseDe
 from helpers import FIXTURES
 
 TOLERANCE_S = 0.3
+SIX_SENTENCES = (
+    "Good morning everyone, let us start the daily standup. "
+    "Can you send me the quarterly report by Friday? "
+    "I will update the project dashboard tomorrow morning. "
+    "Please schedule a meeting with the design team next week. "
+    "What is the status of the mobile release? "
+    "Let us follow up with the customer on Monday."
+)
 THREE_SENTENCES = (
     "Good morning everyone, let us start the daily standup. "
     "Can you send me the quarterly report by Friday? "
@@ -54,10 +62,12 @@ def phrases(samples: NDArray[np.int16], rate: int) -> list[tuple[float, float]]:
     return found
 
 
-def speak(espeak: str, tmp: Path, voice: str, speed: int) -> tuple[NDArray[np.float64], int]:
+def speak(
+    espeak: str, tmp: Path, voice: str, speed: int, text: str = THREE_SENTENCES
+) -> tuple[NDArray[np.float64], int]:
     path = tmp / f"{voice}-{speed}.wav"
     subprocess.run(
-        [espeak, "-v", voice, "-s", str(speed), "-w", str(path), THREE_SENTENCES],
+        [espeak, "-v", voice, "-s", str(speed), "-w", str(path), text],
         check=True,
         capture_output=True,
     )
@@ -137,6 +147,20 @@ def test_asr_gives_one_message_per_spoken_sentence(espeak_ng: str, tmp_path: Pat
     # In order, each after the one before: the phrases are the three sentences.
     for before, after in itertools.pairwise(finals):
         assert before.words[-1].end <= after.words[0].start
+
+
+def test_a_fast_speaker_s_pace_is_learnt_through_the_engine(espeak_ng: str, tmp_path: Path) -> None:
+    # At 185 words a minute espeak-ng's sentence pauses are 230-300 ms: the first one long
+    # enough ends a phrase, and the closing pause then shortens to this speaker's pace
+    # (with the starting pause alone, four phrases).
+    speech, source_rate = speak(espeak_ng, tmp_path, "en-us", 185, SIX_SENTENCES)
+    audio = recorded(speech, source_rate, 16000, None, False)
+    recognizer = AsrRecognizer()
+    out: list[Hypothesis] = []
+    for start in range(0, audio.size, 1600):
+        out += recognizer.accept(audio[start : start + 1600], 16000)
+    out += recognizer.finish()
+    assert len([h for h in out if h.is_final]) == 6
 
 
 @pytest.mark.parametrize("kind", ["white", "pink"])
