@@ -1,11 +1,11 @@
 """The `asr` engine: offline speech recognition with pocketsphinx, streaming.
 
 Audio is resampled to 16 kHz as it arrives (libsoxr's streaming resampler) and cut into
-10 ms frames for an energy voice-activity detector: a phrase opens when a frame rises
-SPEECH_ABOVE_FLOOR_DB over the tracked noise floor, and ends after PHRASE_END_SILENCE_S of
-frames below it (or after MAX_PHRASE_S). While a phrase is open, pocketsphinx decodes it
-incrementally; its hypothesis goes out as a partial at least every PARTIAL_EVERY_S, and
-the utterance's word segmentation gives the final words and their times.
+10 ms frames for the phrase detector (`mock_symbl.engines.phrases`: an energy detector
+over an adaptive noise floor that splits at sentence pauses). While a phrase is open,
+pocketsphinx decodes it incrementally; its hypothesis goes out as a partial at least
+every PARTIAL_EVERY_S, and the utterance's word segmentation gives the final words and
+their times.
 
 A pocketsphinx decoder holds ~90 MB, so decoders are shared by every session of the
 process (`DecoderPool`): a phrase holds one of FULL_DECODERS full decoders while it is
@@ -13,7 +13,8 @@ open. A phrase that opens while recognition is behind (`Pace.BEHIND`), or while 
 full decoder is busy, is buffered and decoded whole when it ends by one of CHEAP_DECODERS
 cheap decoders (narrower beams, every other frame: ~10x less CPU, more word errors), with
 no partials. The engine's memory is thus bounded by FULL_DECODERS + CHEAP_DECODERS
-decoders and the open phrases' audio (MAX_PHRASE_S each), whatever the number of sessions.
+decoders and the open phrases' audio (phrases.MAX_PHRASE_S each), whatever the number
+of sessions.
 """
 
 from __future__ import annotations
@@ -32,22 +33,10 @@ import numpy as np
 import soxr
 from numpy.typing import NDArray
 
-from mock_symbl.engines.base import (
-    PARTIAL_EVERY_S,
-    PHRASE_END_SILENCE_S,
-    Hypothesis,
-    Pace,
-    Word,
-)
+from mock_symbl.engines.base import PARTIAL_EVERY_S, Hypothesis, Pace, Word
+from mock_symbl.engines.phrases import FRAME, RATE, Edge, PhraseDetector
 
-RATE = 16000
-FRAME = RATE // 100  # 10 ms, pocketsphinx's own frame rate
 PRE_ROLL_FRAMES = 20  # decode 200 ms before the detected onset, so word starts are kept
-SPEECH_ABOVE_FLOOR_DB = 15.0
-SPEECH_MIN_DBFS = -55.0
-# A longer phrase is cut: pocketsphinx slows on long utterances, and a buffered phrase
-# must not grow without end on audio that never falls silent.
-MAX_PHRASE_S = 20.0
 FULL_DECODERS = 4
 CHEAP_DECODERS = 2
 # Measured on the fixtures: real-time factor 0.26-0.47 -> 0.03-0.05; WER 0.66-0.84 -> 0.85-0.92.
@@ -60,11 +49,6 @@ CHEAP_DECODE: dict[str, float | int] = {
     "topn": 2,
 }
 _FILLERS = re.compile(r"^(<.*>|\[.*\])$")
-
-
-def _frame_dbfs(frame: NDArray[np.int16]) -> float:
-    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
-    return float(20 * np.log10(max(rms, 1e-3) / 32767))
 
 
 @dataclass(slots=True)
@@ -210,10 +194,9 @@ class AsrRecognizer:
         self._pre_roll: deque[NDArray[np.int16]] = deque(maxlen=PRE_ROLL_FRAMES)
         self._frames = 0  # 10 ms frames seen since the stream began
         self._skimmed = 0.0  # 16 kHz samples skimmed but not yet counted as frames
-        self._floor_db = -70.0
+        self._detector = PhraseDetector()
         self._in_phrase = False
         self._phrase_start = 0  # in frames
-        self._silent_frames = 0
         self._last_partial = 0
 
     def set_pace(self, pace: Pace) -> None:
@@ -281,22 +264,14 @@ class AsrRecognizer:
 
     def _frame(self, frame: NDArray[np.int16]) -> list[Hypothesis]:
         self._frames += 1
-        level = _frame_dbfs(frame)
-        speech = level > max(self._floor_db + SPEECH_ABOVE_FLOOR_DB, SPEECH_MIN_DBFS)
+        edge = self._detector.push(frame)
         if not self._in_phrase:
-            # The floor follows quiet frames quickly and loud ones slowly.
-            rate = 0.1 if level < self._floor_db else 0.002
-            self._floor_db += rate * (level - self._floor_db)
             self._pre_roll.append(frame)
-            if speech:
+            if edge is Edge.OPEN:
                 self._open_phrase()
             return []
         self._feed(frame)
-        self._silent_frames = 0 if speech else self._silent_frames + 1
-        if (
-            self._silent_frames * FRAME >= PHRASE_END_SILENCE_S * RATE
-            or (self._frames - self._phrase_start) * FRAME >= MAX_PHRASE_S * RATE
-        ):
+        if edge is Edge.CLOSE:
             return self._close_phrase()
         if (
             self._held
@@ -311,7 +286,6 @@ class AsrRecognizer:
 
     def _open_phrase(self) -> None:
         self._in_phrase = True
-        self._silent_frames = 0
         self._phrase_start = self._frames - len(self._pre_roll)
         self._last_partial = self._frames
         onset = np.concatenate(list(self._pre_roll))
@@ -325,6 +299,7 @@ class AsrRecognizer:
 
     def _close_phrase(self, *, wait: bool = True) -> list[Hypothesis]:
         self._in_phrase = False
+        self._detector.end_phrase()
         offset = self._phrase_start / 100
         words: tuple[Word, ...] = ()
         if self._held:

@@ -2,7 +2,9 @@
 
 Its accuracy on synthetic espeak-ng speech is modest. The bounds below are the measured
 word error rates (0.64-0.84 with pocketsphinx 5 and espeak-ng 1.51) plus about 0.1,
-so a regression shows without tuning the test to one transcript.
+so a regression shows without tuning the test to one transcript. "hot" has ten words:
+since phrases close after a ~300 ms pause rather than 600 ms, pocketsphinx hears less
+silence after "Is this too loud?" and gets one more word wrong (0.60 -> 0.80).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from mock_symbl import Backlog, MockConfig, running_mock
 
 from helpers import FIXTURES, kind, start_request, stream_session, token
 
-WER_BOUND = {"standup": 0.76, "feedback": 0.74, "hot": 0.8, "support-call": 0.94}
+WER_BOUND = {"standup": 0.76, "feedback": 0.74, "hot": 0.9, "support-call": 0.94}
 
 
 @pytest.fixture(scope="module")
