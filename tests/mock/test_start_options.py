@@ -426,10 +426,13 @@ def test_custom_vocabulary_corrects_what_the_asr_engine_misheard() -> None:
         plain, corrected = asyncio.run(both())
     heard = [m["payload"]["content"] for m in messages_of(plain)]
     fixed = [m["payload"]["content"] for m in messages_of(corrected)]
-    assert any("product dashboard" in text for text in heard), heard
+    (misheard,) = [text for text in heard if "product dashboard" in text]
     assert not any("project dashboard" in text for text in heard), heard
-    # The term replaces what was misheard, and nothing else changes.
-    assert fixed == [text.replace("product dashboard", "project dashboard") for text in heard]
+    # The term replaces what was misheard, and nothing else of that message changes. (The other
+    # phrase is not compared: decoders lent from the shared pool may hear it a word apart in
+    # two runs, vocabulary or not; the rule's leaving ordinary words alone is tested on words.)
+    assert misheard.replace("product dashboard", "project dashboard") in fixed, fixed
+    assert not any("product dashboard" in text for text in fixed), fixed
     final_captions = [text for final, text, _ in captions(corrected) if final]
     assert any("project dashboard" in text for text in final_captions)
 
