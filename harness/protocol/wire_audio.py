@@ -340,6 +340,9 @@ class WireAudioDecoder:
             # No OpusHead: mono at 48 kHz, as the web SDK encodes, and no pre-skip.
             self._codec = _FrameDecoder("libopus")
             self._packets = 2
+            if packet.startswith(b"OpusTags"):
+                # Taken up between its two header pages: the OpusHead was dropped, not the tags.
+                return _EMPTY
         index = self._packets
         self._packets += 1
         if index == 0:
