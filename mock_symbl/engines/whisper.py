@@ -84,14 +84,22 @@ class WhisperModel:
                 if not text or _NOT_SPEECH.match(text):
                     continue
                 start, end = float(heard.start), float(heard.end)
-                current.append(
-                    Word(
-                        word=text,
-                        start=round(offset_s + start, 3),
-                        end=round(offset_s + max(end, start), 3),
-                        confidence=round(float(heard.probability), 3),
-                    )
+                word = Word(
+                    word=text,
+                    start=round(offset_s + start, 3),
+                    end=round(offset_s + max(end, start), 3),
+                    confidence=round(float(heard.probability), 3),
                 )
+                if current and not heard.word[:1].isspace():
+                    # A piece of the word before it ("stand" "-up."): one word, as written.
+                    joined = current.pop()
+                    word = Word(
+                        joined.word + text,
+                        joined.start,
+                        word.end,
+                        min(joined.confidence, word.confidence),
+                    )
+                current.append(word)
                 if _SENTENCE_END.search(text):
                     sentences.append(tuple(current))
                     current = []
