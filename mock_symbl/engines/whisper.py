@@ -48,13 +48,13 @@ class WhisperModel:
     def __init__(self, folder: Path | None = None) -> None:
         """Load `folder` (checked for its files), or the wheels' model checked against its
         pinned hashes. Raises WhisperModelError when either check fails."""
-        try:
-            from faster_whisper import WhisperModel as FasterWhisper  # noqa: PLC0415
-        except ImportError:
-            raise WhisperModelError(
-                f"the whisper engine needs faster-whisper, which is not installed: {INSTALL}"
-            ) from None
         with model_folder(folder) as path:
+            try:
+                from faster_whisper import WhisperModel as FasterWhisper  # noqa: PLC0415
+            except ImportError:
+                raise WhisperModelError(
+                    f"the whisper engine needs faster-whisper, which is not installed: {INSTALL}"
+                ) from None
             self._model: Any = FasterWhisper(
                 str(path),
                 device="cpu",
