@@ -4,11 +4,12 @@ Partials and phrase edges are the asr engine's (pocketsphinx, the shared phrase
 detector); when a phrase ends, its audio (16 kHz, with the detector's pre-roll) is
 decoded by faster-whisper with word timestamps, and its words are split into one final
 per sentence at Whisper's sentence punctuation, so a phrase holding two sentences
-becomes two messages, as Symbl's were. A decode costs ~2 CPU-s whatever the phrase's
-length (the encoder pads to 30 s): it runs where the asr engine's work runs, on the
-recognition threads, never on the event loop.
+becomes two messages, as Symbl's were. A decode costs ~1.3-2 CPU-s whatever the
+phrase's length (the encoder pads to 30 s): it runs where the asr engine's work runs, on
+the recognition threads, never on the event loop.
 
-One model is loaded per process, on first use, and shared: CTranslate2 runs up to
+One model is loaded per process (when the server chooses its engines, so a model that
+fails its checks stops the server before it serves) and shared: CTranslate2 runs up to
 WORKERS decodes at once on one model (faster-whisper's `num_workers`), each on one
 thread, so concurrent sessions neither copy the model nor serialise on it.
 
@@ -38,6 +39,8 @@ WORKERS = max(1, len(os.sched_getaffinity(0)))
 # more CPU (greedy falls back to sampling at higher temperatures more often).
 BEAM_SIZE = 5
 _SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
+# Words whose full stop ends no sentence.
+_ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "etc.", "e.g.", "i.e."})
 # Whisper writes what it hears between brackets when it hears no words ("[Music]").
 _NOT_SPEECH = re.compile(r"^[\[(].*[\])]$")
 
@@ -102,7 +105,7 @@ class WhisperModel:
                         min(joined.confidence, word.confidence),
                     )
                 current.append(word)
-                if _SENTENCE_END.search(text):
+                if _SENTENCE_END.search(word.word) and word.word.lower() not in _ABBREVIATIONS:
                     sentences.append(tuple(current))
                     current = []
         if current:
