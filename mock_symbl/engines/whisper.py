@@ -58,14 +58,21 @@ class WhisperModel:
                 raise WhisperModelError(
                     f"the whisper engine needs faster-whisper, which is not installed: {INSTALL}"
                 ) from None
-            self._model: Any = FasterWhisper(
-                str(path),
-                device="cpu",
-                compute_type="int8",
-                cpu_threads=1,
-                num_workers=WORKERS,
-                local_files_only=True,
-            )
+            try:
+                self._model: Any = FasterWhisper(
+                    str(path),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=1,
+                    num_workers=WORKERS,
+                    local_files_only=True,
+                )
+            except (RuntimeError, ValueError, OSError) as error:
+                # A folder of the user's whose files are not a model CTranslate2 can load.
+                first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+                raise WhisperModelError(
+                    f"{folder or path}: cannot load this Whisper model: {first_line}"
+                ) from None
 
     def sentences(
         self, audio: NDArray[np.int16], offset_s: float, prompt: str | None = None

@@ -160,6 +160,19 @@ def test_a_missing_or_incomplete_model_folder_is_refused(tmp_path: Path) -> None
         EngineChoice(Engine.WHISPER, (), (), whisper_model=missing)
 
 
+def test_a_folder_whose_model_cannot_load_is_one_line_error(
+    model: WhisperModel, tmp_path: Path
+) -> None:
+    files = packaged_files()
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copyfile(files[name], tmp_path / name)
+    (tmp_path / "model.bin").write_bytes(b"not a model")
+    with pytest.raises(EngineUnavailableError) as refused:
+        EngineChoice(Engine.WHISPER, (), (), whisper_model=tmp_path)
+    assert str(refused.value).startswith(f"{tmp_path}: cannot load this Whisper model: ")
+    assert "\n" not in str(refused.value)
+
+
 def test_auto_answers_unmatched_audio_with_whisper(model: WhisperModel) -> None:
     choice = EngineChoice(Engine.AUTO, (), ())
     assert choice.whisper is model
