@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     default=Engine.AUTO.value,
     show_default=True,
     help="Recognition engine (auto: a recording the audio matches, a transcript named by the "
-    "connection id, else asr).",
+    "connection id, else whisper with the `whisper` extra installed, or asr).",
 )
 @click.option(
     "--recordings",
@@ -69,6 +69,13 @@ if TYPE_CHECKING:
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="A transcript.json (or a folder holding one) for the transcript engine.",
+)
+@click.option(
+    "--whisper-model",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="A CTranslate2 Whisper model folder for the whisper engine, instead of the one the "
+    "`whisper` extra installs (whose hash is checked; a folder of your own is not).",
 )
 @click.option(
     "--phone",
@@ -158,6 +165,7 @@ def mock(
     record_to: Path | None,
     record_expires_in: float | None,
     transcripts: tuple[Path, ...],
+    whisper_model: Path | None,
     phones: tuple[str, ...],
     apps: tuple[str, ...],
     seed: int | None,
@@ -210,6 +218,7 @@ def mock(
                 upstream_token=upstream_token,
             ),
             transcripts=transcripts,
+            whisper_model=whisper_model,
             phones=dict(_phone(value) for value in phones),
             apps=pairs or None,
             seed=seed,

@@ -8,8 +8,11 @@ from enum import StrEnum
 class Engine(StrEnum):
     """How the mock recognises a connection's audio."""
 
-    AUTO = "auto"  # a recording matched by audio or named, a transcript named, else asr
+    # A recording matched by audio or named, a transcript named, else whisper (with the
+    # extra installed) or asr.
+    AUTO = "auto"
     ASR = "asr"  # offline speech recognition
+    WHISPER = "whisper"  # asr's partials, Whisper's finals (the `whisper` extra)
     TRANSCRIPT = "transcript"  # a transcript.json's words, timed by the audio
     CASSETTE = "cassette"  # a recorded session's events, replayed
 

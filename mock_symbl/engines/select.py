@@ -19,6 +19,8 @@ from mock_symbl.engines.matching import Fallback, MatchingRecognizer
 from mock_symbl.engines.names import Engine, OnMiss
 from mock_symbl.engines.transcript import TranscriptRecognizer
 from mock_symbl.engines.upstream import Upstream, UpstreamRecognizer
+from mock_symbl.engines.whisper import WhisperModel, WhisperRecognizer, shared_model
+from mock_symbl.engines.whisper_model import WhisperModelError, available
 
 ENGINES = tuple(engine.value for engine in Engine)
 
@@ -36,8 +38,9 @@ class EngineChoice:
 
     `auto`: a transcript named by the connection id; else, with recordings to match (even
     none yet), the one the connection's audio matches (or the only one its id names), and
-    on a miss what `on_miss` says (answered by `upstream` when there is one, else by asr);
-    else `asr`. `cassette`: recordings only. A connection id
+    on a miss what `on_miss` says (answered by `upstream` when there is one, else by speech
+    recognition); else speech recognition: `whisper` when its extra is installed, else
+    `asr`. `cassette`: recordings only. A connection id
     `NAME--anything` is answered as `NAME` is. `transcript`: the transcript named by the
     connection id, or the only one loaded.
     """
@@ -52,15 +55,30 @@ class EngineChoice:
         *,
         matching: bool | None = None,
         upstream: Upstream | None = None,
+        whisper_model: Path | None = None,
     ) -> None:
         """`min_score`: how well audio must match a recording (the index's default if None).
         `matching`: whether connections go to the matcher even with no recording loaded (a
         miss is then an error, not a silent asr answer); by default when recording paths
         were given or a miss is answered otherwise. `upstream`: the endpoint that answers
-        misses instead of asr."""
+        misses instead of asr. `whisper_model`: a CTranslate2 Whisper model folder instead
+        of the packaged one. Whisper's model is loaded here when it will be used, so a
+        missing extra or a model that fails its checks is told at once."""
         self.engine = parse_mode(Engine, engine, "engine")
         self.on_miss = parse_mode(OnMiss, on_miss, "on-miss policy")
         self.upstream = upstream
+        self.whisper_model = whisper_model
+        self.whisper: WhisperModel | None = None
+        if self.engine is Engine.WHISPER or (
+            self.engine not in (Engine.ASR, Engine.TRANSCRIPT)
+            and (whisper_model is not None or available())
+        ):
+            try:
+                self.whisper = shared_model(whisper_model)
+            except WhisperModelError as error:
+                if self.engine is Engine.WHISPER:
+                    raise EngineUnavailableError(str(error)) from None
+                raise
         self.library = RecordingLibrary(
             FingerprintIndex() if min_score is None else FingerprintIndex(min_score=min_score)
         )
@@ -95,7 +113,8 @@ class EngineChoice:
     def recording(self, connection_id: str) -> SessionLog | None:
         """The recorded session a connection id names, if exactly one answers it (its
         fault plan replays with it)."""
-        if self.engine in (Engine.ASR, Engine.TRANSCRIPT) or self._transcript_named(connection_id):
+        speech_only = self.engine in (Engine.ASR, Engine.WHISPER, Engine.TRANSCRIPT)
+        if speech_only or self._transcript_named(connection_id):
             return None
         named = self.library.named(connection_id)
         if len(named) != 1:
@@ -107,8 +126,8 @@ class EngineChoice:
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
-        if self.engine is Engine.ASR:
-            return AsrRecognizer()
+        if self.engine in (Engine.ASR, Engine.WHISPER):
+            return self._speech(request)
         transcript = self._transcript_named(connection_id)
         if self.engine is Engine.TRANSCRIPT or (self.engine is Engine.AUTO and transcript):
             return TranscriptRecognizer(self._transcript(transcript or connection_id))
@@ -117,7 +136,7 @@ class EngineChoice:
         if not len(self.library) and not self.matching:
             if self.engine is Engine.CASSETTE:
                 raise EngineUnavailableError("no recordings loaded for the cassette engine")
-            return AsrRecognizer()
+            return self._speech(request)
         named = self.library.named(connection_id)
         try:
             return MatchingRecognizer(
@@ -135,8 +154,15 @@ class EngineChoice:
     def _fallback(self, request: StartRequest, connection_id: str) -> Fallback:
         upstream = self.upstream
         if upstream is None:
-            return Fallback(Engine.ASR.value, AsrRecognizer)
+            name = Engine.ASR if self.whisper is None else Engine.WHISPER
+            return Fallback(name.value, lambda: self._speech(request))
         return Fallback("upstream", lambda: UpstreamRecognizer(upstream, request, connection_id))
+
+    def _speech(self, request: StartRequest) -> Recognizer:
+        """Speech recognition: Whisper's finals when its model is loaded, else asr's."""
+        if self.whisper is None or self.engine is Engine.ASR:
+            return AsrRecognizer()
+        return WhisperRecognizer(self.whisper, vocabulary=request.custom_vocabulary)
 
     def _transcript(self, connection_id: str) -> Transcript:
         if connection_id in self.transcripts:

@@ -10,6 +10,7 @@ from harness.errors import HarnessError
 from harness.modes import parse_mode
 from mock_symbl.engines.names import Engine, OnMiss
 from mock_symbl.engines.upstream import Upstream
+from mock_symbl.engines.whisper_model import WhisperModelError, check_folder
 from mock_symbl.session.backlog import Backlog
 from mock_symbl.session.faults import Faults
 
@@ -67,6 +68,8 @@ class MockConfig:
     # What answers audio that matches none of them, and how well audio must match.
     answers: Answers = field(default_factory=Answers)
     transcripts: tuple[Path, ...] = ()
+    # A CTranslate2 Whisper model folder for the whisper engine instead of the packaged one.
+    whisper_model: Path | None = None
     # Telephony: the recording (session folder) that answers calls to a number or SIP user.
     phones: Mapping[str, Path] = field(default_factory=dict)
     apps: Mapping[str, str] | None = None
@@ -101,3 +104,8 @@ class MockConfig:
     def __post_init__(self) -> None:
         """Hold the engine as an Engine; a name is checked (ModeError lists the valid ones)."""
         object.__setattr__(self, "engine", parse_mode(Engine, self.engine, "engine"))
+        if self.whisper_model is not None:
+            try:
+                check_folder(self.whisper_model)
+            except WhisperModelError as error:
+                raise MockConfigError(f"whisper_model: {error}") from None

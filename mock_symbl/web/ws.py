@@ -311,6 +311,7 @@ class StreamingEndpoint:
             answers.on_miss,
             answers.min_score,
             upstream=answers.upstream_endpoint(),
+            whisper_model=config.whisper_model,
         )
         self.journal = Journal()
         self.misses = self._miss_recorder(answers)
@@ -338,6 +339,7 @@ class StreamingEndpoint:
             answers.min_score,
             matching=True,
             upstream=answers.upstream_endpoint(),
+            whisper_model=self.engines.whisper_model,
         )
         engines.transcripts = self.engines.transcripts
         self.engines = engines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,17 +16,22 @@ from mock_symbl.engines.asr import AsrRecognizer
 from mock_symbl.engines.matching import MatchingRecognizer
 from mock_symbl.engines.names import Engine, OnMiss
 from mock_symbl.engines.select import ENGINES, EngineChoice, EngineUnavailableError
+from mock_symbl.engines.whisper_model import INSTALL, available
 
 from helpers import FIXTURES
 
 
 def test_the_engine_names_are_the_enum_values_in_order() -> None:
-    assert ENGINES == ("auto", "asr", "transcript", "cassette")
+    assert ENGINES == ("auto", "asr", "whisper", "transcript", "cassette")
 
 
 @pytest.mark.parametrize("name", ENGINES)
-def test_an_engine_named_by_a_string_is_held_as_an_engine(name: str) -> None:
+def test_an_engine_named_by_a_string_is_held_as_an_engine(
+    name: str, require: Callable[[str, bool, str], None]
+) -> None:
     assert MockConfig(engine=name).engine is Engine(name)
+    if name == Engine.WHISPER:
+        require("the whisper extra", available(), INSTALL)
     assert EngineChoice(name, (), ()).engine is Engine(name)
 
 
@@ -34,11 +40,11 @@ def test_the_default_engine_is_auto() -> None:
 
 
 def test_an_unknown_engine_is_refused_with_every_valid_name() -> None:
-    valid = "one of: auto, asr, transcript, cassette"
-    with pytest.raises(ModeError, match=f"unknown engine 'whisper' \\({valid}\\)"):
-        MockConfig(engine="whisper")
+    valid = "one of: auto, asr, whisper, transcript, cassette"
+    with pytest.raises(ModeError, match=f"unknown engine 'kaldi' \\({valid}\\)"):
+        MockConfig(engine="kaldi")
     with pytest.raises(ModeError, match=valid):
-        EngineChoice("whisper", (), ())
+        EngineChoice("kaldi", (), ())
 
 
 def cassette(tmp_path: Path, name: str = "hot") -> Path:
