@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from harness.text_norm import corpus_word_error_rates, word_error_rates
+from mock_symbl.engines import whisper_model
+
 from helpers import ROOT
 
 PAGES = ROOT / "fixtures" / "browser"
@@ -131,3 +134,43 @@ def test_a_page_with_no_symbl_endpoint_is_refused(tmp_path: Path) -> None:
                        "--chromium", sys.executable)  # fmt: skip
     assert done.returncode == 2
     assert "the page has no Symbl endpoint" in done.stderr
+
+
+# Three sentences, each its own sentiment; the third a request put as a question.
+SPOKEN = (
+    "I am really happy with how the launch went this week.",
+    "Unfortunately the payment page crashed twice last night and customers are angry.",
+    "Could you send me the incident report by Friday?",
+)
+
+
+def test_the_tutorial_page_speaking_three_sentences_gets_a_message_each(
+    chromium: str, espeak_ng: str, require: Callable[[str, bool, str], None], tmp_path: Path
+) -> None:
+    # No recording or transcript for this audio: `--mock` recognises it, with the whisper
+    # engine (CI installs its extra).
+    require("the whisper extra", whisper_model.available(), whisper_model.INSTALL)
+    said = tmp_path / "said.wav"
+    subprocess.run([espeak_ng, "-v", "en-us", "-s", "160", "-w", str(said), " ".join(SPOKEN)],
+                   check=True, capture_output=True)  # fmt: skip
+    done = run_browser(str(PAGES / "tutorial.html"), "--audio", str(said), "--mock",
+                       "--out", str(tmp_path / "out"), "--json")  # fmt: skip
+    # Exit 1: the tutorial's own conversion and sample-rate findings.
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    rest = Path(report["session"]) / "rest.jsonl"
+    answers = [json.loads(line) for line in rest.read_text().splitlines()]
+    # What the page fetched last, once the stream stopped: GET …/messages?sentiment=true.
+    fetched = [a for a in answers if a["method"] == "GET" and a["path"].endswith("/messages")]
+    messages = fetched[-1]["response"]["messages"]
+    assert len(messages) == len(SPOKEN), [m["text"] for m in messages]
+    # The right words, nearly all: the page declares 44.1 kHz and sends 48 kHz, so the mock
+    # hears the speech 9 % slower and lower, and a word or two may go.
+    pairs = [(sentence, m["text"]) for sentence, m in zip(SPOKEN, messages, strict=True)]
+    assert corpus_word_error_rates(pairs).normalised <= 0.2, pairs
+    assert all(word_error_rates(*pair).normalised <= 0.4 for pair in pairs), pairs
+    labels = [m["sentiment"]["suggested"] for m in messages]
+    assert labels[:2] == ["positive", "negative"]
+    console = (tmp_path / "out" / "console.log").read_text()
+    assert f"Transcript (more accurate):  {messages[0]['text']}" in console
+    assert f"Insight detected:  {messages[2]['text']}" in console
