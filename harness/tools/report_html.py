@@ -218,13 +218,15 @@ def _timeline(data: ReportData) -> _Timeline:
                 latency, partials_since = None, 0
         elif isinstance(event, InsightResponse):
             for insight in event.insights:
-                refs = (numbers[insight.message_id],) if insight.message_id in numbers else ()
-                line.insights.append(_Arrival(frame.t, insight.type, insight.text, refs))
+                found = numbers.get(str(insight.message_id))
+                line.insights.append(
+                    _Arrival(frame.t, insight.type, insight.text, (found,) if found else ())
+                )
         elif isinstance(event, TopicResponse):
             for topic in event.topics:
                 refs = tuple(numbers[i] for i in topic.message_ids if i in numbers)
-                score = f"{topic.score:g}" if topic.score is not None else ""
-                line.topics.append(_Arrival(frame.t, topic.phrases, score, refs))
+                scored = f"{topic.score:g}" if topic.score is not None else ""
+                line.topics.append(_Arrival(frame.t, topic.phrases, scored, refs))
     return line
 
 
