@@ -278,7 +278,7 @@ def _envelope(log: SessionLog, axis: _Axis) -> str:
     # Within a frame, samples follow its send time at the audio's own rate.
     index = np.clip(np.searchsorted(starts, edges[:-1], side="right") - 1, 0, len(frames) - 1)
     sent = times[index] + (edges[:-1] - starts[index]) / log.sample_rate
-    middle, half = 62.0, 36.0
+    middle, half = 69.0, 31.0
     top = [
         f"{axis.x(float(t))},{middle - half * float(p):.1f}"
         for t, p in zip(sent, peaks, strict=True)
@@ -320,8 +320,8 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
         x = axis.x(tick)
         out.append(f'<line class="grid" x1="{x}" y1="14" x2="{x}" y2="{height - 34}"/>')
         out.append(f'<text class="tick" x="{x}" y="{height - 22}">{tick:g}</text>')
-    spans = _speech_spans(data, line)
-    for number, (label, start, end) in enumerate(spans, start=1):
+    labels = []
+    for number, (label, start, end) in enumerate(_speech_spans(data, line), start=1):
         first, last = clock.sent(start), clock.sent(end, end=True)
         if first is None or last is None:
             continue
@@ -333,11 +333,13 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
         # As many of the phrase's words as its span holds (its full text is in the title).
         room = int((x1 - x0 - 14) / 6.2)
         words = label if len(label) <= room else label[: max(room - 1, 0)].rstrip() + "…"
-        out.append(
-            f'<text class="phrase-number" x="{x0 + 2}" y="34">{number}'
+        labels.append(
+            f'<text class="phrase-number" x="{x0 + 2}" y="33">{number}'
             f'<tspan class="phrase-words" dx="4">{text(words) if room > 3 else ""}</tspan></text>'
         )
+    # The waveform over the spans, their labels above both.
     out.append(_envelope(data.log, axis))
+    out += labels
     for partial in line.partials:
         x = axis.x(partial.t)
         out.append(
@@ -599,6 +601,15 @@ def _header_html(data: ReportData, line: _Timeline, text: _Text) -> str:
     rows = "".join(f"<tr><th>{k}</th><td>{text(v)}</td></tr>" for k, v in facts)
     problems = list(log.problems) + list(data.notes)
     warn = "".join(f'<p class="note">{text(p)}</p>' for p in problems)
+    if data.comparison is not None:
+        outcome = "matches" if data.comparison.matches else "differs from"
+        css = "ok" if data.comparison.matches else "bad"
+        warn += (
+            f'<p class="verdict {css}">This session {outcome} the baseline '
+            f"<code>{text(data.baseline)}</code> (word error rate "
+            f"{data.comparison.figures['wer']:.3f} normalised): "
+            '<a href="#comparison">the differences</a></p>'
+        )
     return f'<table class="facts"><tbody>{rows}</tbody></table>{warn}'
 
 
