@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.conformance.check import CONFORMANCE_FILE, check_log
 from harness.errors import HarnessError
@@ -264,20 +265,24 @@ class _Axis:
         return round(LEFT + (WIDTH - LEFT - RIGHT) * min(max(t, 0.0), self.end) / self.end, 1)
 
 
+def _sent_at(log: SessionLog, samples: NDArray[np.int64]) -> NDArray[np.float64]:
+    """When each audio position was sent: its frame's send time, then the audio's own rate."""
+    frames = log.audio_frames()
+    starts = np.asarray([f.offset for f in frames], dtype=np.int64)
+    times = np.asarray([f.t for f in frames], dtype=np.float64)
+    index = np.clip(np.searchsorted(starts, samples, side="right") - 1, 0, len(frames) - 1)
+    return times[index] + (samples - starts[index]) / log.sample_rate
+
+
 def _envelope(log: SessionLog, axis: _Axis) -> str:
     """The audio's peak envelope, drawn where each sample was sent: an SVG path."""
-    frames = log.audio_frames()
     audio = log.audio
-    if not frames or audio.size == 0:
+    if not log.audio_frames() or audio.size == 0:
         return ""
-    starts = np.asarray([f.offset for f in frames], dtype=np.float64)
-    times = np.asarray([f.t for f in frames], dtype=np.float64)
     bins = min(WAVE_BINS, audio.size)
-    edges = np.linspace(0, audio.size, bins + 1).astype(np.int64)
-    peaks = np.maximum.reduceat(np.abs(audio.astype(np.int32)), edges[:-1]) / 32768.0
-    # Within a frame, samples follow its send time at the audio's own rate.
-    index = np.clip(np.searchsorted(starts, edges[:-1], side="right") - 1, 0, len(frames) - 1)
-    sent = times[index] + (edges[:-1] - starts[index]) / log.sample_rate
+    edges = np.linspace(0, audio.size, bins + 1).astype(np.int64)[:-1]
+    peaks = np.maximum.reduceat(np.abs(audio.astype(np.int32)), edges) / 32768.0
+    sent = _sent_at(log, edges)
     middle, half = 69.0, 31.0
     top = [
         f"{axis.x(float(t))},{middle - half * float(p):.1f}"
@@ -288,6 +293,27 @@ def _envelope(log: SessionLog, axis: _Axis) -> str:
         for t, p in zip(sent[::-1], peaks[::-1], strict=True)
     ]
     return f'<path class="waveform" d="M{" L".join(top + bottom)} Z"/>'
+
+
+def _finding_marks(data: ReportData, axis: _Axis, text: _Text) -> list[str]:
+    """A mark on the waveform at each audio position a finding's evidence names."""
+    log = data.log
+    marks = []
+    for finding in data.conformance.get("findings") or []:
+        positions = (finding.get("evidence") or {}).get("first_positions")
+        if not isinstance(positions, list) or not log.audio_frames():
+            continue
+        samples = [p for p in positions if isinstance(p, int) and 0 <= p < log.audio.size]
+        if not samples:
+            continue
+        code = text(finding.get("code", "?"))
+        for sample, sent in zip(samples, _sent_at(log, np.asarray(samples)), strict=True):
+            x = axis.x(float(sent))
+            marks.append(
+                f'<path class="finding-mark" d="M{x},102 l-5,8 h10 Z"><title>{code} at sample '
+                f"{sample} ({sample / log.sample_rate:.3f} s of audio)</title></path>"
+            )
+    return marks
 
 
 SENTIMENT_CLASSES = {"positive": "positive", "negative": "negative", "neutral": "neutral"}
@@ -340,6 +366,7 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
     # The waveform over the spans, their labels above both.
     out.append(_envelope(data.log, axis))
     out += labels
+    out += _finding_marks(data, axis, text)
     for partial in line.partials:
         x = axis.x(partial.t)
         out.append(
@@ -634,7 +661,7 @@ text-anchor:middle}.axis-label{font-size:12px;fill:#4b5263;text-anchor:middle}
 .latency{stroke:#c2410c;stroke-width:3;opacity:.75}.latency-label{font-size:10px;fill:#c2410c;
 text-anchor:end}.final-number{font-size:11px;fill:#1d2330}
 circle.final{stroke:#1d2330;stroke-width:1}
-.insight{fill:#7c3aed}.topic{fill:#0d9488}
+.insight{fill:#7c3aed}.finding-mark{fill:#dc2626}.topic{fill:#0d9488}
 circle.positive{fill:#16a34a}circle.negative{fill:#dc2626}circle.neutral{fill:#9ca3af}
 circle.unknown{fill:#60a5fa}
 .badge{border-radius:8px;padding:1px 7px;font-size:13px;color:#fff;white-space:nowrap}
@@ -664,7 +691,8 @@ LEGEND = (
     'style="background:#c2410c;height:3px;border-radius:0"></i>final latency: last word '
     'sent to final arrived</span><span><i class="key" style="background:#7c3aed;'
     'border-radius:0"></i>insight</span><span><i class="key" style="background:#0d9488;'
-    'border-radius:0"></i>topic</span></p>'
+    'border-radius:0"></i>topic</span><span><i class="key" style="background:#dc2626;'
+    'border-radius:0"></i>where a finding&#39;s evidence points</span></p>'
 )
 
 

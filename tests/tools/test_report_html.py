@@ -85,6 +85,10 @@ def test_the_report_of_a_fixture_shows_messages_sentiments_latency_insights_and_
             assert f"<tr><th>{key}</th><td>{html.escape(json.dumps(value))}</td></tr>" in page
     if not findings:
         assert "No findings" in page
+    # Each audio position a finding's evidence names is marked on the waveform.
+    positions = [p for f in findings for p in f["evidence"].get("first_positions", [])]
+    assert page.count('<path class="finding-mark"') == len(positions)
+    assert name != "hot" or positions
 
 
 def test_the_conformance_written_while_recording_is_the_one_shown(tmp_path: Path) -> None:
@@ -142,6 +146,13 @@ def test_against_a_baseline_the_page_shows_the_semantic_diff(tmp_path: Path) -> 
     assert f'<span class="status missing">missing</span></td><td>{dropped}</td><td></td>' in page
     assert "<del>quarterly</del>" in page and "<ins>annual</ins>" in page
     assert "<del>Friday?</del>" in page and "<ins>Monday?</ins>" in page
+    # The other way round, the message only this session holds is extra.
+    out_reversed = tmp_path / "reversed.html"
+    assert _report(str(baseline), "--vs", str(candidate), "--out", str(out_reversed)).exit_code == 0
+    reversed_page = out_reversed.read_text(encoding="utf-8")
+    assert (
+        f'<span class="status extra">extra</span></td><td></td><td>{dropped}</td>' in reversed_page
+    )
 
 
 def test_the_report_opens_in_chromium_and_requests_nothing_but_itself(
