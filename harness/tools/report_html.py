@@ -66,6 +66,7 @@ class ReportData:
     transcript: Transcript | None
     conformance: Mapping[str, Any]
     conformance_recorded: bool
+    latencies: tuple[float, ...] = ()
     baseline: Path | None = None
     comparison: Comparison | None = None
     alignment: tuple[AlignedMessage, ...] = ()
@@ -80,14 +81,16 @@ def load_report(session: Path, baseline: Path | None = None) -> ReportData:
     transcript_path = session / TRANSCRIPT_FILE
     transcript = read_transcript(transcript_path) if transcript_path.is_file() else None
     conformance, recorded = _conformance(log, session / CONFORMANCE_FILE, notes)
+    latencies = _latencies(log, transcript, notes)
     if baseline is None:
-        return ReportData(log, transcript, conformance, recorded, notes=tuple(notes))
+        return ReportData(log, transcript, conformance, recorded, latencies, notes=tuple(notes))
     base = read_session(baseline)
     return ReportData(
         log,
         transcript,
         conformance,
         recorded,
+        latencies,
         baseline=baseline,
         comparison=compare(base, log, Tolerances()),
         alignment=tuple(aligned_messages(base, log)),
@@ -106,6 +109,22 @@ def _conformance(log: SessionLog, path: Path, notes: list[str]) -> tuple[Mapping
         except (OSError, ValueError) as error:
             notes.append(f"{CONFORMANCE_FILE} is unreadable ({error}); judged again from the log")
     return check_log(log), False
+
+
+def _latencies(
+    log: SessionLog, transcript: Transcript | None, notes: list[str]
+) -> tuple[float, ...]:
+    """Each phrase's final latency in ms, as `harness.tools.latency` measures it."""
+    if transcript is None or not log.audio_frames():
+        return ()
+    try:
+        return tuple(session_latency(log, transcript).finalisation_ms)
+    except (KeyError, TypeError, AttributeError, IndexError) as error:
+        # A server event of a shape the latency reader does not expect: the rest still shows.
+        notes.append(
+            f"final latency not measured: an event in the log has an unexpected shape ({error!r})"
+        )
+        return ()
 
 
 def write_report(session: Path, baseline: Path | None = None, out: Path | None = None) -> Path:
@@ -159,7 +178,8 @@ def _sentiment(raw: Mapping[str, Any]) -> tuple[str | None, float | None]:
     if not isinstance(sentiment, dict):
         return None, None
     label = sentiment.get("suggested")
-    score = (sentiment.get("polarity") or {}).get("score")
+    polarity = sentiment.get("polarity")
+    score = polarity.get("score") if isinstance(polarity, dict) else None
     return (
         str(label) if label is not None else None,
         float(score) if isinstance(score, int | float) else None,
@@ -178,9 +198,7 @@ def _spoken(raw: Mapping[str, Any]) -> tuple[float, float] | None:
 
 def _timeline(data: ReportData) -> _Timeline:
     log = data.log
-    latencies: list[float] = []
-    if data.transcript is not None and log.audio_frames():
-        latencies = session_latency(log, data.transcript).finalisation_ms
+    latencies = data.latencies
     line = _Timeline(end=max([r.t for r in log.records] + [0.0]))
     numbers: dict[str, int] = {}
     partials_since = 0

@@ -21,7 +21,7 @@ from harness.conformance.check import check_log, write_conformance
 from harness.session_folder.log import read_session
 from harness.session_folder.transcript import read_transcript
 from harness.tools.compare import Tolerances, compare
-from harness.tools.latency import finalisation_latency_ms
+from harness.tools.latency import event_kind, finalisation_latency_ms
 
 from helpers import FIXTURES
 
@@ -239,6 +239,32 @@ def test_a_cut_log_still_gets_its_report_and_says_it_was_cut(tmp_path: Path) -> 
     assert "has no footer: the recording was interrupted" in page
     assert "the session log was cut" in page
     assert html.escape(read_session(folder).messages()[0]["payload"]["content"]) in page
+
+
+def test_server_events_of_unexpected_shape_still_get_a_report(tmp_path: Path) -> None:
+    folder = _copy("standup", tmp_path)
+    odd = {
+        "insight_response": lambda d: d.update(insights="oops"),
+        "topic_response": lambda d: d.update(topics=[5]),
+        "message_response": lambda d: d.update(
+            messages=[{"sentiment": "x", "duration": "y", "payload": 5}, 7]
+        ),
+        "recognition_result": lambda d: d["message"].update(payload=5),
+    }
+
+    def change(record: dict[str, Any]) -> dict[str, Any]:
+        kind = event_kind(record.get("data"))
+        if record.get("dir") == "recv" and kind in odd:
+            odd.pop(kind)(record["data"])
+        return record
+
+    _rewrite(folder, change)
+    assert not odd
+    result = _report(str(folder), "--vs", str(folder))
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "final latency not measured: an event in the log has an unexpected shape" in page
+    assert html.escape(read_session(folder).messages()[-1]["payload"]["content"]) in page
 
 
 def _not_a_folder(tmp_path: Path) -> list[str]:
