@@ -668,7 +668,8 @@ table{border-collapse:collapse;background:#fff;margin:6px 0;font-size:14px}
 th,td{border:1px solid #dde1e7;padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#eef1f5}.facts th,.evidence th{background:#f3f5f8;font-weight:600}
 table.messages,table.aligned{width:100%}
-#timeline{width:100%;height:auto;background:#fff;border:1px solid #dde1e7}
+#timeline{width:100%;min-width:960px;height:auto;background:#fff;border:1px solid #dde1e7}
+.scroll{overflow-x:auto}
 .waveform{fill:#4a6fa5;stroke:#4a6fa5;stroke-width:.5}
 .phrase{fill:#f2c14e;opacity:.28}.phrase-number{font-size:11px;fill:#8a6d1a}
 .lane{font-size:12px;fill:#4b5263;font-weight:600}.tick{font-size:11px;fill:#6b7280;
@@ -724,7 +725,8 @@ def render_report(data: ReportData) -> str:
         _header_html(data, line, text),
         "<h2>Timeline</h2>",
         LEGEND,
-        _svg(data, line, text),
+        # On a narrow screen the timeline scrolls rather than shrinking its text away.
+        f'<div class="scroll">{_svg(data, line, text)}</div>',
         '<p class="legend">Events sit where they arrived; speech sits where the audio holding '
         "it was sent. Hover a mark for its text.</p>",
         "<h2>Messages</h2>",
