@@ -24,6 +24,7 @@ try:
     from harness.cli.bench import bench
     from harness.cli.clients import browser, check
     from harness.cli.compare import compare
+    from harness.cli.report import report
     from harness.cli.servers import mock, proxy
     from harness.cli.sessions import demo, devices, inspect, record, replay
     from harness.errors import HarnessError
@@ -81,6 +82,7 @@ for command in (
     inspect,
     devices,
     compare,
+    report,
     mock,
     proxy,
     seed_audit,

@@ -292,3 +292,29 @@ def _timing(
                     "timing", f"{a.text!r} came {abs(shift):.0f} ms {direction} in the audio"
                 )
             )
+
+
+@dataclass(frozen=True)
+class AlignedMessage:
+    """A baseline message beside its candidate: `same`, `changed`, `missing` or `extra`."""
+
+    status: str
+    baseline: str | None
+    candidate: str | None
+
+
+def aligned_messages(baseline: SessionLog, candidate: SessionLog) -> list[AlignedMessage]:
+    """The two sessions' final messages side by side, matched as `compare` matches them."""
+    base, cand = _digest(baseline).messages, _digest(candidate).messages
+    matcher = difflib.SequenceMatcher(
+        a=[normalise(m.text) for m in base], b=[normalise(m.text) for m in cand], autojunk=False
+    )
+    rows: list[AlignedMessage] = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        olds, news = base[a0:a1], cand[b0:b1]
+        paired = min(len(olds), len(news))
+        status = "same" if tag == "equal" else "changed"
+        rows += [AlignedMessage(status, a.text, b.text) for a, b in zip(olds, news, strict=False)]
+        rows += [AlignedMessage("missing", a.text, None) for a in olds[paired:]]
+        rows += [AlignedMessage("extra", None, b.text) for b in news[paired:]]
+    return rows

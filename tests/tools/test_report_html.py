@@ -1,0 +1,316 @@
+"""`symbl-harness report`: one self-contained HTML page of a session, read by a person.
+
+The page holds the session's messages with their sentiment and final latency, its insights,
+topics and conformance findings, and against a baseline the semantic diff; it opens in
+Chromium from a file:// URL and asks for nothing else; bad input is one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.conformance.check import check_log, write_conformance
+from harness.session_folder.log import read_session
+from harness.session_folder.transcript import read_transcript
+from harness.tools.compare import Tolerances, compare
+from harness.tools.latency import event_kind, finalisation_latency_ms
+
+from helpers import FIXTURES
+
+SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
+
+
+def _report(*args: str) -> Any:
+    return CliRunner().invoke(main, ["report", *args])
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / name, folder)
+    return folder
+
+
+def _rewrite(folder: Path, change: Any) -> None:
+    """Rewrite events.jsonl record by record: `change` returns the record, or None to drop it."""
+    path = folder / "events.jsonl"
+    kept = [change(json.loads(line)) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept if r is not None))
+
+
+def _kind(record: dict[str, Any]) -> str:
+    return str((record.get("data") or {}).get("type", ""))
+
+
+@pytest.mark.parametrize("name", ["standup", "hot"])
+def test_the_report_of_a_fixture_shows_messages_sentiments_latency_insights_and_findings(
+    name: str, tmp_path: Path
+) -> None:
+    folder = _copy(name, tmp_path)
+    result = _report(str(folder))
+    assert result.exit_code == 0, result.output
+    written = folder / "report.html"
+    assert result.stdout.strip() == str(written)
+    page = written.read_text(encoding="utf-8")
+    log = read_session(folder)
+    for message in log.messages():
+        assert html.escape(message["payload"]["content"]) in page
+        label = message["sentiment"]["suggested"]
+        assert f'<span class="badge {label}">{label} (' in page
+    insights = [
+        insight
+        for frame in log.received()
+        if frame.data.get("type") == "insight_response"
+        for insight in frame.data["insights"]
+    ]
+    assert insights
+    for insight in insights:
+        assert html.escape(insight["text"]) in page
+    # Each final's latency, as the latency module measures it, is in the page.
+    for latency in finalisation_latency_ms(log, read_transcript(folder / "transcript.json")):
+        assert f"final latency {latency:.0f} ms" in page
+    findings = check_log(log)["findings"]
+    assert "judged now from the recorded traffic" in page
+    for finding in findings:
+        assert f"<code>{finding['code']}</code>" in page
+        assert html.escape(finding["explanation"]) in page
+        for key, value in finding["evidence"].items():
+            assert f"<tr><th>{key}</th><td>{html.escape(json.dumps(value))}</td></tr>" in page
+    if not findings:
+        assert "No findings" in page
+    # Each audio position a finding's evidence names is marked on the waveform.
+    positions = [p for f in findings for p in f["evidence"].get("first_positions", [])]
+    assert page.count('<path class="finding-mark"') == len(positions)
+    assert name != "hot" or positions
+
+
+def test_the_conformance_written_while_recording_is_the_one_shown(tmp_path: Path) -> None:
+    folder = _copy("standup", tmp_path)
+    # A client that declares 48 kHz for 16 kHz audio: the check written beside the log finds it.
+    _rewrite(
+        folder,
+        lambda r: json.loads(
+            json.dumps(r).replace('"sampleRateHertz": 16000', '"sampleRateHertz": 48000')
+        ),
+    )
+    report = write_conformance(folder)
+    assert report is not None
+    codes = [finding["code"] for finding in report["findings"]]
+    assert "sample_rate_mismatch" in codes
+    out = tmp_path / "page.html"
+    assert _report(str(folder), "--out", str(out)).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "from conformance.json, judged while the session was recorded" in page
+    for code in codes:
+        assert f"<code>{code}</code>" in page
+
+
+def test_against_a_baseline_the_page_shows_the_semantic_diff(tmp_path: Path) -> None:
+    baseline = FIXTURES / "standup"
+    candidate = _copy("standup", tmp_path)
+    said = "Can you send me the quarterly report by Friday?"
+    dropped = "Please schedule a meeting with the design team next week."
+
+    def change(record: dict[str, Any]) -> dict[str, Any] | None:
+        text = json.dumps(record)
+        if _kind(record) == "message_response" and dropped in text:
+            return None
+        if _kind(record) == "insight_response" and "dashboard" in text:
+            return None
+        return json.loads(text.replace(said, "Can you send me the annual report by Monday?"))
+
+    _rewrite(candidate, change)
+    out = tmp_path / "diff.html"
+    result = _report(str(candidate), "--vs", str(baseline), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    page = out.read_text(encoding="utf-8")
+    outcome = compare(read_session(baseline), read_session(candidate), Tolerances())
+    assert not outcome.matches
+    assert "differs from the baseline" in page
+    assert f"<td>word error rate, normalised</td><td>{outcome.figures['wer']:.3f}</td>" in page
+    assert f"<td>word error rate, raw</td><td>{outcome.figures['wer_raw']:.3f}</td>" in page
+    assert "<td>messages</td><td>6 in the baseline, 5 here</td>" in page
+    assert "<td>insights</td><td>5 in the baseline, 4 here</td>" in page
+    for difference in outcome.differences:
+        assert html.escape(difference.detail) in page
+    assert "missing action_item" in page
+    # Side by side: the dropped message is missing, the changed one has its words marked.
+    assert f'<span class="status missing">missing</span></td><td>{dropped}</td><td></td>' in page
+    assert "<del>quarterly</del>" in page and "<ins>annual</ins>" in page
+    assert "<del>Friday?</del>" in page and "<ins>Monday?</ins>" in page
+    # The other way round, the message only this session holds is extra.
+    out_reversed = tmp_path / "reversed.html"
+    assert _report(str(baseline), "--vs", str(candidate), "--out", str(out_reversed)).exit_code == 0
+    reversed_page = out_reversed.read_text(encoding="utf-8")
+    assert (
+        f'<span class="status extra">extra</span></td><td></td><td>{dropped}</td>' in reversed_page
+    )
+
+
+def test_the_report_opens_in_chromium_and_requests_nothing_but_itself(
+    tmp_path: Path, require: Any
+) -> None:
+    chromium = shutil.which("chromium")
+    require("Chromium", chromium is not None, "apt-get install chromium")
+    from playwright.sync_api import Route, sync_playwright
+
+    folder = _copy("standup", tmp_path)
+    out = tmp_path / "standup.html"
+    assert _report(str(folder), "--vs", str(FIXTURES / "hot"), "--out", str(out)).exit_code == 0
+    url = out.as_uri()
+    log = read_session(folder)
+    phrases = read_transcript(folder / "transcript.json").phrases
+    requested: list[str] = []
+
+    def only_the_file(route: Route) -> None:
+        requested.append(route.request.url)
+        if route.request.url == url:
+            route.continue_()
+        else:
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+            # Only guards against a hang: a loaded machine may start Chromium slowly.
+            timeout=180_000,
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(180_000)
+            page.route("**/*", only_the_file)
+            page.goto(url, wait_until="load")
+            assert page.locator("h1").inner_text() == "Session standup"
+            svg = page.locator("svg#timeline")
+            assert svg.is_visible()
+            # The waveform is drawn: a path of many points, laid out with a width.
+            assert svg.locator("path.waveform").get_attribute("d").count("L") > 1000
+            assert svg.locator("path.waveform").bounding_box()["width"] > 500
+            assert svg.locator("rect.phrase").count() == len(phrases)
+            assert svg.locator("circle.final").count() == len(log.messages())
+            texts = page.locator("table.messages .message-text").all_inner_texts()
+            assert texts == [m["payload"]["content"] for m in log.messages()]
+            assert page.locator("#comparison .verdict").is_visible()
+            # The inline style applied: a positive message's badge is green.
+            badge = page.locator(".badge.positive").first
+            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(22, 163, 74)"
+        finally:
+            browser.close()
+    assert requested == [url]
+
+
+def test_no_secret_and_no_markup_from_the_session_reaches_the_page(tmp_path: Path) -> None:
+    folder = _copy("hot", tmp_path)
+    hostile = "<script>alert(1)</script> token=" + SECRET
+
+    def change(record: dict[str, Any]) -> dict[str, Any]:
+        if record.get("kind") == "header":
+            record["endpoint"] += "&access_token=" + SECRET
+        if _kind(record) == "message_response":
+            record["data"]["messages"][0]["payload"]["content"] = hostile
+        return record
+
+    _rewrite(folder, change)
+    result = _report(str(folder))
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert SECRET not in page
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_cut_log_still_gets_its_report_and_says_it_was_cut(tmp_path: Path) -> None:
+    folder = _copy("standup", tmp_path)
+    events = folder / "events.jsonl"
+    data = events.read_bytes()
+    events.write_bytes(data[: len(data) * 2 // 3])
+    result = _report(str(folder))
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "has no footer: the recording was interrupted" in page
+    assert "the session log was cut" in page
+    assert html.escape(read_session(folder).messages()[0]["payload"]["content"]) in page
+
+
+def test_server_events_of_unexpected_shape_still_get_a_report(tmp_path: Path) -> None:
+    folder = _copy("standup", tmp_path)
+    odd = {
+        "insight_response": lambda d: d.update(insights="oops"),
+        "topic_response": lambda d: d.update(topics=[5]),
+        "message_response": lambda d: d.update(
+            messages=[{"sentiment": "x", "duration": "y", "payload": 5}, 7]
+        ),
+        "recognition_result": lambda d: d["message"].update(payload=5),
+    }
+
+    def change(record: dict[str, Any]) -> dict[str, Any]:
+        kind = event_kind(record.get("data"))
+        if record.get("dir") == "recv" and kind in odd:
+            odd.pop(kind)(record["data"])
+        return record
+
+    _rewrite(folder, change)
+    assert not odd
+    result = _report(str(folder), "--vs", str(folder))
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "final latency not measured: an event in the log has an unexpected shape" in page
+    assert html.escape(read_session(folder).messages()[-1]["payload"]["content"]) in page
+
+
+def _not_a_folder(tmp_path: Path) -> list[str]:
+    return [str(tmp_path / "nowhere")]
+
+
+def _no_log(tmp_path: Path) -> list[str]:
+    (tmp_path / "empty").mkdir()
+    return [str(tmp_path / "empty")]
+
+
+def _cut_header(tmp_path: Path) -> list[str]:
+    folder = _copy("hot", tmp_path)
+    (folder / "events.jsonl").write_text('{"kind": "header", "format": "symbl-har')
+    return [str(folder)]
+
+
+def _bad_wav(tmp_path: Path) -> list[str]:
+    folder = _copy("hot", tmp_path)
+    (folder / "audio.wav").write_bytes(b"ID3\x04 an mp3, not a WAV")
+    return [str(folder)]
+
+
+def _bad_baseline(tmp_path: Path) -> list[str]:
+    return [str(_copy("hot", tmp_path)), "--vs", str(tmp_path / "nowhere")]
+
+
+def _unwritable(tmp_path: Path) -> list[str]:
+    return [str(_copy("hot", tmp_path)), "--out", str(tmp_path / "no" / "such" / "r.html")]
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_not_a_folder, "is not a folder"),
+        (_no_log, "is not a session: it has no events.jsonl"),
+        (_cut_header, "line 1 is not JSON"),
+        (_bad_wav, "audio.wav is not a WAV file"),
+        (_bad_baseline, "nowhere is not a folder"),
+        (_unwritable, "cannot write the report to"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(make: Any, says: str, tmp_path: Path) -> None:
+    result = _report(*make(tmp_path))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+    assert result.stdout == ""
+    assert not list(tmp_path.rglob("report.html"))
