@@ -90,7 +90,7 @@ def test_the_sdk_streams_and_stops_with_what_the_recording_answered(
     done, events = run_app(node_sdk, symbl_mock, AUDIO)
     # `await connection.stop()` resolves on `conversation_completed`, and the SDK closes its
     # socket on `recognition_stopped` or `conversation_completed`, whichever comes first: it
-    # completes only when the server sends `conversation_completed` first (PROTOCOL.md). The
+    # completes only when the server sends `conversation_completed` first (docs/protocol.md). The
     # app bounds the wait and reports `stop_unresolved` (exit 3) otherwise; node then exits
     # by itself once the app has cleared the SDK's 24 h token-refresh timer.
     assert of(events, "stop_unresolved") == [], "the SDK's stop() never resolved"

@@ -1,4 +1,4 @@
-"""The session folder, format version 1: `audio.wav` + `events.jsonl` (see DESIGN.md).
+"""The session folder, format version 1: `audio.wav` + `events.jsonl` (docs/session-folder.md).
 
 The writer appends each frame as it happens and flushes it, audio before the record that
 refers to it, so a killed process leaves a readable prefix; everything it writes passes

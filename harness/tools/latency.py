@@ -1,4 +1,4 @@
-"""Latency figures of a recorded session, as BENCHMARKING.md defines them.
+"""Latency figures of a recorded session, as docs/benchmarking.md defines them.
 
 Everything is read from the session log: `t_send` of each audio frame (stamped just before
 it was sent) and `t_recv` of each event (stamped when it arrived, before parsing). Word

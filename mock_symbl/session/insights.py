@@ -17,7 +17,7 @@ from functools import cache
 import yake
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-# Thresholds of PROTOCOL.md: -0.3 is still neutral, -0.437 is negative.
+# Thresholds of docs/protocol.md: -0.3 is still neutral, -0.437 is negative.
 NEGATIVE_BELOW = -0.3
 POSITIVE_ABOVE = 0.3
 
@@ -230,7 +230,7 @@ def polarity(text: str) -> float:
 
 
 def suggested(score: float) -> str:
-    """`negative`, `neutral` or `positive` by PROTOCOL.md's thresholds."""
+    """`negative`, `neutral` or `positive` by the thresholds of docs/protocol.md."""
     if score < NEGATIVE_BELOW:
         return "negative"
     if score > POSITIVE_ABOVE:

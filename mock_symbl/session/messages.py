@@ -1,4 +1,4 @@
-"""The server's messages as they go on the wire (PROTOCOL.md), built from plain values."""
+"""The server's messages as they go on the wire (docs/protocol.md), built from plain values."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from harness import __version__
 from mock_symbl.session.faults import FaultBoard
 from mock_symbl.store import Store
+from mock_symbl.web.api_pages import install_api_pages
 from mock_symbl.web.async_api import MEDIA_UPLOADS, install_async_api
 from mock_symbl.web.auth import Authority
 from mock_symbl.web.config import MockConfig
@@ -39,7 +40,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     authority = Authority(store, config.apps, config.token_lifetime_s)
     faults = FaultBoard(config.faults)
     streaming = StreamingEndpoint(store, authority, config, faults)
-    app = FastAPI(title="mock_symbl", version=__version__)
+    app = FastAPI(title="mock_symbl", version=__version__, docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.authority = authority
     app.state.rate_limiter = (
@@ -80,6 +81,7 @@ def create_app(config: MockConfig | None = None) -> FastAPI:
     install_async_api(app)
     app.include_router(entities_api)
     app.include_router(experience)
+    install_api_pages(app)
 
     @app.get("/")
     def health() -> dict[str, str]:

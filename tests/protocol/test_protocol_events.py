@@ -1,4 +1,4 @@
-"""Parsing every server message of PROTOCOL.md into typed events."""
+"""Parsing every server message of docs/protocol.md into typed events."""
 
 from __future__ import annotations
 
