@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,9 @@ from harness.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
     from mock_symbl import Faults
 
 
@@ -77,8 +82,6 @@ def bench(
       symbl-harness bench fixtures/sessions/hot --mock --ramp --bound finalisation:p99=900
       symbl-harness bench fixtures/sessions/hot --mock --mock-fault delay_ms=200
     """
-    from harness.session_folder.log import TRANSCRIPT_FILE
-    from harness.session_folder.transcript import read_transcript
     from harness.tools.bench import DEFAULT_BOUND, Bound, Load, Ramp, run_benchmark
     from harness.tools.bench_plots import latency_cdfs, timeline
     from harness.tools.replay import plan_replay
@@ -99,28 +102,104 @@ def bench(
     folder = out or new_folder("symbl-bench-")
     for session in sessions:
         plan_replay(session)
-    report = run_benchmark(
-        list(sessions),
-        Load(levels, repeat, pace),
-        endpoint=endpoint,
-        out=folder,
-        mock=MockConfig(faults=faults),
-    )
-    summary = report.to_json()
-    (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plots = [latency_cdfs(report, folder / "latency-cdf.png")]
-    first = next((r for r in report.runs if r.metrics is not None), None)
-    if first is not None:
-        transcript = read_transcript(first.source / TRANSCRIPT_FILE)
-        plots.append(timeline(first.folder, transcript, folder / "timeline.png"))
+    with _progress() as progress:
+        report = run_benchmark(
+            list(sessions),
+            Load(levels, repeat, pace),
+            endpoint=endpoint,
+            out=folder,
+            mock=MockConfig(faults=faults),
+            progress=progress,
+        )
+        progress.plotting()
+        summary = report.to_json()
+        (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
+        plots = [latency_cdfs(report, folder / "latency-cdf.png")]
+        if any(run.metrics is not None for run in report.runs):
+            plots.append(timeline(report, folder / "timeline.png"))
     if as_json:
         print_json(summary)
     else:
         _show_bench(summary)
+    if summary["warning"]:
+        click.echo(f"warning: {summary['warning']}", err=True)
     click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
     failed = [error for level in summary["levels"].values() for error in level["errors"]]
     # A ramp is meant to break: its errors are its finding, not a failure of the run.
     sys.exit(1 if failed and not ramp else 0)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[_Progress]:
+    """Progress on stderr while a terminal watches it, erased when done; silent otherwise."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    display = _Progress(console if console.is_terminal else None)
+    try:
+        yield display
+    finally:
+        display.stop()
+
+
+class _Progress:
+    """A `BenchProgress` drawn with rich: a line per level, one per replay running."""
+
+    def __init__(self, console: Console | None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+        self.bar = (
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+            )
+            if console is not None
+            else None
+        )
+        self.task: TaskID | None = None
+        self.replays: dict[str, TaskID] = {}
+        if self.bar is not None:
+            self.bar.start()
+
+    def _show(self, description: str, total: int | None = None) -> None:
+        if self.bar is None:
+            return
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(description, total=total)
+        self.bar.refresh()
+
+    def floor(self) -> None:
+        self._show("measuring the floor (loopback round trip)")
+
+    def level(self, level: int, replays: int) -> None:
+        self._show(f"level {level} at once: replays done", total=replays)
+
+    def started(self, name: str) -> None:
+        if self.bar is not None:
+            self.replays[name] = self.bar.add_task(f"  replaying {name}", total=None)
+            self.bar.refresh()
+
+    def finished(self, name: str, error: str | None) -> None:
+        if self.bar is None:
+            return
+        self.bar.remove_task(self.replays.pop(name))
+        if self.task is not None:
+            self.bar.advance(self.task)
+        if error:
+            self.bar.console.print(f"{name}: {error}")
+        self.bar.refresh()
+
+    def plotting(self) -> None:
+        self._show("writing bench.json and the plots")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _show_bench(summary: dict[str, Any]) -> None:

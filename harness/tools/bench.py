@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
@@ -91,8 +91,8 @@ def floor_warning(floor: Mapping[str, Any], levels: Mapping[str, Mapping[str, An
     )
 
 
-class BenchProgress:
-    """What a run reports as it goes; does nothing by default (see the CLI's display)."""
+class BenchProgress(Protocol):
+    """What a run reports as it goes (the CLI draws it on a terminal)."""
 
     def floor(self) -> None:
         """The loopback round trip is being measured."""
@@ -105,6 +105,22 @@ class BenchProgress:
 
     def finished(self, name: str, error: str | None) -> None:
         """A replay ended, with its error if it failed."""
+
+
+class _Quiet:
+    """Reports nothing (where no one watches)."""
+
+    def floor(self) -> None:
+        return None
+
+    def level(self, level: int, replays: int) -> None:
+        return None
+
+    def started(self, name: str) -> None:
+        return None
+
+    def finished(self, name: str, error: str | None) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -337,7 +353,7 @@ async def run_bench(
         else None
         for plan in plans
     }
-    progress = progress or BenchProgress()
+    progress = progress or _Quiet()
     report = BenchReport(speed=load.speed)
     progress.floor()
     report.floor["loopback_round_trip_ms"] = await loopback_floor()

@@ -55,7 +55,7 @@ def partial_words(data: dict[str, Any]) -> list[str]:
     return [w for w in (_norm(word) for word in transcript.split()) if w]
 
 
-class _Clock:
+class SendClock:
     """When the frame holding a given audio position was sent."""
 
     def __init__(self, log: SessionLog) -> None:
@@ -174,7 +174,7 @@ def _stability(
 
 
 def _words(
-    groups: list[list[TextFrame]], transcript: Transcript, clock: _Clock, result: SessionLatency
+    groups: list[list[TextFrame]], transcript: Transcript, clock: SendClock, result: SessionLatency
 ) -> None:
     counted = 0
     for phrase, partials in zip(transcript.phrases, groups, strict=False):
@@ -207,7 +207,7 @@ def _message_ends(log: SessionLog) -> dict[str, float]:
     return ends
 
 
-def _references(log: SessionLog, clock: _Clock, result: SessionLatency) -> None:
+def _references(log: SessionLog, clock: SendClock, result: SessionLatency) -> None:
     ends = _message_ends(log)
     for frame in log.received():
         kind = event_kind(frame.data)
@@ -251,7 +251,7 @@ def _lifecycle(log: SessionLog, result: SessionLatency) -> None:
 def session_latency(log: SessionLog, transcript: Transcript) -> SessionLatency:
     """Every latency metric of one recorded session against its reference transcript."""
     result = SessionLatency()
-    clock = _Clock(log)
+    clock = SendClock(log)
     groups, finals = _groups(log)
     for phrase, partials, final in zip(transcript.phrases, groups, finals, strict=False):
         first_word_start = clock.sent(phrase.words[0].start)
