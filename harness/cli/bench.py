@@ -206,7 +206,7 @@ def _show_bench(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.tools.bench import METRICS
+    from harness.tools.bench import LIFECYCLE, METRICS
 
     console = Console(soft_wrap=True)
     floor = summary["floor"]
@@ -222,7 +222,7 @@ def _show_bench(summary: dict[str, Any]) -> None:
     for column in ("metric", "at once", "n", "p50", "p90", "p99", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for at_once, figures in summary["levels"].items():
-        for name in METRICS:
+        for name in (*METRICS, *LIFECYCLE):
             f = figures[name]
             if f:
                 table.add_row(
@@ -232,6 +232,24 @@ def _show_bench(summary: dict[str, Any]) -> None:
                     *(f"{f[q]:.1f}" for q in ("p50", "p90", "p99", "max")),
                 )
     console.print(table)
+    stability = Table(title="stability of the partials", title_justify="left")
+    columns = {
+        "at once": None,
+        "phrases": "phrases",
+        "flicker": "flicker",
+        "flicker / phrase": "flicker_per_phrase",
+        "final words": "words",
+        "revisions / word": "revisions_per_word",
+        "words revised": "changed_word_share",
+    }
+    for column in columns:
+        stability.add_column(column, justify="right")
+    for at_once, figures in summary["levels"].items():
+        s = figures["stability"]
+        if s["phrases"]:
+            stability.add_row(at_once, *(f"{s[key]:g}" for key in list(columns.values())[1:]))
+    if stability.row_count:
+        console.print(stability)
     capacity = summary.get("capacity")
     if capacity is not None:
         held = capacity["held"]
