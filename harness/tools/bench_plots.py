@@ -174,7 +174,9 @@ def _session_panel(axis: Axes, source: Path, runs: list[BenchRun]) -> None:
         axis.text(
             x + width / 2,
             0.96,
-            textwrap.fill(phrase.text, max(8, int(width * chars_per_second))),
+            textwrap.fill(
+                phrase.text, max(8, int(width * chars_per_second)), break_long_words=False
+            ),
             transform=axis.get_xaxis_transform(),
             ha="center",
             va="top",

@@ -49,11 +49,22 @@ def test_bench_against_the_mock(tmp_path: Path) -> None:
     assert "level" not in done.stderr
     assert report["floor"]["loopback_round_trip_ms"]["n"] == 1000
     assert set(report["levels"]) == {"1", "2"}
+    assert "warning" in report
     for level in report["levels"].values():
         assert level["errors"] == []
         # hot has 2 phrases and standup 6: every phrase finalised once per replay.
         assert level["finalisation_ms"]["n"] == 8
         assert level["word_emission_ms"]["n"] == 63
+        # Their recorded partials only ever grow: no flicker, no word revised, 63 words.
+        stability = level["stability"]
+        assert (stability["phrases"], stability["words"]) == (8, 63)
+        assert (stability["flicker"], stability["revisions_per_word"]) == (0, 0.0)
+        # One set-up and one tear-down per session; each contains the step before it.
+        for name in ("handshake_ms", "set_up_ms", "stop_to_completed_ms", "stop_to_close_ms"):
+            assert level[name]["n"] == 2, name
+        for q in ("p50", "max"):
+            assert level["handshake_ms"][q] <= level["set_up_ms"][q]
+            assert level["stop_to_completed_ms"][q] <= level["stop_to_close_ms"][q]
     for plot in ("latency-cdf.png", "timeline.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Sessions run at once each got a conversation of their own.
