@@ -143,17 +143,17 @@ def _progress() -> Iterator[_Progress]:
 
 
 class _Progress:
-    """A `BenchProgress` drawn with rich: a line per level, one per replay running."""
+    """A `BenchProgress` drawn with rich: a line for the level (replays done of all), one per
+    replay running, each with its time so far."""
 
     def __init__(self, console: Console | None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.bar = (
             Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
+                TimeElapsedColumn(),
                 console=console,
                 transient=True,
             )
@@ -162,37 +162,42 @@ class _Progress:
         )
         self.task: TaskID | None = None
         self.replays: dict[str, TaskID] = {}
+        self.done = self.total = self.at_once = 0
         if self.bar is not None:
             self.bar.start()
 
-    def _show(self, description: str, total: int | None = None) -> None:
+    def _show(self, description: str) -> None:
         if self.bar is None:
             return
-        if self.task is not None:
-            self.bar.remove_task(self.task)
-        self.task = self.bar.add_task(description, total=total)
+        if self.task is None:
+            self.task = self.bar.add_task(description)
+        else:
+            self.bar.update(self.task, description=description)
         self.bar.refresh()
+
+    def _count(self) -> None:
+        self._show(f"level {self.at_once} at once: {self.done} of {self.total} replays done")
 
     def floor(self) -> None:
         self._show("measuring the floor (loopback round trip)")
 
     def level(self, level: int, replays: int) -> None:
-        self._show(f"level {level} at once: replays done", total=replays)
+        self.at_once, self.done, self.total = level, 0, replays
+        self._count()
 
     def started(self, name: str) -> None:
         if self.bar is not None:
-            self.replays[name] = self.bar.add_task(f"  replaying {name}", total=None)
+            self.replays[name] = self.bar.add_task(f"  replaying {name}")
             self.bar.refresh()
 
     def finished(self, name: str, error: str | None) -> None:
         if self.bar is None:
             return
         self.bar.remove_task(self.replays.pop(name))
-        if self.task is not None:
-            self.bar.advance(self.task)
+        self.done += 1
         if error:
             self.bar.console.print(f"{name}: {error}")
-        self.bar.refresh()
+        self._count()
 
     def plotting(self) -> None:
         self._show("writing bench.json and the plots")
