@@ -235,8 +235,8 @@ class BenchReport:
         ]
 
     def stability(self, level: int) -> dict[str, Any]:
-        """Flicker and revisions per word over every phrase at one level (see
-        `harness.tools.latency._stability`)."""
+        """Flicker and revisions per word over every phrase at one level (defined in
+        `harness.tools.latency`)."""
         runs = [r.metrics for r in self.runs if r.concurrency == level and r.metrics is not None]
         words = [count for m in runs for count in m.word_revisions]
         phrases = sum(m.phrases for m in runs)

@@ -4,6 +4,19 @@ Everything is read from the session log: `t_send` of each audio frame (stamped j
 it was sent) and `t_recv` of each event (stamped when it arrived, before parsing). Word
 times come from the reference transcript. Events pair with phrases in order: the partials
 after the (i-1)-th `message_response` and up to the i-th belong to phrase i.
+
+Stability, as a person reading the live captions meets it. A phrase's hypotheses are its
+non-empty partials in arrival order, then its final (the words of its `message_response`).
+Words are normalised (case, punctuation) and compared by position, as a caption line shows
+them: hypothesis k+1 *retracts* the word at position i of hypothesis k when it shows another
+word there or none.
+
+- `flicker`: the hypotheses (partials, or the final) that retract at least one word the one
+  before showed; words only appended are not flicker.
+- `word_revisions`: for each word of each final, the retractions at its position up to and
+  including the final: 0 for a word that, once shown, never changed.
+- `revisions_per_word`: their mean; `changed_word_share`: the share of final words revised
+  at least once.
 """
 
 from __future__ import annotations
@@ -84,7 +97,7 @@ class SessionLatency:
     `start_to_recognition_ms` from sending `start_request` to `recognition_started`;
     `stop_to_completed_ms` from sending `stop_request` to `conversation_completed`;
     `stop_to_close_ms` from sending `stop_request` to the connection's close. Stability
-    (`flicker`, `word_revisions`, ...) is defined in `_stability`.
+    (`flicker`, `word_revisions`, ...) is defined in the module's docstring.
     """
 
     first_partial_ms: list[float] = field(default_factory=list)
@@ -143,20 +156,7 @@ def _retracted(before: list[str], after: list[str]) -> list[int]:
 def _stability(
     groups: list[list[TextFrame]], finals: list[TextFrame], result: SessionLatency
 ) -> None:
-    """Flicker and revisions, as a person reading the live captions meets them.
-
-    A phrase's hypotheses are its non-empty partials in arrival order, then its final (the
-    words of its `message_response`). Words are normalised (case, punctuation) and compared
-    by position, as a caption line shows them: hypothesis k+1 *retracts* the word at
-    position i of hypothesis k when it shows another word there or none.
-
-    - `flicker`: the hypotheses (partials, or the final) that retract at least one word the
-      one before showed; words only appended are not flicker.
-    - `word_revisions`: for each word of each final, the retractions at its position before
-      (and including) the final: 0 for a word that, once shown, never changed.
-    - `revisions_per_word`: their mean; `changed_word_share`: the share of final words
-      revised at least once.
-    """
+    """Flicker and revisions per word (see the module's docstring)."""
     for partials, final in zip(groups, finals, strict=False):
         history = [partial_words(p.data) for p in partials] + [final_words(final.data)]
         counts = [0] * len(history[-1])
