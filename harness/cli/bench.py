@@ -74,7 +74,9 @@ def bench(
     as_json: bool,
 ) -> None:
     """Measure streaming latency by replaying sessions: first partial, word emission,
-    finalisation, insight and topic latency, stability, set-up; with the machine's floor.
+    finalisation, insight and topic latency, stability (flicker, revisions per word),
+    set-up and tear-down; with the machine's floor, and a warning when the floor is too
+    close to the figures to trust them. On a terminal, progress is shown on stderr.
 
     \b
     Example:
