@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,9 @@ from harness.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
     from mock_symbl import Faults
 
 
@@ -69,7 +74,9 @@ def bench(
     as_json: bool,
 ) -> None:
     """Measure streaming latency by replaying sessions: first partial, word emission,
-    finalisation, insight and topic latency, stability, set-up; with the machine's floor.
+    finalisation, insight and topic latency, stability (flicker, revisions per word),
+    set-up and tear-down; with the machine's floor, and a warning when the floor is too
+    close to the figures to trust them. On a terminal, progress is shown on stderr.
 
     \b
     Example:
@@ -77,8 +84,6 @@ def bench(
       symbl-harness bench fixtures/sessions/hot --mock --ramp --bound finalisation:p99=900
       symbl-harness bench fixtures/sessions/hot --mock --mock-fault delay_ms=200
     """
-    from harness.session_folder.log import TRANSCRIPT_FILE
-    from harness.session_folder.transcript import read_transcript
     from harness.tools.bench import DEFAULT_BOUND, Bound, Load, Ramp, run_benchmark
     from harness.tools.bench_plots import latency_cdfs, timeline
     from harness.tools.replay import plan_replay
@@ -99,35 +104,116 @@ def bench(
     folder = out or new_folder("symbl-bench-")
     for session in sessions:
         plan_replay(session)
-    report = run_benchmark(
-        list(sessions),
-        Load(levels, repeat, pace),
-        endpoint=endpoint,
-        out=folder,
-        mock=MockConfig(faults=faults),
-    )
-    summary = report.to_json()
-    (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plots = [latency_cdfs(report, folder / "latency-cdf.png")]
-    first = next((r for r in report.runs if r.metrics is not None), None)
-    if first is not None:
-        transcript = read_transcript(first.source / TRANSCRIPT_FILE)
-        plots.append(timeline(first.folder, transcript, folder / "timeline.png"))
+    with _progress() as progress:
+        report = run_benchmark(
+            list(sessions),
+            Load(levels, repeat, pace),
+            endpoint=endpoint,
+            out=folder,
+            mock=MockConfig(faults=faults),
+            progress=progress,
+        )
+        progress.plotting()
+        summary = report.to_json()
+        (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
+        plots = [latency_cdfs(report, folder / "latency-cdf.png")]
+        if any(run.metrics is not None for run in report.runs):
+            plots.append(timeline(report, folder / "timeline.png"))
     if as_json:
         print_json(summary)
     else:
         _show_bench(summary)
+    if summary["warning"]:
+        click.echo(f"warning: {summary['warning']}", err=True)
     click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
     failed = [error for level in summary["levels"].values() for error in level["errors"]]
     # A ramp is meant to break: its errors are its finding, not a failure of the run.
     sys.exit(1 if failed and not ramp else 0)
 
 
+@contextlib.contextmanager
+def _progress() -> Iterator[_Progress]:
+    """Progress on stderr while a terminal watches it, erased when done; silent otherwise."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    display = _Progress(console if console.is_terminal else None)
+    try:
+        yield display
+    finally:
+        display.stop()
+
+
+class _Progress:
+    """A `BenchProgress` drawn with rich: a line for the level (replays done of all), one per
+    replay running, each with its time so far."""
+
+    def __init__(self, console: Console | None) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.bar = (
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            if console is not None
+            else None
+        )
+        self.task: TaskID | None = None
+        self.replays: dict[str, TaskID] = {}
+        self.done = self.total = self.at_once = 0
+        if self.bar is not None:
+            self.bar.start()
+
+    def _show(self, description: str) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task(description)
+        else:
+            self.bar.update(self.task, description=description)
+        self.bar.refresh()
+
+    def _count(self) -> None:
+        self._show(f"level {self.at_once} at once: {self.done} of {self.total} replays done")
+
+    def floor(self) -> None:
+        self._show("measuring the floor (loopback round trip)")
+
+    def level(self, level: int, replays: int) -> None:
+        self.at_once, self.done, self.total = level, 0, replays
+        self._count()
+
+    def started(self, name: str) -> None:
+        if self.bar is not None:
+            self.replays[name] = self.bar.add_task(f"  replaying {name}")
+            self.bar.refresh()
+
+    def finished(self, name: str, error: str | None) -> None:
+        if self.bar is None:
+            return
+        self.bar.remove_task(self.replays.pop(name))
+        self.done += 1
+        if error:
+            self.bar.console.print(f"{name}: {error}")
+        self._count()
+
+    def plotting(self) -> None:
+        self._show("writing bench.json and the plots")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def _show_bench(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.tools.bench import METRICS
+    from harness.tools.bench import LIFECYCLE, METRICS
 
     console = Console(soft_wrap=True)
     floor = summary["floor"]
@@ -143,7 +229,7 @@ def _show_bench(summary: dict[str, Any]) -> None:
     for column in ("metric", "at once", "n", "p50", "p90", "p99", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for at_once, figures in summary["levels"].items():
-        for name in METRICS:
+        for name in (*METRICS, *LIFECYCLE):
             f = figures[name]
             if f:
                 table.add_row(
@@ -153,6 +239,24 @@ def _show_bench(summary: dict[str, Any]) -> None:
                     *(f"{f[q]:.1f}" for q in ("p50", "p90", "p99", "max")),
                 )
     console.print(table)
+    stability = Table(title="stability of the partials", title_justify="left")
+    columns = {
+        "at once": None,
+        "phrases": "phrases",
+        "flicker": "flicker",
+        "flicker / phrase": "flicker_per_phrase",
+        "final words": "words",
+        "revisions / word": "revisions_per_word",
+        "words revised": "changed_word_share",
+    }
+    for column in columns:
+        stability.add_column(column, justify="right")
+    for at_once, figures in summary["levels"].items():
+        s = figures["stability"]
+        if s["phrases"]:
+            stability.add_row(at_once, *(f"{s[key]:g}" for key in list(columns.values())[1:]))
+    if stability.row_count:
+        console.print(stability)
     capacity = summary.get("capacity")
     if capacity is not None:
         held = capacity["held"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
@@ -40,6 +40,87 @@ METRICS = (
     "insight_ms",
     "topic_ms",
 )
+# Set-up and tear-down, one figure per session (see `SessionLatency`).
+LIFECYCLE = (
+    "handshake_ms",
+    "set_up_ms",
+    "start_to_recognition_ms",
+    "stop_to_completed_ms",
+    "stop_to_close_ms",
+)
+# The floor may take up this share of the finalisation latency's median before the figures
+# are flagged: any receive stamp can be late by as much as the machine's own p99 stall.
+FLOOR_SHARE = 0.1
+FLOOR_PARTS = ("pacing_lateness_ms", "loopback_round_trip_ms")
+
+
+def floor_warning(floor: Mapping[str, Any], levels: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why the figures cannot be trusted, or None.
+
+    The floor is the larger p99 of the pacing lateness and the loopback round trip: how late
+    the harness itself can be, at the 99th percentile, to send a frame or stamp an arrival.
+    When it exceeds `FLOOR_SHARE` of the lowest finalisation p50 of any level (else of the
+    lowest p50 of any latency metric, when no phrase was finalised), the machine's own
+    delays are a visible part of the figures: the run says so rather than report them as the
+    endpoint's.
+    """
+    p99s = [(floor.get(name) or {}).get("p99") for name in FLOOR_PARTS]
+    known = [p99 for p99 in p99s if p99 is not None]
+    if not known:
+        return None
+    worst = max(known)
+
+    def medians(names: Sequence[str]) -> list[tuple[float, str]]:
+        return [
+            (level[name]["p50"], name)
+            for level in levels.values()
+            for name in names
+            if "p50" in (level.get(name) or {})
+        ]
+
+    compared = medians(("finalisation_ms",)) or medians(METRICS)
+    if not compared:
+        return None
+    median, name = min(compared)
+    if worst <= FLOOR_SHARE * median:
+        return None
+    return (
+        f"the machine's floor (p99 {worst:.1f} ms) is over {FLOOR_SHARE:.0%} of the "
+        f"{name.removesuffix('_ms')} p50 ({median:.1f} ms): these figures cannot be trusted; "
+        "run on a quieter machine or with fewer sessions at once"
+    )
+
+
+class BenchProgress(Protocol):
+    """What a run reports as it goes (the CLI draws it on a terminal)."""
+
+    def floor(self) -> None:
+        """The loopback round trip is being measured."""
+
+    def level(self, level: int, replays: int) -> None:
+        """A concurrency level begins: `replays` replays, `level` at a time."""
+
+    def started(self, name: str) -> None:
+        """A replay (named as its folder) began."""
+
+    def finished(self, name: str, error: str | None) -> None:
+        """A replay ended, with its error if it failed."""
+
+
+class _Quiet:
+    """Reports nothing (where no one watches)."""
+
+    def floor(self) -> None:
+        return None
+
+    def level(self, level: int, replays: int) -> None:
+        return None
+
+    def started(self, name: str) -> None:
+        return None
+
+    def finished(self, name: str, error: str | None) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -143,26 +224,60 @@ class BenchReport:
                 values.extend(getattr(run.metrics, name))
         return values
 
+    def lifecycle(self, name: str, level: int) -> list[float]:
+        """One set-up or tear-down figure per session at one level (where it was seen)."""
+        return [
+            value
+            for run in self.runs
+            if run.concurrency == level
+            and run.metrics is not None
+            and (value := getattr(run.metrics, name)) is not None
+        ]
+
+    def stability(self, level: int) -> dict[str, Any]:
+        """Flicker and revisions per word over every phrase at one level (defined in
+        `harness.tools.latency`)."""
+        runs = [r.metrics for r in self.runs if r.concurrency == level and r.metrics is not None]
+        words = [count for m in runs for count in m.word_revisions]
+        phrases = sum(m.phrases for m in runs)
+        flicker = sum(m.flicker for m in runs)
+        return {
+            "phrases": phrases,
+            "words": len(words),
+            "flicker": flicker,
+            "flicker_per_phrase": round(flicker / phrases, 4) if phrases else None,
+            "revisions_per_word": round(sum(words) / len(words), 4) if words else None,
+            "changed_word_share": round(sum(1 for w in words if w) / len(words), 4)
+            if words
+            else None,
+            "word_revisions": percentiles([float(w) for w in words]),
+        }
+
     def level_json(self, level: int) -> dict[str, Any]:
         """Percentiles per metric at one level, with its sessions and errors."""
         return {
             "sessions": sum(1 for r in self.runs if r.concurrency == level),
             "errors": [r.error for r in self.runs if r.concurrency == level and r.error],
             **{name: percentiles(self.metric(name, level)) for name in METRICS},
+            **{name: percentiles(self.lifecycle(name, level)) for name in LIFECYCLE},
+            "stability": self.stability(level),
             "pacing_lateness_ms": lateness_ms(
                 [ns for r in self.runs if r.concurrency == level for ns in r.lateness_ns]
             ),
         }
 
     def to_json(self) -> dict[str, Any]:
-        """Percentiles per metric and level, the floor, the settings, errors and capacity."""
-        out = {
+        """Percentiles per metric and level, the floor and its warning (None when the
+        figures stand clear of it), the settings, errors and capacity."""
+        levels = {str(level): self.level_json(level) for level in self.levels()}
+        out: dict[str, Any] = {
             "speed": "max" if self.speed is None else self.speed,
             "label": "max speed (latencies are not real-time figures)"
             if self.speed is None
             else "",
             "floor": self.floor,
-            "levels": {str(level): self.level_json(level) for level in self.levels()},
+            "warning": floor_warning(self.floor, levels),
+            "levels": levels,
         }
         if self.capacity is not None:
             out["capacity"] = self.capacity
@@ -213,7 +328,20 @@ async def _replay(
     return run
 
 
-async def run_bench(sessions: Sequence[Path], where: Target, load: Load, out: Path) -> BenchReport:
+async def _reported(name: str, job: Awaitable[BenchRun], progress: BenchProgress) -> BenchRun:
+    progress.started(name)
+    run = await job
+    progress.finished(name, run.error)
+    return run
+
+
+async def run_bench(
+    sessions: Sequence[Path],
+    where: Target,
+    load: Load,
+    out: Path,
+    progress: BenchProgress | None = None,
+) -> BenchReport:
     """Replay `sessions` at each concurrency level, `repeat` rounds each; with a `Ramp`,
     at rising levels until one breaks, and report the capacity (the last that held).
 
@@ -225,7 +353,9 @@ async def run_bench(sessions: Sequence[Path], where: Target, load: Load, out: Pa
         else None
         for plan in plans
     }
+    progress = progress or _Quiet()
     report = BenchReport(speed=load.speed)
+    progress.floor()
     report.floor["loopback_round_trip_ms"] = await loopback_floor()
     levels = load.levels
     ramp = levels if isinstance(levels, Ramp) else None
@@ -233,6 +363,7 @@ async def run_bench(sessions: Sequence[Path], where: Target, load: Load, out: Pa
     for level in steps:
         # Every session at least once per round; `level` replays run at a time.
         slots = max(level, len(plans))
+        progress.level(level, slots * load.repeat)
         for round_number in range(load.repeat):
             for first in range(0, slots, level):
                 batch = []
@@ -244,16 +375,15 @@ async def run_bench(sessions: Sequence[Path], where: Target, load: Load, out: Pa
                     connection_id = f"{plan.connection_id}-{name}"
                     if where.mock is not None:
                         where.mock.learn(plan.folder, connection_id)
-                    batch.append(
-                        _replay(
-                            plan,
-                            transcript=transcripts[plan.folder.name],
-                            to=where.destination(connection_id),
-                            folder=out / name,
-                            speed=load.speed,
-                            level=level,
-                        )
+                    job = _replay(
+                        plan,
+                        transcript=transcripts[plan.folder.name],
+                        to=where.destination(connection_id),
+                        folder=out / name,
+                        speed=load.speed,
+                        level=level,
                     )
+                    batch.append(_reported(name, job, progress))
                 report.runs.extend(await asyncio.gather(*batch))
         if ramp is not None:
             why = ramp.broken_by(report.level_json(level))
@@ -275,8 +405,9 @@ def run_benchmark(
     endpoint: str | None,
     out: Path,
     mock: MockConfig | None = None,
+    progress: BenchProgress | None = None,
 ) -> BenchReport:
     """Run a benchmark against `endpoint`, or the bundled mock (`mock`'s settings) when it
-    is None."""
+    is None; `progress` hears of each level and replay as it goes."""
     with target(endpoint, mock) as where:
-        return asyncio.run(run_bench(sessions, where, load, out))
+        return asyncio.run(run_bench(sessions, where, load, out, progress))

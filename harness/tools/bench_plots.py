@@ -1,7 +1,15 @@
-"""Plots of a benchmark (PNG, matplotlib): latency CDFs, and one session's timeline."""
+"""Plots of a benchmark (PNG, matplotlib): latency CDFs, and every replay's timeline.
+
+Each plot is built as a `Figure` (what the tests inspect) and saved by a second function.
+Artists a reader must find carry a `gid`: `p50`, `p99`, `floor` on the CDFs; on the
+timeline, `replay:NAME` for each replay's line and `phrase` for each phrase's label.
+"""
 
 from __future__ import annotations
 
+import re
+import textwrap
+from collections import defaultdict
 from pathlib import Path
 
 import matplotlib as mpl
@@ -10,59 +18,213 @@ mpl.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
-from harness.session_folder.log import read_session
-from harness.session_folder.transcript import Transcript
-from harness.tools.bench import METRICS, BenchReport
-from harness.tools.latency import event_kind, partial_words
+from harness.session_folder.log import TRANSCRIPT_FILE, SessionLog, read_session
+from harness.session_folder.transcript import read_transcript
+from harness.tools.bench import METRICS, BenchReport, BenchRun
+from harness.tools.latency import SendClock, event_kind, partial_words
+
+# The CDF's y axis, stretched near 1 so the tail (p90, p99) is not a sliver at the top.
+SHARE_TICKS = (0.5, 0.9, 0.99)
+
+
+def _floor(report: BenchReport) -> tuple[float, str] | None:
+    """The floor to draw: pacing lateness p99, else (max speed) the loopback round trip's."""
+    for key, what in (
+        ("pacing_lateness_ms", "pacing lateness"),
+        ("loopback_round_trip_ms", "loopback round trip"),
+    ):
+        p99 = (report.floor.get(key) or {}).get("p99")
+        if p99 is not None:
+            return float(p99), f"floor: {what} p99 {p99:.1f} ms"
+    return None
+
+
+def _stretch(share: np.ndarray) -> np.ndarray:
+    """-log10(1 - share), capped: 0.5, 0.9 and 0.99 land evenly apart."""
+    return -np.log10(np.clip(1.0 - share, 10**-2.3, None))
+
+
+def cdf_figure(report: BenchReport) -> Figure:
+    """One panel per latency metric: its cumulative distribution at each concurrency level,
+    p50 (o) and p99 (^) marked on each curve, the machine's floor as a grey line, one
+    legend for the figure."""
+    levels = report.levels()
+    colours = {level: f"C{i % 10}" for i, level in enumerate(levels)}
+    floor = _floor(report)
+    figure, axes = plt.subplots(
+        1, len(METRICS), figsize=(3.4 * len(METRICS), 3.6), sharey=True, squeeze=False
+    )
+    for axis, name in zip(axes[0], METRICS, strict=True):
+        axis.set_title(name.removesuffix("_ms").replace("_", " "))
+        counts = []
+        for level in levels:
+            values = np.sort(np.asarray(report.metric(name, level)))
+            if not values.size:
+                continue
+            counts.append(f"{values.size}")
+            share = np.arange(1, values.size + 1) / values.size
+            axis.step(values, _stretch(share), where="post", color=colours[level])
+            p50, p99 = np.percentile(values, [50, 99])
+            axis.plot(p50, _stretch(np.asarray(0.5)), "o", color=colours[level], gid="p50")
+            axis.plot(p99, _stretch(np.asarray(0.99)), "^", color=colours[level], gid="p99")
+        if not counts:
+            axis.text(0.5, 0.5, "no figures", ha="center", va="center", transform=axis.transAxes)
+            axis.set_xticks([])
+            continue
+        if floor is not None:
+            axis.axvline(floor[0], color="0.4", linestyle=":", linewidth=1.5, gid="floor")
+        axis.set_xlabel(f"ms (n = {' / '.join(counts)})")
+        axis.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        axis.grid(alpha=0.3)
+    axes[0][0].set_yticks(_stretch(np.asarray(SHARE_TICKS)), [f"{t:g}" for t in SHARE_TICKS])
+    axes[0][0].set_ylim(0, float(_stretch(np.asarray(1.0))) * 1.02)
+    axes[0][0].set_ylabel("share of figures at or below")
+    handles: list[Line2D] = [
+        Line2D([], [], color=colours[level], label=f"{level} at once") for level in levels
+    ]
+    handles += [
+        Line2D([], [], marker="o", color="0.2", linestyle="", label="p50"),
+        Line2D([], [], marker="^", color="0.2", linestyle="", label="p99"),
+    ]
+    if floor is not None:
+        handles.append(Line2D([], [], color="0.4", linestyle=":", label=floor[1]))
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    speed = "max speed" if report.speed is None else f"{report.speed:g}x"
+    figure.suptitle(f"Streaming latency ({speed})")
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    return figure
 
 
 def latency_cdfs(report: BenchReport, path: Path) -> Path:
-    """One panel per metric: the cumulative distribution at each concurrency level."""
-    figure, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.6), squeeze=False)
-    for axis, name in zip(axes[0], METRICS, strict=True):
-        for level in report.levels():
-            values = np.sort(np.asarray(report.metric(name, level)))
-            if values.size:
-                axis.step(
-                    values,
-                    np.arange(1, values.size + 1) / values.size,
-                    where="post",
-                    label=f"{level} at once",
-                )
-        axis.set_title(name.removesuffix("_ms").replace("_", " "))
-        axis.set_xlabel("ms")
-        axis.set_ylim(0, 1.02)
-        axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("share of events")
-    axes[0][-1].legend(loc="lower right", fontsize="small")
+    """`cdf_figure`, saved as a PNG."""
+    return _save(cdf_figure(report), path)
+
+
+def _replays(report: BenchReport) -> dict[Path, list[BenchRun]]:
+    """The replays that produced figures, by the session they replayed."""
+    by_source: dict[Path, list[BenchRun]] = defaultdict(list)
+    for run in report.runs:
+        if run.metrics is not None:
+            by_source[run.source].append(run)
+    return by_source
+
+
+# Timeline geometry, in inches: each replay's lane, and the band for the phrases' words.
+LANE_INCHES = 0.3
+LABEL_INCHES = 0.9
+# Width of one character of the 8-point labels, to wrap a phrase's words to its span.
+CHAR_INCHES = 0.065
+AXIS_INCHES = 10.8
+
+
+def timeline_figure(report: BenchReport) -> Figure:
+    """One panel per session replayed; in it, one line per replay, from its first audio
+    frame to its close, with when each partial (|) and final (o) arrived, under the
+    session's phrases (spans while their audio was sent, labelled with their words)."""
+    by_source = _replays(report)
+    heights = [LABEL_INCHES + LANE_INCHES * (len(runs) + 0.2) for runs in by_source.values()]
+    figure, axes = plt.subplots(
+        len(by_source),
+        1,
+        figsize=(12, sum(heights) + 0.55 * len(heights) + 1.2),
+        squeeze=False,
+        height_ratios=heights,
+    )
+    for axis, (source, runs) in zip(axes[:, 0], by_source.items(), strict=True):
+        _session_panel(axis, source, runs)
+    axes[-1][0].set_xlabel("seconds since the replay's first audio frame")
+    handles = [
+        Patch(color="tab:gray", alpha=0.25, label="phrase (while its audio was sent)"),
+        Line2D([], [], marker="|", color="tab:blue", linestyle="", label="partial arrived"),
+        Line2D([], [], marker="o", color="tab:red", linestyle="", label="final arrived"),
+        Line2D([], [], color="0.75", label="replay, until its connection closed"),
+    ]
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     speed = "max speed" if report.speed is None else f"{report.speed:g}x"
-    figure.suptitle(f"Streaming latency ({speed})")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    figure.suptitle(f"Every replay against its session's phrases ({speed})")
+    figure.tight_layout(rect=(0, 0.45 / figure.get_figheight(), 1, 1))
+    return figure
 
 
-def timeline(session: Path, transcript: Transcript, path: Path) -> Path:
-    """Phrases against audio time, with when each partial and final arrived."""
-    log = read_session(session)
-    figure, axis = plt.subplots(figsize=(10, 3.2))
-    for index, phrase in enumerate(transcript.phrases):
-        axis.broken_barh([(phrase.start, phrase.end - phrase.start)], (index - 0.3, 0.6), alpha=0.3)
-    phrase_index = 0
-    for frame in log.received():
-        kind = event_kind(frame.data)
-        if kind == "recognition_result" and partial_words(frame.data):
-            axis.plot(frame.t, phrase_index, "|", color="tab:blue", markersize=10)
-        elif kind == "message_response":
-            axis.plot(frame.t, phrase_index, "o", color="tab:red")
-            phrase_index += 1
-    axis.set_xlabel("seconds since the connection opened (phrases: audio time)")
-    axis.set_ylabel("phrase")
-    axis.set_title(f"{session.name}: partials (|) and finals (o) against the speech")
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
+def _since_audio(log: SessionLog) -> tuple[float, float]:
+    """When the first audio frame went, and how long after it the log ends."""
+    frames = log.audio_frames()
+    start = frames[0].t if frames else 0.0
+    return start, log.records[-1].t - start
+
+
+def _session_panel(axis: Axes, source: Path, runs: list[BenchRun]) -> None:
+    transcript = read_transcript(source / TRANSCRIPT_FILE)
+    logs = [read_session(run.folder) for run in runs]
+    clock, (origin, _) = SendClock(logs[0]), _since_audio(logs[0])
+    end = max(_since_audio(log)[1] for log in logs)
+    chars_per_second = AXIS_INCHES / max(end, 1e-3) / CHAR_INCHES
+    for phrase in transcript.phrases:
+        start, stop = clock.sent(phrase.start), clock.sent(phrase.end, end=True)
+        if start is None or stop is None:
+            continue
+        x, width = start - origin, max(stop - start, 1e-3)
+        axis.axvspan(x, x + width, color="tab:gray", alpha=0.25, linewidth=0)
+        axis.text(
+            x + width / 2,
+            0.96,
+            textwrap.fill(
+                phrase.text, max(8, int(width * chars_per_second)), break_long_words=False
+            ),
+            transform=axis.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=8,
+            gid="phrase",
+        )
+    for lane, (run, log) in enumerate(zip(runs, logs, strict=True)):
+        start, duration = _since_audio(log)
+        axis.plot([0, duration], [lane, lane], color="0.75", lw=1, gid=f"replay:{run.folder.name}")
+        partials, finals = [], []
+        for frame in log.received():
+            kind = event_kind(frame.data)
+            if kind == "recognition_result" and partial_words(frame.data):
+                partials.append(frame.t - start)
+            elif kind == "message_response":
+                finals.append(frame.t - start)
+        axis.plot(partials, [lane] * len(partials), "|", color="tab:blue", markersize=9)
+        axis.plot(finals, [lane] * len(finals), "o", color="tab:red", markersize=5)
+    axis.set_yticks(range(len(runs)), _lane_names(runs))
+    axis.set_ylim(-0.6, len(runs) - 0.4 + LABEL_INCHES / LANE_INCHES)
+    axis.set_xlim(0, end * 1.01)
+    axis.set_title(source.name, loc="left", fontsize=10)
+    axis.grid(axis="x", alpha=0.3)
+
+
+def _lane_names(runs: list[BenchRun]) -> list[str]:
+    """Each replay's lane: its level and round, and its slot where those do not tell it
+    apart (a replay's folder is `SESSION-nLEVEL-rROUND-SLOT`)."""
+    parts = [
+        re.fullmatch(r"n(\d+)-r(\d+)-(\d+)", run.folder.name.removeprefix(f"{run.source.name}-"))
+        for run in runs
+    ]
+    names = [
+        f"{found[1]} at once, round {int(found[2]) + 1}" if found else run.folder.name
+        for run, found in zip(runs, parts, strict=True)
+    ]
+    return [
+        f"{name} #{int(found[3]) + 1}" if found and names.count(name) > 1 else name
+        for name, found in zip(names, parts, strict=True)
+    ]
+
+
+def timeline(report: BenchReport, path: Path) -> Path:
+    """`timeline_figure`, saved as a PNG."""
+    return _save(timeline_figure(report), path)
+
+
+def _save(figure: Figure, path: Path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

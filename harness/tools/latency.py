@@ -4,6 +4,19 @@ Everything is read from the session log: `t_send` of each audio frame (stamped j
 it was sent) and `t_recv` of each event (stamped when it arrived, before parsing). Word
 times come from the reference transcript. Events pair with phrases in order: the partials
 after the (i-1)-th `message_response` and up to the i-th belong to phrase i.
+
+Stability, as a person reading the live captions meets it. A phrase's hypotheses are its
+non-empty partials in arrival order, then its final (the words of its `message_response`).
+Words are normalised (case, punctuation) and compared by position, as a caption line shows
+them: hypothesis k+1 *retracts* the word at position i of hypothesis k when it shows another
+word there or none.
+
+- `flicker`: the hypotheses (partials, or the final) that retract at least one word the one
+  before showed; words only appended are not flicker.
+- `word_revisions`: for each word of each final, the retractions at its position up to and
+  including the final: 0 for a word that, once shown, never changed.
+- `revisions_per_word`: their mean; `changed_word_share`: the share of final words revised
+  at least once.
 """
 
 from __future__ import annotations
@@ -76,7 +89,16 @@ class SendClock:
 
 @dataclass
 class SessionLatency:
-    """The latency metrics of one session, in milliseconds (lists: one figure each)."""
+    """The latency metrics of one session, in milliseconds (lists: one figure each).
+
+    Set-up and tear-down, from the connection's start (`t` = 0, just before connecting):
+    `handshake_ms` until the WebSocket opened; `set_up_ms` until the start request was
+    answered (the first `started_listening` or `recognition_started`);
+    `start_to_recognition_ms` from sending `start_request` to `recognition_started`;
+    `stop_to_completed_ms` from sending `stop_request` to `conversation_completed`;
+    `stop_to_close_ms` from sending `stop_request` to the connection's close. Stability
+    (`flicker`, `word_revisions`, ...) is defined in the module's docstring.
+    """
 
     first_partial_ms: list[float] = field(default_factory=list)
     word_emission_ms: list[float] = field(default_factory=list)
@@ -87,8 +109,12 @@ class SessionLatency:
     revisions_per_word: float = 0.0
     changed_word_share: float = 0.0
     flicker: int = 0
+    word_revisions: list[int] = field(default_factory=list)
+    phrases: int = 0
     handshake_ms: float | None = None
+    set_up_ms: float | None = None
     start_to_recognition_ms: float | None = None
+    stop_to_completed_ms: float | None = None
     stop_to_close_ms: float | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -113,21 +139,38 @@ def _groups(log: SessionLog) -> tuple[list[list[TextFrame]], list[TextFrame]]:
     return groups[: len(finals)], finals
 
 
-def _stability(groups: list[list[TextFrame]], result: SessionLatency) -> None:
-    revisions = changed = emitted = 0
-    for partials in groups:
-        history = [partial_words(p.data) for p in partials]
-        ever_changed: set[int] = set()
+def final_words(data: dict[str, Any]) -> list[str]:
+    """The normalised words of a `message_response` (all its messages, in order)."""
+    text = " ".join(
+        str((message.get("payload") or {}).get("content") or "")
+        for message in data.get("messages") or []
+    )
+    return [w for w in (_norm(word) for word in text.split()) if w]
+
+
+def _retracted(before: list[str], after: list[str]) -> list[int]:
+    """Positions of `before` whose word `after` no longer shows (changed or gone)."""
+    return [i for i, word in enumerate(before) if i >= len(after) or after[i] != word]
+
+
+def _stability(
+    groups: list[list[TextFrame]], finals: list[TextFrame], result: SessionLatency
+) -> None:
+    """Flicker and revisions per word (see the module's docstring)."""
+    for partials, final in zip(groups, finals, strict=False):
+        history = [partial_words(p.data) for p in partials] + [final_words(final.data)]
+        counts = [0] * len(history[-1])
         for before, after in itertools.pairwise(history):
-            for position, word in enumerate(before[: len(after)]):
-                if after[position] != word:
-                    revisions += 1
-                    ever_changed.add(position)
-        result.flicker += sum(1 for a, b in itertools.pairwise(history) if b[: len(a)] != a)
-        emitted += len(history[-1]) if history else 0
-        changed += len(ever_changed)
-    result.revisions_per_word = round(revisions / emitted, 4) if emitted else 0.0
-    result.changed_word_share = round(changed / emitted, 4) if emitted else 0.0
+            gone = _retracted(before, after)
+            result.flicker += 1 if gone else 0
+            for position in gone:
+                if position < len(counts):
+                    counts[position] += 1
+        result.word_revisions.extend(counts)
+        result.phrases += 1
+    words = result.word_revisions
+    result.revisions_per_word = round(sum(words) / len(words), 4) if words else 0.0
+    result.changed_word_share = round(sum(1 for w in words if w) / len(words), 4) if words else 0.0
 
 
 def _words(
@@ -184,21 +227,25 @@ def _references(log: SessionLog, clock: SendClock, result: SessionLatency) -> No
             target.append((frame.t - sent) * 1000)
 
 
+def _ms(start: float | None, end: float | None) -> float | None:
+    return round((end - start) * 1000, 3) if start is not None and end is not None else None
+
+
 def _lifecycle(log: SessionLog, result: SessionLatency) -> None:
-    sent = {
-        str(r.data.get("type")): r.t
-        for r in log.records
-        if isinstance(r, TextFrame) and r.direction == "send" and isinstance(r.data, dict)
-    }
+    sent: dict[str, float] = {}
+    for r in log.records:
+        if isinstance(r, TextFrame) and r.direction == "send" and isinstance(r.data, dict):
+            sent.setdefault(str(r.data.get("type")), r.t)
     received = {event_kind(r.data): r.t for r in reversed(log.received())}
     opened = next((r.t for r in log.records if isinstance(r, Opened)), None)
     closed = next((r.t for r in log.records if isinstance(r, Closed)), None)
-    result.handshake_ms = round(opened * 1000, 3) if opened is not None else None
-    if "start_request" in sent and "recognition_started" in received:
-        delta = received["recognition_started"] - sent["start_request"]
-        result.start_to_recognition_ms = round(delta * 1000, 3)
-    if "stop_request" in sent and closed is not None:
-        result.stop_to_close_ms = round((closed - sent["stop_request"]) * 1000, 3)
+    answers = [received[k] for k in ("started_listening", "recognition_started") if k in received]
+    result.handshake_ms = _ms(0.0, opened)
+    result.set_up_ms = _ms(0.0, min(answers)) if answers else None
+    start, stop = sent.get("start_request"), sent.get("stop_request")
+    result.start_to_recognition_ms = _ms(start, received.get("recognition_started"))
+    result.stop_to_completed_ms = _ms(stop, received.get("conversation_completed"))
+    result.stop_to_close_ms = _ms(stop, closed)
 
 
 def session_latency(log: SessionLog, transcript: Transcript) -> SessionLatency:
@@ -215,7 +262,7 @@ def session_latency(log: SessionLog, transcript: Transcript) -> SessionLatency:
             result.finalisation_ms.append((final.t - last_word_end) * 1000)
     _words(groups, transcript, clock, result)
     _references(log, clock, result)
-    _stability(groups, result)
+    _stability(groups, finals, result)
     _lifecycle(log, result)
     return result
 

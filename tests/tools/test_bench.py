@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 from helpers import FIXTURES
@@ -37,13 +44,27 @@ def test_bench_against_the_mock(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report == json.loads((tmp_path / "bench.json").read_text())
     assert report["label"].startswith("max speed")
+    # Not a terminal: no progress, stdout is bench.json alone.
+    assert "replaying" not in done.stderr
+    assert "level" not in done.stderr
     assert report["floor"]["loopback_round_trip_ms"]["n"] == 1000
     assert set(report["levels"]) == {"1", "2"}
+    assert "warning" in report
     for level in report["levels"].values():
         assert level["errors"] == []
         # hot has 2 phrases and standup 6: every phrase finalised once per replay.
         assert level["finalisation_ms"]["n"] == 8
         assert level["word_emission_ms"]["n"] == 63
+        # Their recorded partials only ever grow: no flicker, no word revised, 63 words.
+        stability = level["stability"]
+        assert (stability["phrases"], stability["words"]) == (8, 63)
+        assert (stability["flicker"], stability["revisions_per_word"]) == (0, 0.0)
+        # One set-up and one tear-down per session; each contains the step before it.
+        for name in ("handshake_ms", "set_up_ms", "stop_to_completed_ms", "stop_to_close_ms"):
+            assert level[name]["n"] == 2, name
+        for q in ("p50", "max"):
+            assert level["handshake_ms"][q] <= level["set_up_ms"][q]
+            assert level["stop_to_completed_ms"][q] <= level["stop_to_close_ms"][q]
     for plot in ("latency-cdf.png", "timeline.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Sessions run at once each got a conversation of their own.
@@ -94,3 +115,42 @@ def test_bench_mock_faults_need_the_mock_and_a_known_fault(tmp_path: Path) -> No
     done = run_cli("bench", hot, "--mock", "--ramp", "--bound", "words:p99=5")
     assert done.returncode == 2
     assert "a bound is METRIC:QUANTILE=MS" in done.stderr
+
+
+def run_on_a_terminal(*args: str) -> str:
+    """Run the CLI with a pseudo-terminal as stdout and stderr; what it showed, escapes out."""
+    controller, terminal = pty.openpty()
+    # 120 columns, so that a line is not cut before the names it shows.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "COLUMNS", "LINES"}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**env, "TERM": "xterm-256color"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+    with contextlib.suppress(OSError):  # EIO once the child has closed its end
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    os.close(controller)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+
+
+def test_bench_shows_each_level_and_replay_on_a_terminal_before_its_results(
+    tmp_path: Path,
+) -> None:
+    shown = run_on_a_terminal(
+        "bench", str(FIXTURES / "hot"), "--mock", "--concurrency", "2", "--speed", "max",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    results = shown.index("latency (ms)")
+    for line in ("level 1 at once", "replaying hot-n1-r0-0", "level 2 at once",
+                 "replaying hot-n2-r0-1"):  # fmt: skip
+        assert -1 < shown.find(line) < results, line
+    # The levels in the order they ran, each replay shown while it ran.
+    assert shown.index("level 1 at once") < shown.index("replaying hot-n1-r0-0")
+    assert shown.index("replaying hot-n1-r0-0") < shown.index("level 2 at once")

@@ -55,13 +55,16 @@ def session(folder: Path, events: list[tuple[float, str | dict[str, Any]]]) -> P
     log.sent_text('{"type":"start_request"}', at=ns(0.01))
     timeline: list[tuple[float, str, Any]] = [(k * 0.1 + 0.0001, "audio", k) for k in range(20)]
     timeline += [(t, "event", e) for t, e in events]
+    timeline += [(2.1, "stop", None), (2.15, "close", None)]
     for t, kind, item in sorted(timeline, key=lambda entry: entry[0]):
         if kind == "audio":
             log.sent_audio(bytes(FRAME * 2), at=ns(t))
+        elif kind == "stop":
+            log.sent_text('{"type":"stop_request"}', at=ns(t))
+        elif kind == "close":
+            log.closed(1000, "", at=ns(t))
         else:
             log.received_text(item if isinstance(item, str) else json.dumps(item), at=ns(t))
-    log.sent_text('{"type":"stop_request"}', at=ns(2.1))
-    log.closed(1000, "", at=ns(2.15))
     log.close()
     return folder
 
@@ -122,8 +125,52 @@ def test_every_metric_measures_the_known_delay(tmp_path: Path) -> None:
     assert metrics.flicker == 1
     assert metrics.revisions_per_word == 0.5
     assert metrics.changed_word_share == 0.5
+    assert metrics.word_revisions == [1, 0]
     assert metrics.handshake_ms == pytest.approx(5.0)
+    # Connecting began at t = 0; recognition_started (the only answer here) came at 0.05.
+    assert metrics.set_up_ms == pytest.approx(50.0)
     assert metrics.start_to_recognition_ms == pytest.approx(40.0)
+    assert metrics.stop_to_completed_ms is None
+    assert metrics.stop_to_close_ms == pytest.approx(50.0)
+
+
+def lifecycle(kind: str) -> dict[str, Any]:
+    return {"type": "message", "message": {"type": kind, "data": {"conversationId": "1"}}}
+
+
+def final(text: str) -> dict[str, Any]:
+    message = {"id": "m1", "payload": {"content": text}}
+    return {"type": "message_response", "messages": [message]}
+
+
+def test_flicker_and_revisions_count_each_retracted_word(tmp_path: Path) -> None:
+    events: list[tuple[float, str | dict[str, Any]]] = [
+        (0.3, partial("the cat")),
+        (0.4, partial("The cap sat")),  # retracts "cat": flicker 1
+        (0.5, partial("the cat")),  # retracts "cap" and "sat": flicker 2
+        (0.6, partial("the cat sat on")),  # appends only
+        (0.7, partial("the cat sat on the")),  # appends only
+        (1.0, final("The cat sat on a mat.")),  # the final retracts "the": flicker 3
+    ]
+    metrics = session_latency(read_session(session(tmp_path / "s", events)), TRANSCRIPT)
+    assert metrics.flicker == 3
+    # Per final word: "cat" revised twice, "sat" once, "a" once, the others never.
+    assert metrics.word_revisions == [0, 2, 1, 0, 1, 0]
+    assert metrics.revisions_per_word == pytest.approx(4 / 6, abs=1e-4)
+    assert metrics.changed_word_share == 0.5
+    assert metrics.phrases == 1
+
+
+def test_set_up_ends_at_the_first_answer_and_tear_down_at_completion(tmp_path: Path) -> None:
+    events: list[tuple[float, str | dict[str, Any]]] = [
+        (0.03, lifecycle("started_listening")),
+        (0.05, lifecycle("recognition_started")),
+        (2.12, lifecycle("conversation_completed")),
+    ]
+    metrics = session_latency(read_session(session(tmp_path / "s", events)), TRANSCRIPT)
+    assert metrics.set_up_ms == pytest.approx(30.0)
+    assert metrics.start_to_recognition_ms == pytest.approx(40.0)
+    assert metrics.stop_to_completed_ms == pytest.approx(20.0)
     assert metrics.stop_to_close_ms == pytest.approx(50.0)
 
 
