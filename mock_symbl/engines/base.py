@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from harness.protocol import message_type
 
-# A phrase ends after this much silence (PROTOCOL.md: about 600 ms).
+# A phrase ends after this much silence (the transcript engine; the asr engine learns its pause).
 PHRASE_END_SILENCE_S = 0.6
 # While a phrase is open, a partial at least this often (seconds of audio).
 PARTIAL_EVERY_S = 0.3
