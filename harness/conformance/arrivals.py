@@ -11,8 +11,9 @@ two blocks' frames) of audio seconds against wall-clock seconds over those frame
 spent wholly in a slow stretch keeps a late frame, and one wholly in a stall none: the median
 holds while fewer than about 29 % of the blocks are such outliers. Total samples over wall
 time, or a least-squares line, weighs every late frame: a page that stalls while starting up
-and then catches up in bursts looks faster than its clock (a 48 kHz stream in Chromium on a
-saturated CPU measured 49.6-54.4 kHz that way; 47.7-48.1 kHz from its envelope).
+and then catches up in bursts looks faster than its clock. A 48 kHz stream from Chromium on a
+saturated CPU measured 49.6-54.4 kHz as total samples over wall time, up to 51.0 kHz by least
+squares after the first second, and 47.7-48.1 kHz from its envelope.
 """
 
 from __future__ import annotations
