@@ -12,7 +12,9 @@ from numpy.typing import NDArray
 # A wrapped negative peak: a sample near full scale beside a strongly negative one.
 WRAP_HIGH = 30000
 WRAP_LOW = -20000
-CLIP_LEVEL = 32767
+# Full scale: Float32 1.0 becomes 32767 through `x * 0x7FFF`, and 32766 where a gain on the
+# way leaves it a rounding step below 1 (the tutorial's page); either is a clipped sample.
+CLIP_LEVEL = 32766
 CLIP_RUN = 3
 # The spectrum is estimated from this much audio at most.
 SPECTRUM_SECONDS = 60.0

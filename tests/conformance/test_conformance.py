@@ -124,6 +124,60 @@ def fed(frames: list[bytes], stamps: list[int], declared: int) -> ConformanceMon
     return monitor
 
 
+def stalled(frames: int, size: int, rate: int, seed: int) -> list[int]:
+    """Arrival stamps (ns) of frames captured at `rate` by a page on a saturated CPU: each sent
+    within 20 ms of its capture, except during stalls (three of 0.8-0.9 s in the first 2.8 s,
+    as a page starting up, then one of 0.1-0.5 s every 0.5-2 s), when nothing is sent and what
+    was captured goes at the stall's end in a burst. Late, never early: the browser under
+    load."""
+    rng = np.random.default_rng(seed)
+    stalls = [(0.1, 0.9), (1.0, 1.9), (2.0, 2.8)]
+    at = 3.2
+    while at < frames * size / rate:
+        at += rng.uniform(0.5, 2.0)
+        length = rng.uniform(0.1, 0.5)
+        stalls.append((at, at + length))
+        at += length
+    stamps, last = [], 0.0
+    for index in range(frames):
+        captured = (index + 1) * size / rate
+        sent = next((end for begin, end in stalls if begin <= captured < end), captured)
+        last = max(last, sent + rng.uniform(0, 0.02))
+        stamps.append(round(last * 1e9))
+    return stamps
+
+
+# The arrival-rate estimate on stalled, bursty arrivals (a content bound on the estimate,
+# not a timing bound on the test).
+WITHIN = 0.005
+
+
+# Seven seconds, as the tutorial page's run; two minutes, past the 16 s after which the
+# envelope's blocks merge to keep its memory constant.
+@pytest.mark.parametrize(("seed", "seconds"), [(0, 7), (1, 7), (2, 7), (3, 7), (4, 120)])
+def test_48k_audio_declared_44k1_stalled_and_bursty_is_measured_at_48k_and_named(
+    seed: int, seconds: int
+) -> None:
+    at_48k = np.tile(float_to_int16(resample(SPEECH, 44100, 48000)), 6)[: 48000 * seconds]
+    frames = framed(at_48k, 1024)
+    report = fed(frames, stalled(len(frames), 1024, 48000, seed), 44100).report()
+    assert report["arrival_rate_hz"] == pytest.approx(48000, rel=WITHIN)
+    findings = {finding["code"]: finding for finding in report["findings"]}
+    rate = findings["sample_rate_mismatch"]
+    assert rate["explanation"].startswith("declared 44100 Hz, audio arrives at ~48000 Hz")
+    assert rate["evidence"]["measured_hz"] == pytest.approx(48000, rel=WITHIN)
+    assert "faster_than_real_time" not in findings
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_44k1_audio_declared_44k1_stalled_and_bursty_is_real_time(seed: int) -> None:
+    frames = framed(float_to_int16(SPEECH[: 44100 * 7]), 1024)
+    report = fed(frames, stalled(len(frames), 1024, 44100, seed), 44100).report()
+    codes = {finding["code"] for finding in report["findings"]}
+    assert not codes & {"sample_rate_mismatch", "faster_than_real_time", "behind_real_time"}
+    assert report["arrival_rate_hz"] == pytest.approx(44100, rel=WITHIN)
+
+
 # At 30x the whole stream takes 0.7 s, so the busy machine's lateness weighs more.
 @pytest.mark.parametrize(("pace", "within"), [(1.25, 0.02), (2.0, 0.02), (30.0, 0.25)])
 def test_a_sender_that_does_not_pace_is_named_with_its_speed(pace: float, within: float) -> None:
@@ -205,6 +259,20 @@ def test_audio_before_the_start_request_is_counted() -> None:
 )
 def test_level_defects_are_named(samples: np.ndarray, code: str) -> None:
     assert code in stream(framed(samples)).findings()
+
+
+# Float32 1.0 through the browser's conversion is 32767 (`x * 0x7FFF`), or 32766 where the
+# gain on the way rounds it just below 1.
+@pytest.mark.parametrize(("peak", "clipped"), [(32767, True), (32766, True), (30000, False)])
+def test_clipping_is_a_run_at_32766_or_more(peak: int, clipped: bool) -> None:
+    signal = np.round(np.clip(SPEECH[: 44100 * 3] * 8, -1, 1) * peak).astype(np.int16)
+    assert int(np.abs(signal.astype(np.int32)).max()) == peak
+    report = stream(framed(signal)).report()
+    findings = {finding["code"]: finding for finding in report["findings"]}
+    assert ("clipping" in findings) is clipped
+    if clipped:
+        at_peak = int(np.count_nonzero(np.abs(signal.astype(np.int32)) == peak))
+        assert findings["clipping"]["evidence"]["samples_at_full_scale"] == at_peak
 
 
 def test_gaps_bursts_and_falling_behind_are_named() -> None:
