@@ -6,7 +6,8 @@ import asyncio
 import io
 import json
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,34 @@ def encoded(wav: Path, container: str, codec: str, *, video: str | None = None) 
             box.mux(sound.encode(frame))
         box.mux(sound.encode(None))
     return out.getvalue()
+
+
+@contextmanager
+def headless_page(chromium: str, allowed: Callable[[str], bool]) -> Iterator[tuple[Any, list[str]]]:
+    """A page of headless Chromium that loads only the URLs `allowed` accepts (every other
+    request is aborted), and the list of every URL it asked for."""
+    from playwright.sync_api import Route, sync_playwright
+
+    requested: list[str] = []
+
+    def route(route: Route) -> None:
+        requested.append(route.request.url)
+        if allowed(route.request.url):
+            route.continue_()
+        else:
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+            # Only guards against a hang: a loaded machine may start Chromium slowly.
+            timeout=180_000,
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(180_000)
+            page.route("**/*", route)
+            yield page, requested
+        finally:
+            browser.close()

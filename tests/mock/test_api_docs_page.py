@@ -10,33 +10,16 @@ import httpx
 
 from mock_symbl import MockConfig, running_mock
 
+from helpers import headless_page
+
 
 def test_chromium_renders_the_api_page_with_no_request_leaving_the_mock(require: Any) -> None:
     chromium = shutil.which("chromium")
     require("Chromium", chromium is not None, "apt-get install chromium")
-    from playwright.sync_api import Route, sync_playwright
-
-    with running_mock(MockConfig()) as mock, sync_playwright() as playwright:
+    assert chromium is not None
+    with running_mock(MockConfig()) as mock:
         origin = mock.base_url.rstrip("/") + "/"
-        requested: list[str] = []
-
-        def only_the_mock(route: Route) -> None:
-            requested.append(route.request.url)
-            if route.request.url.startswith(origin):
-                route.continue_()
-            else:
-                route.abort()
-
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
-            # Only guards against a hang: a loaded machine may start Chromium slowly.
-            timeout=180_000,
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(180_000)
-            page.route("**/*", only_the_mock)
+        with headless_page(chromium, lambda url: url.startswith(origin)) as (page, requested):
             reply = page.goto(origin + "docs", wait_until="load")
             assert reply is not None and reply.status == 200
             assert [u for u in requested if not u.startswith(origin)] == []
@@ -48,8 +31,6 @@ def test_chromium_renders_the_api_page_with_no_request_leaving_the_mock(require:
             }
             assert shown == set(httpx.get(origin + "openapi.json").json()["paths"])
             assert "/oauth2/token:generate" in shown
-        finally:
-            browser.close()
     assert [u for u in requested if not u.startswith(origin)] == []
 
 

@@ -30,6 +30,7 @@ from helpers import (
     APP_SECRET,
     FIXTURES,
     conversation_id,
+    headless_page,
     kind,
     stream_fixture,
 )
@@ -260,41 +261,19 @@ def test_a_deleted_conversation_has_no_page(ui: Ui) -> None:
 def test_chromium_renders_the_page_with_no_other_request(ui: Ui, require: Any) -> None:
     chromium = shutil.which("chromium")
     require("Chromium", chromium is not None, "apt-get install chromium")
-    from playwright.sync_api import Route, sync_playwright
-
+    assert chromium is not None
     url = ui.url(ui.standup, includeCallScore="true")
-    requested: list[str] = []
-
-    def only_the_page(route: Route) -> None:
-        requested.append(route.request.url)
-        if route.request.url == url:
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
-            # Only guards against a hang: a loaded machine may start Chromium slowly.
-            timeout=180_000,
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(180_000)
-            page.route("**/*", only_the_page)
-            reply = page.goto(url, wait_until="load")
-            assert reply is not None and reply.status == 200
-            conversation = ui.ok(f"/v1/conversations/{ui.standup}")
-            assert page.locator("h1").inner_text() == conversation["name"]
-            messages = ui.ok(f"/v1/conversations/{ui.standup}/messages")["messages"]
-            assert page.locator(".message").count() == len(messages)
-            assert page.locator("#call-score .score").is_visible()
-            # The inline style applied: the header is dark, not the default white.
-            header = page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor")
-            assert header == "rgb(38, 43, 58)"
-        finally:
-            browser.close()
+    with headless_page(chromium, lambda requested: requested == url) as (page, requested):
+        reply = page.goto(url, wait_until="load")
+        assert reply is not None and reply.status == 200
+        conversation = ui.ok(f"/v1/conversations/{ui.standup}")
+        assert page.locator("h1").inner_text() == conversation["name"]
+        messages = ui.ok(f"/v1/conversations/{ui.standup}/messages")["messages"]
+        assert page.locator(".message").count() == len(messages)
+        assert page.locator("#call-score .score").is_visible()
+        # The inline style applied: the header is dark, not the default white.
+        header = page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert header == "rgb(38, 43, 58)"
     assert requested == [url]
 
 

@@ -23,7 +23,7 @@ from harness.session_folder.transcript import read_transcript
 from harness.tools.compare import Tolerances, compare
 from harness.tools.latency import event_kind, finalisation_latency_ms
 
-from helpers import FIXTURES
+from helpers import FIXTURES, headless_page
 
 SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
 
@@ -160,51 +160,29 @@ def test_the_report_opens_in_chromium_and_requests_nothing_but_itself(
 ) -> None:
     chromium = shutil.which("chromium")
     require("Chromium", chromium is not None, "apt-get install chromium")
-    from playwright.sync_api import Route, sync_playwright
-
+    assert chromium is not None
     folder = _copy("standup", tmp_path)
     out = tmp_path / "standup.html"
     assert _report(str(folder), "--vs", str(FIXTURES / "hot"), "--out", str(out)).exit_code == 0
     url = out.as_uri()
     log = read_session(folder)
     phrases = read_transcript(folder / "transcript.json").phrases
-    requested: list[str] = []
-
-    def only_the_file(route: Route) -> None:
-        requested.append(route.request.url)
-        if route.request.url == url:
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
-            # Only guards against a hang: a loaded machine may start Chromium slowly.
-            timeout=180_000,
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(180_000)
-            page.route("**/*", only_the_file)
-            page.goto(url, wait_until="load")
-            assert page.locator("h1").inner_text() == "Session standup"
-            svg = page.locator("svg#timeline")
-            assert svg.is_visible()
-            # The waveform is drawn: a path of many points, laid out with a width.
-            assert svg.locator("path.waveform").get_attribute("d").count("L") > 1000
-            assert svg.locator("path.waveform").bounding_box()["width"] > 500
-            assert svg.locator("rect.phrase").count() == len(phrases)
-            assert svg.locator("circle.final").count() == len(log.messages())
-            texts = page.locator("table.messages .message-text").all_inner_texts()
-            assert texts == [m["payload"]["content"] for m in log.messages()]
-            assert page.locator("#comparison .verdict").is_visible()
-            # The inline style applied: a positive message's badge is green.
-            badge = page.locator(".badge.positive").first
-            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(22, 163, 74)"
-        finally:
-            browser.close()
+    with headless_page(chromium, lambda requested: requested == url) as (page, requested):
+        page.goto(url, wait_until="load")
+        assert page.locator("h1").inner_text() == "Session standup"
+        svg = page.locator("svg#timeline")
+        assert svg.is_visible()
+        # The waveform is drawn: a path of many points, laid out with a width.
+        assert svg.locator("path.waveform").get_attribute("d").count("L") > 1000
+        assert svg.locator("path.waveform").bounding_box()["width"] > 500
+        assert svg.locator("rect.phrase").count() == len(phrases)
+        assert svg.locator("circle.final").count() == len(log.messages())
+        texts = page.locator("table.messages .message-text").all_inner_texts()
+        assert texts == [m["payload"]["content"] for m in log.messages()]
+        assert page.locator("#comparison .verdict").is_visible()
+        # The inline style applied: a positive message's badge is green.
+        badge = page.locator(".badge.positive").first
+        assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(22, 163, 74)"
     assert requested == [url]
 
 
