@@ -15,6 +15,8 @@ from typing import Any
 
 # As a shell reports a process that SIGINT ended: 128 + 2.
 INTERRUPTED = 130
+# Input the command cannot use, as Click's own usage errors and HarnessError.
+UNUSABLE = 2
 
 try:
     import click
@@ -43,6 +45,13 @@ def reported() -> Iterator[None]:
     except HarnessError as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(error.exit_code) from None
+    except OSError as error:
+        # A file or folder the command cannot read or write (the network's errors are
+        # EndpointErrors by now); anything else is a bug, and its traceback is wanted.
+        if error.filename is None:
+            raise
+        click.echo(f"error: {error.filename}: {error.strerror}", err=True)
+        raise click.exceptions.Exit(UNUSABLE) from None
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         raise click.exceptions.Exit(INTERRUPTED) from None

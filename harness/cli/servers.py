@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.options import UsageProblem, fault_option
+from harness.cli.options import UsageProblem, fault_option, out_option
 from mock_symbl import Engine, OnMiss
 
 if TYPE_CHECKING:
@@ -258,12 +258,7 @@ def mock(
     show_default=True,
     help="Address and port the clients connect to.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the recorded sessions (one subfolder per streaming connection).",
-)
+@out_option("the recorded sessions (one subfolder per streaming connection)", required=True)
 def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
     """Record any client's sessions: it talks to the proxy as it would to the endpoint.
 
@@ -290,7 +285,6 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
             upstream = stack.enter_context(bundled_mock()).endpoint
         assert upstream is not None
         http_base(upstream)
-        out.mkdir(parents=True, exist_ok=True)
 
         def announce(running: RunningServer) -> None:
             click.echo(f"REST       {running.base_url} -> {upstream}")
