@@ -284,6 +284,11 @@ async def run_session(
             ping_interval=None,
             create_connection=StampedConnection,
         )
+    except websockets.InvalidURI:
+        # Its message repeats the URL, with the access token in its query.
+        raise SessionError(
+            f"cannot connect to {_without_query(url)}: not a ws:// or wss:// URL"
+        ) from None
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
         said = _refusal(error)
         if log is not None:

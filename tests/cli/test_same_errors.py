@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.serve import RunningServer
 
 from helpers import FIXTURES
 
@@ -57,3 +65,55 @@ def test_a_bad_symbl_tolerance_is_one_usage_error_not_an_error_per_test(
         "ERROR: --symbl-tolerance: tolerance wer needs a finite number >= 0, got 'nan'"
     ]
     assert "test_one" not in result.stdout.str()
+
+
+FAKE_TOKEN = "fake-token-7f3e9a1c-do-not-print"
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on (bound, never listening, while the test runs)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["http", "https", "ws"])
+def test_an_unreachable_endpoint_is_one_line_exit_1_and_never_shows_the_token(
+    tmp_path: Path, scheme: str, closed_port: int
+) -> None:
+    endpoint = f"{scheme}://127.0.0.1:{closed_port}"
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "record", str(tmp_path / "take"), "--file",
+         str(FIXTURES / "hot" / "audio.wav"), "--endpoint", endpoint, "--as-fast-as-possible"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYMBL_ACCESS_TOKEN": FAKE_TOKEN},
+        timeout=120,
+    )  # fmt: skip
+    assert FAKE_TOKEN not in result.stdout + result.stderr
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    ws = {"http": "ws", "https": "wss", "ws": "ws"}[scheme]
+    assert line.startswith(f"error: cannot connect to {ws}://127.0.0.1:")
+
+
+def test_an_http_endpoint_is_streamed_to_over_ws(
+    tmp_path: Path, mock_server: RunningServer
+) -> None:
+    env = {**os.environ, "SYMBL_APP_ID": "app", "SYMBL_APP_SECRET": "app-secret-not-shown"}
+    env.pop("SYMBL_ACCESS_TOKEN", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "record", str(tmp_path / "hot"), "--file",
+         str(FIXTURES / "hot" / "audio.wav"), "--endpoint", mock_server.base_url,
+         "--as-fast-as-possible", "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(f"recorded {tmp_path / 'hot'}: ")
+    assert "app-secret-not-shown" not in result.stdout + result.stderr
