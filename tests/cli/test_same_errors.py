@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.serve import RunningServer
+from harness.serve import RunningServer, running
+from harness.tools.proxy import create_proxy
 
 from helpers import FIXTURES
 
 HOT = str(FIXTURES / "hot")
+TUTORIAL = FIXTURES.parent / "browser" / "tutorial.html"
+Require = Callable[[str, bool, str], None]
 
 
 @pytest.mark.parametrize(
@@ -117,3 +121,59 @@ def test_an_http_endpoint_is_streamed_to_over_ws(
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith(f"recorded {tmp_path / 'hot'}: ")
     assert "app-secret-not-shown" not in result.stdout + result.stderr
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`symbl-harness ARGS` in a subprocess with the given credentials only."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SYMBL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**environ, **env},
+        timeout=180,
+    )
+
+
+@pytest.mark.parametrize("command", ["record", "replay", "bench", "browser"])
+def test_an_unreachable_endpoint_reads_the_same_in_every_command(
+    tmp_path: Path, closed_port: int, command: str, require: Require
+) -> None:
+    if command == "browser":
+        require("chromium", shutil.which("chromium") is not None, "apt-get install chromium")
+    endpoint = ["--endpoint", f"http://127.0.0.1:{closed_port}"]
+    out = str(tmp_path / "out")
+    args = {
+        "record": [out, "--file", str(FIXTURES / "hot" / "audio.wav"), "--as-fast-as-possible"],
+        "replay": [HOT, "--out", out, "--speed", "max"],
+        "bench": [HOT, "--out", out, "--speed", "max"],
+        "browser": [str(TUTORIAL), "--audio", str(FIXTURES / "hot" / "audio.wav"), "--out", out],
+    }[command]
+    result = run_cli(command, *args, *endpoint, env={"SYMBL_ACCESS_TOKEN": FAKE_TOKEN})
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert f"cannot connect to ws://127.0.0.1:{closed_port}/v1/" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert FAKE_TOKEN not in result.stdout + result.stderr
+
+
+def test_a_dead_upstream_is_unavailable_not_a_refusal_of_the_credentials(
+    tmp_path: Path, closed_port: int
+) -> None:
+    # A gateway (here the recording proxy) whose upstream is gone answers 502.
+    with running(create_proxy(f"http://127.0.0.1:{closed_port}", tmp_path / "proxied")) as gate:
+        result = run_cli(
+            "replay",
+            HOT,
+            "--endpoint",
+            gate.base_url,
+            "--out",
+            str(tmp_path / "out"),
+            env={"SYMBL_APP_ID": "app", "SYMBL_APP_SECRET": FAKE_TOKEN},
+        )
+    assert result.stderr.splitlines() == [
+        f"error: {gate.base_url}/oauth2/token:generate is unavailable (HTTP 502)"
+    ]
+    assert result.returncode == 1
