@@ -58,6 +58,8 @@ DEVICE_RATE = 48000
 OPEN_TIMEOUT_S = 15.0
 CLOSE_TIMEOUT_S = 30.0
 REST_GRACE_S = 2.0
+# What Playwright's connection says when its driver process has exited.
+DRIVER_GONE = "Connection closed while reading from the driver"
 # Before the page's own code runs: note every socket it opens (so the harness can send the
 # stop the tutorial's reader would type), and give AudioContexts the device's rate.
 INIT_SCRIPT = """
@@ -161,6 +163,15 @@ def serving_page(html: str) -> Iterator[RunningServer]:
         yield server
 
 
+def _unless_the_driver_left(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Report what the loop reports, except that the Playwright driver has gone: Ctrl-C in a
+    terminal reaches the driver too (it runs in our process group) and it exits at once,
+    while the run, interrupted, no longer awaits it."""
+    if str(context.get("exception")) == DRIVER_GONE:
+        return
+    loop.default_exception_handler(context)
+
+
 @dataclass
 class _Unreachable:
     """What the proxy says: that it cannot reach the endpoint, which ends the run, and other
@@ -203,6 +214,8 @@ async def run_browser(
     proxy in front of `where`; write everything under `out`."""
     from playwright.async_api import Error as PlaywrightError  # noqa: PLC0415
     from playwright.async_api import async_playwright  # noqa: PLC0415
+
+    asyncio.get_running_loop().set_exception_handler(_unless_the_driver_left)
 
     try:
         html = page.read_text(encoding="utf-8")

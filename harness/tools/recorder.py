@@ -87,6 +87,8 @@ class TakeOutcome:
     code: int
     message: str
     recording: Recording | None = None
+    # Stopped early by a first Ctrl-C (or SIGTERM): what was recorded is complete but short.
+    interrupted: bool = False
 
 
 def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = None) -> TakeOutcome:
@@ -166,9 +168,9 @@ async def _take(take: RecordTake, destination: Destination) -> TakeOutcome:
             f"max {pacing['max']:.3f} ms"
         )
     if result.error:
-        return TakeOutcome(1, f"error: {result.error}; {summary}", recording)
+        return TakeOutcome(1, f"error: {result.error}; {summary}", recording, stop.is_set())
     problems = "".join(f"\nwarning: {p}" for p in recording.problems)
-    return TakeOutcome(0, summary + problems, recording)
+    return TakeOutcome(0, summary + problems, recording, stop.is_set())
 
 
 def _describe(source: Source) -> str:
