@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import threading
@@ -14,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from harness.connection_guards import ConnectionLimits, guarded_protocols
+from harness.errors import HarnessError
 
 STARTUP_TIMEOUT_S = 30.0
 # WebSocket keepalive: a ping every 20 s; a client that has not answered within 30 s more
@@ -64,13 +66,29 @@ def _config(app: ASGIApp, limits: ConnectionLimits) -> uvicorn.Config:
     )
 
 
+class ListenError(HarnessError):
+    """An address the server cannot listen on: in use, not this machine's, not allowed."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio disables Nagle (TCP_NODELAY) only on sockets that say
     # they are TCP; without it, every frame after the first of a burst waits for an ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"{address} is in use (another server listens there: choose another port)"
+            ) from None
+        raise ListenError(f"cannot listen on {address}: {error.strerror}") from None
+    except OverflowError as error:
+        sock.close()
+        raise ListenError(f"cannot listen on {address}: {error}") from None
     return sock
 
 

@@ -291,10 +291,7 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
             click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
             click.echo(f"recording  into {out}", err=True)
 
-        try:
-            stopped_by = serve(create_proxy(upstream, out), host.strip("[]"), int(port), announce)
-        except OSError as error:
-            raise UsageProblem(f"cannot listen on {listen}: {error.strerror}") from None
+        stopped_by = serve(create_proxy(upstream, out), host.strip("[]"), int(port), announce)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
 
 

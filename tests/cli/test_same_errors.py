@@ -177,3 +177,28 @@ def test_a_dead_upstream_is_unavailable_not_a_refusal_of_the_credentials(
         f"error: {gate.base_url}/oauth2/token:generate is unavailable (HTTP 502)"
     ]
     assert result.returncode == 1
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port another server listens on while the test runs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["mock", "proxy"])
+def test_a_busy_port_is_one_line_naming_the_address(
+    command: str, busy_port: int, tmp_path: Path
+) -> None:
+    address = f"127.0.0.1:{busy_port}"
+    args = {
+        "mock": ["mock", "--port", str(busy_port)],
+        "proxy": ["proxy", "--mock", "--listen", address, "--out", str(tmp_path)],
+    }[command]
+    result = CliRunner().invoke(main, args)
+    assert result.stderr == (
+        f"error: {address} is in use (another server listens there: choose another port)\n"
+    )
+    assert result.exit_code == 2
