@@ -50,11 +50,12 @@ class RunningServer:
         return f"{self.ws_url}/v1/streaming/{connection_id}"
 
 
-def _config(app: ASGIApp, limits: ConnectionLimits) -> uvicorn.Config:
+def _config(app: ASGIApp, limits: ConnectionLimits, quiet: bool = False) -> uvicorn.Config:
     http, ws = guarded_protocols(limits)
     return uvicorn.Config(
         app,
-        log_level="warning",
+        # uvicorn's warnings are about one connection each (a bad request, a bad frame).
+        log_level="error" if quiet else "warning",
         http=http,
         ws=ws,
         lifespan="off",
@@ -98,8 +99,10 @@ def serve(
     port: int = 8080,
     announce: Callable[[RunningServer], None] = lambda _: None,
     limits: ConnectionLimits | None = None,
+    quiet: bool = False,
 ) -> str | None:
-    """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM.
+    """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM; `quiet`
+    logs no line about one connection, only errors of the server itself.
 
     Returns the name of the signal that stopped it.
     On a signal, uvicorn closes the open sockets; each session then finalises and stores
@@ -107,7 +110,7 @@ def serve(
     """
     sock = _bind(host, port)
     announce(RunningServer(host, sock.getsockname()[1]))
-    server = uvicorn.Server(_config(app, limits or ConnectionLimits()))
+    server = uvicorn.Server(_config(app, limits or ConnectionLimits(), quiet))
     received: list[int] = []
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; these
     # handlers take that signal, so a stop by Ctrl-C or SIGTERM is a normal exit.

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import websockets
 from click.testing import CliRunner
 
 from harness.cli import main
@@ -202,3 +207,54 @@ def test_a_busy_port_is_one_line_naming_the_address(
         f"error: {address} is in use (another server listens there: choose another port)\n"
     )
     assert result.exit_code == 2
+
+
+def served_one_connection(args: list[str], send: bytes) -> str:
+    """Run the server `args`, open one streaming connection that sends `send` as a text
+    frame, stop the server with Ctrl-C and return what it said on stderr."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        rest = process.stdout.readline().split()[1]
+        streaming = process.stdout.readline().split()[1]
+        token = httpx.post(
+            f"{rest}/oauth2/token:generate",
+            json={"type": "application", "appId": "app", "appSecret": "secret"},
+        )
+        url = streaming.replace("{connectionId}", "one")
+        if token.status_code == 200:
+            url += f"?access_token={token.json()['accessToken']}"
+
+        async def connect() -> None:
+            with contextlib.suppress(websockets.WebSocketException):
+                async with websockets.connect(url) as socket:
+                    await socket.send(send, text=True)
+                    await asyncio.wait_for(socket.recv(), 60)
+
+        asyncio.run(connect())
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    return err
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["default", "quiet"])
+def test_the_mock_says_a_line_per_troubled_connection_unless_quiet(quiet: list[str]) -> None:
+    # A text frame that is not UTF-8: the mock closes the socket, and says why.
+    err = served_one_connection(["mock", "--port", "0", *quiet], b"\xff")
+    said = [line for line in err.splitlines() if "not UTF-8" in line]
+    assert len(said) == (0 if quiet else 1), err
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["default", "quiet"])
+def test_the_proxy_says_a_line_per_troubled_connection_unless_quiet(
+    quiet: list[str], closed_port: int, tmp_path: Path
+) -> None:
+    upstream = f"ws://127.0.0.1:{closed_port}"
+    args = ["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0", "--out", str(tmp_path)]
+    err = served_one_connection([*args, *quiet], b"{}")
+    said = [line for line in err.splitlines() if line.startswith("proxy: cannot connect")]
+    assert len(said) == (0 if quiet else 1), err
