@@ -1,9 +1,10 @@
 """The `symbl-harness` command line: the group and its commands, one module per group.
 
 Every command imports what it needs when it runs, so `symbl-harness --help` and each
-command's `--help` import click and little else. A HarnessError, or Ctrl-C outside the
-commands that stop on it cleanly, ends the command with one line, `error: MESSAGE`, on
-stderr and the error's exit code (130 for Ctrl-C).
+command's `--help` import click and little else. A HarnessError, a file the command cannot
+read or write, or Ctrl-C outside the commands that stop on it cleanly, ends the command with
+one line, `error: MESSAGE`, on stderr and the error's exit code (2 for a file, 130 for
+Ctrl-C); harness.errors has the table.
 """
 
 from __future__ import annotations
