@@ -18,7 +18,7 @@ import pytest
 import websockets
 from click.testing import CliRunner
 
-from harness.cli import main
+from harness.cli import HarnessGroup, main
 from harness.serve import RunningServer, running
 from harness.tools.proxy import create_proxy
 
@@ -258,3 +258,15 @@ def test_the_proxy_says_a_line_per_troubled_connection_unless_quiet(
     err = served_one_connection([*args, *quiet], b"{}")
     said = [line for line in err.splitlines() if line.startswith("proxy: cannot connect")]
     assert len(said) == (0 if quiet else 1), err
+
+
+def test_a_file_a_command_cannot_write_is_one_line_naming_it() -> None:
+    group = HarnessGroup()
+
+    @group.command()
+    def go() -> None:
+        Path("/proc/x/bench.json").write_text("{}")
+
+    result = CliRunner().invoke(group, ["go"])
+    assert result.stderr == "error: /proc/x/bench.json: No such file or directory\n"
+    assert result.exit_code == 2
