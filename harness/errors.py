@@ -19,7 +19,15 @@
         └── ConversationApiError          a Conversation API call that failed
 
 Each message is one line a user can act on; the CLI prints it as `error: MESSAGE` and exits
-with the class's `exit_code`.
+with the class's `exit_code`. The command line's exit codes, the same in every command:
+
+    0    done (a first Ctrl-C in `record` or `replay` is a clean stop, and done)
+    1    the endpoint or the client failed: unreachable, refused, unavailable, dropped, no
+         close within --stop-timeout; or a finding (compare differs, check/browser findings,
+         demo regression, bench sessions failed)
+    2    unusable input: Click's usage errors, HarnessError, a file or folder that cannot be
+         read or written, an address that cannot be listened on
+    130  interrupted by Ctrl-C (while loading, a second Ctrl-C in record/replay, demo, ...)
 """
 
 from __future__ import annotations

@@ -116,8 +116,17 @@ def _symbl_bundled() -> Iterator[Target]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the plugin's marker; an upstream without credentials stops the run."""
+    """Register the plugin's marker; an upstream without credentials, or a tolerance that
+    is not one, stops the run with one usage error."""
     config.addinivalue_line("markers", MARKER)
+    tolerances = config.getoption("--symbl-tolerance", None)
+    if tolerances:
+        from harness.tools.compare import Tolerances
+
+        try:
+            Tolerances.parse(tolerances)
+        except ValueError as error:
+            raise pytest.UsageError(f"--symbl-tolerance: {error}") from None
     upstream = config.getoption("--symbl-upstream", None)
     if upstream is not None:
         from harness.errors import HarnessError

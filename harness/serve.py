@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import threading
@@ -14,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from harness.connection_guards import ConnectionLimits, guarded_protocols
+from harness.errors import HarnessError
 
 STARTUP_TIMEOUT_S = 30.0
 # WebSocket keepalive: a ping every 20 s; a client that has not answered within 30 s more
@@ -48,11 +50,12 @@ class RunningServer:
         return f"{self.ws_url}/v1/streaming/{connection_id}"
 
 
-def _config(app: ASGIApp, limits: ConnectionLimits) -> uvicorn.Config:
+def _config(app: ASGIApp, limits: ConnectionLimits, quiet: bool = False) -> uvicorn.Config:
     http, ws = guarded_protocols(limits)
     return uvicorn.Config(
         app,
-        log_level="warning",
+        # uvicorn's warnings are about one connection each (a bad request, a bad frame).
+        log_level="error" if quiet else "warning",
         http=http,
         ws=ws,
         lifespan="off",
@@ -64,13 +67,29 @@ def _config(app: ASGIApp, limits: ConnectionLimits) -> uvicorn.Config:
     )
 
 
+class ListenError(HarnessError):
+    """An address the server cannot listen on: in use, not this machine's, not allowed."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio disables Nagle (TCP_NODELAY) only on sockets that say
     # they are TCP; without it, every frame after the first of a burst waits for an ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"{address} is in use (another server listens there: choose another port)"
+            ) from None
+        raise ListenError(f"cannot listen on {address}: {error.strerror}") from None
+    except OverflowError as error:
+        sock.close()
+        raise ListenError(f"cannot listen on {address}: {error}") from None
     return sock
 
 
@@ -80,8 +99,10 @@ def serve(
     port: int = 8080,
     announce: Callable[[RunningServer], None] = lambda _: None,
     limits: ConnectionLimits | None = None,
+    quiet: bool = False,
 ) -> str | None:
-    """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM.
+    """Bind, announce where, and serve in the foreground until SIGINT or SIGTERM; `quiet`
+    logs no line about one connection, only errors of the server itself.
 
     Returns the name of the signal that stopped it.
     On a signal, uvicorn closes the open sockets; each session then finalises and stores
@@ -89,7 +110,7 @@ def serve(
     """
     sock = _bind(host, port)
     announce(RunningServer(host, sock.getsockname()[1]))
-    server = uvicorn.Server(_config(app, limits or ConnectionLimits()))
+    server = uvicorn.Server(_config(app, limits or ConnectionLimits(), quiet))
     received: list[int] = []
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; these
     # handlers take that signal, so a stop by Ctrl-C or SIGTERM is a normal exit.

@@ -1,9 +1,10 @@
 """The `symbl-harness` command line: the group and its commands, one module per group.
 
 Every command imports what it needs when it runs, so `symbl-harness --help` and each
-command's `--help` import click and little else. A HarnessError, or Ctrl-C outside the
-commands that stop on it cleanly, ends the command with one line, `error: MESSAGE`, on
-stderr and the error's exit code (130 for Ctrl-C).
+command's `--help` import click and little else. A HarnessError, a file the command cannot
+read or write, or Ctrl-C outside the commands that stop on it cleanly, ends the command with
+one line, `error: MESSAGE`, on stderr and the error's exit code (2 for a file, 130 for
+Ctrl-C); harness.errors has the table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 # As a shell reports a process that SIGINT ended: 128 + 2.
 INTERRUPTED = 130
+# Input the command cannot use, as Click's own usage errors and HarnessError.
+UNUSABLE = 2
 
 try:
     import click
@@ -44,6 +47,13 @@ def reported() -> Iterator[None]:
     except HarnessError as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(error.exit_code) from None
+    except OSError as error:
+        # A file or folder the command cannot read or write (the network's errors are
+        # EndpointErrors by now); anything else is a bug, and its traceback is wanted.
+        if error.filename is None:
+            raise
+        click.echo(f"error: {error.filename}: {error.strerror}", err=True)
+        raise click.exceptions.Exit(UNUSABLE) from None
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         raise click.exceptions.Exit(INTERRUPTED) from None

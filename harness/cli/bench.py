@@ -128,7 +128,12 @@ def bench(
     click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
     failed = [error for level in summary["levels"].values() for error in level["errors"]]
     # A ramp is meant to break: its errors are its finding, not a failure of the run.
-    sys.exit(1 if failed and not ramp else 0)
+    if failed and not ramp:
+        runs = sum(level["sessions"] for level in summary["levels"].values())
+        click.echo(
+            f"error: {len(failed)} of {runs} sessions failed; the first: {failed[0]}", err=True
+        )
+        sys.exit(1)
 
 
 @contextlib.contextmanager

@@ -135,6 +135,7 @@ def browser(
     )
     options = BrowserOptions(path, rate, stop=not no_stop, open_timeout_s=open_timeout)
     with target(None if use_mock else endpoint, config) as where:
+        click.echo(f"running {page} in headless Chromium, hearing {audio}…", err=True)
         run = asyncio.run(run_browser(page, audio, where, folder, options))
     if as_json:
         print_json(run.to_json())

@@ -63,13 +63,32 @@ def fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callabl
     )
 
 
-def out_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """`--out DIR`: where the command writes `what`, a new temporary folder by default."""
+def out_option(
+    what: str, required: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--out DIR`: where the command writes `what`, a new temporary folder by default; made
+    before the command starts, so that a folder it cannot write stops it at once."""
+
+    def made(_: click.Context, __: click.Parameter, value: Path | None) -> Path | None:
+        return None if value is None else writable_folder(value)
+
+    default = "" if required else " [a new temporary folder]"
     return click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
-        help=f"Folder for {what} [a new temporary folder].",
+        required=required,
+        callback=made,
+        help=f"Folder for {what}{default}.",
     )
+
+
+def writable_folder(folder: Path) -> Path:
+    """`folder`, made if need be; UsageProblem naming it and the reason if it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageProblem(f"cannot make the folder {folder}: {error.strerror}") from None
+    return folder
 
 
 def new_folder(prefix: str) -> Path:

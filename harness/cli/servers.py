@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.options import UsageProblem, fault_option
+from harness.cli.options import UsageProblem, fault_option, out_option
 from mock_symbl import Engine, OnMiss
 
 if TYPE_CHECKING:
@@ -153,6 +153,9 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Serve /v1/mock/* without a token, for every app at once (local use only).",
 )
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No line per connection: the addresses and errors only."
+)
 @fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
     host: str,
@@ -181,6 +184,7 @@ def mock(
     max_id_length: int,
     open_control: bool,
     faults: Faults,
+    quiet: bool,
 ) -> None:
     """Run the bundled Symbl-compatible server in the foreground (Ctrl-C stops it).
 
@@ -243,7 +247,7 @@ def mock(
             if upstream is not None:
                 click.echo(f"misses     answered by {without_userinfo(upstream)}", err=True)
 
-        stopped_by = serve_mock(config, host, port, announce)
+        stopped_by = serve_mock(config, host, port, announce, quiet)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
     except OSError as error:
         raise UsageProblem(str(error)) from None
@@ -258,13 +262,11 @@ def mock(
     show_default=True,
     help="Address and port the clients connect to.",
 )
+@out_option("the recorded sessions (one subfolder per streaming connection)", required=True)
 @click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the recorded sessions (one subfolder per streaming connection).",
+    "-q", "--quiet", is_flag=True, help="No line per connection: the addresses and errors only."
 )
-def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
+def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path, quiet: bool) -> None:
     """Record any client's sessions: it talks to the proxy as it would to the endpoint.
 
     Streaming connections are forwarded unchanged in both directions and written to
@@ -290,18 +292,19 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path) -> None:
             upstream = stack.enter_context(bundled_mock()).endpoint
         assert upstream is not None
         http_base(upstream)
-        out.mkdir(parents=True, exist_ok=True)
 
         def announce(running: RunningServer) -> None:
             click.echo(f"REST       {running.base_url} -> {upstream}")
             click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
             click.echo(f"recording  into {out}", err=True)
 
-        try:
-            stopped_by = serve(create_proxy(upstream, out), host.strip("[]"), int(port), announce)
-        except OSError as error:
-            raise UsageProblem(f"cannot listen on {listen}: {error.strerror}") from None
+        app = create_proxy(upstream, out, _ignore) if quiet else create_proxy(upstream, out)
+        stopped_by = serve(app, host.strip("[]"), int(port), announce, quiet=quiet)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
+
+
+def _ignore(_: str) -> None:
+    """No line about one proxied connection (`--quiet`)."""
 
 
 def _app_pair(value: str) -> tuple[str, str]:

@@ -69,6 +69,9 @@ class TokenSource:
                 reply = client.post(url, json=body)
         except httpx.HTTPError as error:
             raise AuthError(f"cannot reach {url}: {error}") from None
+        if reply.status_code >= 500:
+            # A server error, or a gateway whose upstream is gone, says nothing of credentials.
+            raise AuthError(f"{url} is unavailable (HTTP {reply.status_code})")
         if reply.status_code != 200:
             raise AuthError(f"{url} refused the credentials: HTTP {reply.status_code}")
         try:

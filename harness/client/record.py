@@ -26,6 +26,10 @@ CONVERSATION_FILE = "conversation.json"
 def streaming_url(endpoint: str, connection_id: str, token: str) -> str:
     """The streaming URL for a base endpoint (or a full `/v1/…` URL given as it is)."""
     base = endpoint.rstrip("/")
+    # An endpoint is often given by its REST address: streaming is the same host over ws(s).
+    for rest, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if base.startswith(rest):
+            base = ws + base.removeprefix(rest)
     if "/v1/" not in base:
         base = f"{base}/v1/streaming/{quote(connection_id, safe='')}"
     separator = "&" if "?" in base else "?"

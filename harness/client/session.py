@@ -103,6 +103,8 @@ class SessionResult:
     close_reason: str = ""
     lateness_ns: list[int] = field(default_factory=list)
     error: str | None = None
+    # The endpoint did not close within the stop timeout (`error` says so).
+    stop_timed_out: bool = False
 
 
 async def wait_until(deadline_ns: int) -> None:
@@ -284,6 +286,11 @@ async def run_session(
             ping_interval=None,
             create_connection=StampedConnection,
         )
+    except websockets.InvalidURI:
+        # Its message repeats the URL, with the access token in its query.
+        raise SessionError(
+            f"cannot connect to {_without_query(url)}: not a ws:// or wss:// URL"
+        ) from None
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
         said = _refusal(error)
         if log is not None:
@@ -308,7 +315,8 @@ async def run_session(
         with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
             await asyncio.wait_for(asyncio.shield(receiver), watch.stop_timeout_s)
     except TimeoutError:
-        streamer.result.error = f"no close within {watch.stop_timeout_s:.0f} s of the stop request"
+        streamer.result.error = f"no close within {watch.stop_timeout_s:g} s of the stop request"
+        streamer.result.stop_timed_out = True
     finally:
         if not receiver.done():
             receiver.cancel()

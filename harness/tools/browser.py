@@ -15,6 +15,7 @@ import contextlib
 import json
 import re
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from starlette.routing import Route
 
 from harness.client.auth import http_base
 from harness.conformance.check import CONFORMANCE_FILE
-from harness.errors import HarnessError
+from harness.errors import EndpointError, HarnessError
 from harness.serve import RunningServer, running
 from harness.session_folder.redact import Redactor
 from harness.tools.proxy import create_proxy
@@ -57,6 +58,8 @@ DEVICE_RATE = 48000
 OPEN_TIMEOUT_S = 15.0
 CLOSE_TIMEOUT_S = 30.0
 REST_GRACE_S = 2.0
+# What Playwright's connection says when its driver process has exited.
+DRIVER_GONE = "Connection closed while reading from the driver"
 # Before the page's own code runs: note every socket it opens (so the harness can send the
 # stop the tutorial's reader would type), and give AudioContexts the device's rate.
 INIT_SCRIPT = """
@@ -160,6 +163,29 @@ def serving_page(html: str) -> Iterator[RunningServer]:
         yield server
 
 
+def _unless_the_driver_left(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Report what the loop reports, except that the Playwright driver has gone: Ctrl-C in a
+    terminal reaches the driver too (it runs in our process group) and it exits at once,
+    while the run, interrupted, no longer awaits it."""
+    if str(context.get("exception")) == DRIVER_GONE:
+        return
+    loop.default_exception_handler(context)
+
+
+@dataclass
+class _Unreachable:
+    """What the proxy says: that it cannot reach the endpoint, which ends the run, and other
+    problems, told as the proxy command tells them."""
+
+    said: list[str] = field(default_factory=list)
+
+    def heard(self, problem: str) -> None:
+        if problem.startswith("cannot connect to "):
+            self.said.append(problem)
+        else:
+            print(f"proxy: {problem}", file=sys.stderr, flush=True)
+
+
 async def _wait_for(condition: Any, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -189,6 +215,8 @@ async def run_browser(
     from playwright.async_api import Error as PlaywrightError  # noqa: PLC0415
     from playwright.async_api import async_playwright  # noqa: PLC0415
 
+    asyncio.get_running_loop().set_exception_handler(_unless_the_driver_left)
+
     try:
         html = page.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -200,8 +228,9 @@ async def run_browser(
     upstream = http_base(where.endpoint)
     token = where.tokens.token()
     redactor = Redactor(where.tokens.secrets)
+    unreachable = _Unreachable()
     with (
-        running(create_proxy(upstream, sessions)) as proxy,
+        running(create_proxy(upstream, sessions, unreachable.heard)) as proxy,
         serving_page(point_at(html, proxy, token)) as site,
     ):
         async with async_playwright() as playwright:
@@ -223,8 +252,11 @@ async def run_browser(
                 await tab.add_init_script(INIT_SCRIPT % (options.device_rate or "null"))
                 await tab.goto(site.base_url + "/")
                 opened = await _wait_for(
-                    lambda: sessions.is_dir() and any(sessions.iterdir()), options.open_timeout_s
+                    lambda: unreachable.said or (sessions.is_dir() and any(sessions.iterdir())),
+                    options.open_timeout_s,
                 )
+                if unreachable.said:
+                    raise EndpointError(unreachable.said[0])
                 if not opened:
                     raise BrowserError(
                         f"the page opened no WebSocket to the endpoint within "

@@ -11,6 +11,7 @@ benchmarks do: "It's 2:30" and "it is two thirty" are the same words.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -46,9 +47,13 @@ class Tolerances:
             if not sep or name not in known:
                 raise ValueError(f"unknown tolerance {setting!r} (known: {', '.join(known)})")
             try:
-                values[name] = int(value) if known[name] == "int" else float(value)
+                number = int(value) if known[name] == "int" else float(value)
             except ValueError:
                 raise ValueError(f"tolerance {name} needs a number, got {value!r}") from None
+            # NaN compares false with everything, so a bound of nan would pass any figure.
+            if not 0 <= number < math.inf:
+                raise ValueError(f"tolerance {name} needs a finite number >= 0, got {value!r}")
+            values[name] = number
         return cls(**values)
 
 

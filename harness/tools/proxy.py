@@ -112,6 +112,7 @@ async def _stream(state: ProxyState, socket: WebSocket) -> None:
         )
         return
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
+        state.report(f"cannot connect to {url.split('?', 1)[0]}: {error}")
         await socket.send_denial_response(
             JSONResponse({"message": f"upstream unreachable: {error}"}, status_code=502)
         )
@@ -263,9 +264,10 @@ def _record_rest(state: ProxyState, folder: Path, request: Request, reply: httpx
         rest.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def create_proxy(upstream: str, out: Path) -> Starlette:
-    """The proxy's ASGI app, forwarding to `upstream` and recording into `out`."""
-    state = ProxyState(upstream=upstream, out=out)
+def create_proxy(upstream: str, out: Path, report: Callable[[str], None] = _say) -> Starlette:
+    """The proxy's ASGI app, forwarding to `upstream` and recording into `out`; what goes
+    wrong (an unreachable upstream, a folder it cannot write) is told to `report`."""
+    state = ProxyState(upstream=upstream, out=out, report=report)
 
     async def stream(socket: WebSocket) -> None:
         await _stream(state, socket)

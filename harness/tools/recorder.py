@@ -87,6 +87,8 @@ class TakeOutcome:
     code: int
     message: str
     recording: Recording | None = None
+    # Stopped early by a first Ctrl-C (or SIGTERM): what was recorded is complete but short.
+    interrupted: bool = False
 
 
 def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = None) -> TakeOutcome:
@@ -94,9 +96,16 @@ def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = N
     try:
         with target(endpoint, mock) as where:
             destination = where.destination(take.connection_id)
-            return asyncio.run(_take(take, destination))
+            outcome = asyncio.run(_take(take, destination))
+            speech = where.mock.engines.speech_engine(take.connection_id) if where.mock else None
     except AuthError as error:
         return TakeOutcome(1, f"error: {error}")
+    if speech is not None and outcome.recording is not None:
+        outcome.message += (
+            f"\nnote: the bundled mock answered with its {speech} engine (speech recognition, "
+            "not a recording or a transcript): its text is not a baseline"
+        )
+    return outcome
 
 
 async def _take(take: RecordTake, destination: Destination) -> TakeOutcome:
@@ -166,9 +175,11 @@ async def _take(take: RecordTake, destination: Destination) -> TakeOutcome:
             f"max {pacing['max']:.3f} ms"
         )
     if result.error:
-        return TakeOutcome(1, f"error: {result.error}; {summary}", recording)
+        hint = " (raise --stop-timeout to wait longer)" if result.stop_timed_out else ""
+        said = f"error: {result.error}{hint}; {summary}"
+        return TakeOutcome(1, said, recording, stop.is_set())
     problems = "".join(f"\nwarning: {p}" for p in recording.problems)
-    return TakeOutcome(0, summary + problems, recording)
+    return TakeOutcome(0, summary + problems, recording, stop.is_set())
 
 
 def _describe(source: Source) -> str:

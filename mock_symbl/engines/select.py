@@ -124,6 +124,16 @@ class EngineChoice:
         except RecordingError:
             return None
 
+    def speech_engine(self, connection_id: str) -> str | None:
+        """The speech recogniser (`whisper` or `asr`) that answers a connection id for sure,
+        or None when a transcript or a recording may answer it."""
+        speech = Engine.ASR if self.whisper is None or self.engine is Engine.ASR else Engine.WHISPER
+        if self.engine in (Engine.ASR, Engine.WHISPER):
+            return speech.value
+        if self.engine is not Engine.AUTO or self._transcript_named(connection_id):
+            return None
+        return speech.value if not len(self.library) and not self.matching else None
+
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
         if self.engine in (Engine.ASR, Engine.WHISPER):

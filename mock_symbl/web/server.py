@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -94,15 +95,19 @@ def serve_mock(
     host: str = "127.0.0.1",
     port: int = 8080,
     announce: Callable[[RunningServer], None] = lambda _: None,
+    quiet: bool = False,
 ) -> str | None:
-    """Serve the mock in the foreground until SIGINT or SIGTERM; returns the signal's name."""
+    """Serve the mock in the foreground until SIGINT or SIGTERM; returns the signal's name.
+    `quiet`: no line about one connection (its errors, its skimmed audio), errors only."""
+    if quiet:
+        logging.getLogger("mock_symbl").setLevel(logging.ERROR)
     app = create_app(config)
     # Full collections over everything the sessions hold paused the event loop 80 ms with
     # 100 sessions open (measured): keep what start-up made out of them, and collect rarely.
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    return serve(app, host, port, announce, ConnectionLimits(config.header_timeout_s))
+    return serve(app, host, port, announce, ConnectionLimits(config.header_timeout_s), quiet)
 
 
 @contextmanager

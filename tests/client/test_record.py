@@ -58,8 +58,11 @@ def test_record_each_fixture_file_against_the_mock(tmp_path: Path, name: str) ->
         "600",
     )
     assert done.returncode == 0, done.stderr
-    # The last line says what was recorded; any before it are the mock's one-line notices.
-    assert done.stderr.splitlines()[-1].startswith(f"recorded {out}")
+    # The line that says what was recorded comes after the mock's one-line notices, and
+    # before the note that speech recognition answered it.
+    *_, said, note = done.stderr.splitlines()
+    assert said.startswith(f"recorded {out}")
+    assert note.endswith("its text is not a baseline")
     assert "Traceback" not in done.stderr
     log = read_session(out)
     assert log.complete
