@@ -149,8 +149,11 @@ def test_a_wav_the_browser_cannot_play_is_refused(chromium: str, tmp_path: Path)
     wav.write_bytes(b"RIFF\x00\x00not really a wave file")
     done = run_browser(str(PAGES / "tutorial.html"), "--audio", str(wav), "--mock")
     assert done.returncode == 2
-    assert "not audio the browser can play" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    # What it was about to do (the one status line), then one line naming the problem.
+    status, *error = done.stderr.strip().splitlines()
+    assert status.startswith(f"running {PAGES / 'tutorial.html'} in headless Chromium")
+    assert len(error) == 1 and error[0].startswith("error: ")
+    assert "not audio the browser can play" in error[0]
 
 
 def test_a_missing_chromium_names_the_package(tmp_path: Path) -> None:
