@@ -297,7 +297,9 @@ class AsrRecognizer:
         self._held.append(decoder)
         decoder.start(onset, self._cmn)
 
-    def _close_phrase(self, *, wait: bool = True) -> list[Hypothesis]:
+    def _close_phrase(self, *, wait: bool = True, final: bool = True) -> list[Hypothesis]:
+        """End the open phrase; its final unless `final` is false (a subclass that decodes
+        the phrase's final itself: a buffered phrase is then not decoded at all)."""
         self._in_phrase = False
         self._detector.end_phrase()
         offset = self._phrase_start / 100
@@ -306,17 +308,26 @@ class AsrRecognizer:
             decoder = self._held[0]
             try:
                 decoder.ps.end_utt()
-                words = decoder.words(offset)
+                if final:
+                    words = decoder.words(offset)
                 self._cmn = decoder.ps.get_cmn(False)
             finally:
                 self._held.clear()
                 self._pool.give_back(decoder)
         else:
             buffered, self._buffered = self._buffered, []
-            with self._pool.cheap(wait=wait) as cheap:
-                if cheap is not None:
-                    cheap.start(np.concatenate(buffered), self._cmn)
-                    cheap.ps.end_utt()
-                    words = cheap.words(offset)
-                    self._cmn = cheap.ps.get_cmn(False)
+            if final:
+                words = self._decode_cheaply(buffered, offset, wait=wait)
         return [Hypothesis(words, is_final=True)] if words else []
+
+    def _decode_cheaply(
+        self, buffered: list[NDArray[np.int16]], offset: float, *, wait: bool
+    ) -> tuple[Word, ...]:
+        """A buffered phrase's words, by a cheap decoder (none if none is free and not `wait`)."""
+        with self._pool.cheap(wait=wait) as cheap:
+            if cheap is None:
+                return ()
+            cheap.start(np.concatenate(buffered), self._cmn)
+            cheap.ps.end_utt()
+            self._cmn = cheap.ps.get_cmn(False)
+            return cheap.words(offset)

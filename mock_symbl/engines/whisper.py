@@ -194,11 +194,13 @@ class WhisperRecognizer(AsrRecognizer):
         super()._feed(audio)
         self._phrase.append(audio.copy())
 
-    def _close_phrase(self, *, wait: bool = True) -> list[Hypothesis]:
+    def _close_phrase(self, *, wait: bool = True, final: bool = True) -> list[Hypothesis]:
         audio, self._phrase = self._phrase, []
         offset = self._phrase_start / 100  # frames of 10 ms
-        asr = super()._close_phrase(wait=wait)
-        if not wait or not audio:
+        by_whisper = final and wait and bool(audio)
+        # A final Whisper gives is not decoded by pocketsphinx as well.
+        asr = super()._close_phrase(wait=wait, final=final and not by_whisper)
+        if not by_whisper:
             return asr
         heard = self._model.sentences(np.concatenate(audio), offset, self._prompt)
         return [Hypothesis(words, is_final=True) for words in heard]
