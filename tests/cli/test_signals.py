@@ -10,8 +10,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from harness.cli import INTERRUPTED
 
@@ -19,39 +21,49 @@ from helpers import FIXTURES
 
 Require = Callable[[str, bool, str], None]
 TUTORIAL = FIXTURES.parent / "browser" / "tutorial.html"
+# Only guards against a hang: a loaded machine may take long to get a command going.
+GUARD_S = 300
 
 
-def start(*args: str, own_group: bool = False) -> subprocess.Popen[str]:
+def start(
+    *args: str, own_group: bool = False, stdout: int | TextIO = subprocess.PIPE
+) -> subprocess.Popen[str]:
     """`symbl-harness ARGS` in a subprocess, in a process group of its own if asked (as a
     terminal runs a command: Ctrl-C there reaches every process of the group)."""
     return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", *args],
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=own_group,
     )
 
 
+def wait_until(process: subprocess.Popen[str], ready: Callable[[], bool], what: str) -> None:
+    """Return once `ready()`; fail if the process ends first (or after GUARD_S)."""
+    deadline = time.monotonic() + GUARD_S
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"no {what} within {GUARD_S} s"
+        time.sleep(0.05)
+
+
 def wait_for_file(process: subprocess.Popen[str], pattern: Path) -> None:
     """Return once a file matching `pattern` exists; fail if the process ends first."""
-    while not list(pattern.parent.glob(pattern.name)):
-        assert process.poll() is None, process.communicate()
-        try:
-            process.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            continue
+    wait_until(process, lambda: bool(list(pattern.parent.glob(pattern.name))), str(pattern))
 
 
 def test_a_second_ctrl_c_aborts_a_recording_with_130_and_one_line(tmp_path: Path) -> None:
     out = tmp_path / "take"
     # Sent as fast as possible, the whole file waits for recognition after the stop.
-    with start(
+    events = tmp_path / "events.out"
+    # The events go to a file: a pipe nobody reads could fill and stall the command.
+    with events.open("w") as sink, start(
         "record", str(out), "--file", str(FIXTURES / "standup" / "audio.wav"), "--mock",
-        "--json", "--as-fast-as-possible",
+        "--json", "--as-fast-as-possible", stdout=sink,
     ) as process:  # fmt: skip
-        assert process.stdout is not None and process.stderr is not None
-        assert '"type"' in process.stdout.readline()
+        assert process.stderr is not None
+        wait_until(process, lambda: '"type"' in events.read_text(), "event")
         process.send_signal(signal.SIGINT)
         first = process.stderr.readline()
         process.send_signal(signal.SIGINT)

@@ -8,11 +8,15 @@ import json
 import os
 import pty
 import re
+import select
 import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
+
+import pytest
 
 from helpers import FIXTURES
 
@@ -132,10 +136,23 @@ def run_on_a_terminal(*args: str) -> str:
     )
     os.close(terminal)
     shown = bytearray()
+    # Only guards against a hang: a loaded machine may take long to run the bench.
+    deadline = time.monotonic() + 300
+    timed_out = False
     with contextlib.suppress(OSError):  # EIO once the child has closed its end
-        while chunk := os.read(controller, 65536):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([controller], [], [], left)[0]:
+                timed_out = True
+                break
+            chunk = os.read(controller, 65536)
+            if not chunk:
+                break
             shown += chunk
     os.close(controller)
+    if timed_out:
+        process.kill()
+        pytest.fail(f"no end within 300 s: {shown.decode(errors='replace')}")
     assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
 
