@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.options import UsageProblem, fault_option, out_option
+from harness.cli.options import UsageProblem, fault_option, out_option, writable_folder
 from mock_symbl import Engine, OnMiss
 
 if TYPE_CHECKING:
@@ -207,8 +207,7 @@ def mock(
         upstream = http_base(upstream)
     try:
         if record_to is not None:
-            record_to.mkdir(parents=True, exist_ok=True)
-            recordings = (*recordings, record_to)
+            recordings = (*recordings, writable_folder(record_to))
         pairs = dict(_app_pair(value) for value in apps)
         config = MockConfig(
             db=db,

@@ -103,7 +103,10 @@ def _conformance(log: SessionLog, path: Path, notes: list[str]) -> tuple[Mapping
     if path.is_file():
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(report, dict) and isinstance(report.get("findings"), list):
+            findings = report.get("findings") if isinstance(report, dict) else None
+            if isinstance(findings, list) and all(
+                isinstance(f, dict) and isinstance(f.get("evidence", {}), dict) for f in findings
+            ):
                 return report, True
             notes.append(f"{CONFORMANCE_FILE} holds no findings list; judged again from the log")
         except (OSError, ValueError) as error:

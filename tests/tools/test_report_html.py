@@ -292,3 +292,15 @@ def test_bad_input_is_one_line_and_exit_2(make: Any, says: str, tmp_path: Path) 
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
     assert result.stdout == ""
     assert not list(tmp_path.rglob("report.html"))
+
+
+@pytest.mark.parametrize("findings", [[1], [{"code": "gaps", "evidence": []}], "none"])
+def test_a_conformance_file_of_another_shape_is_judged_again(
+    tmp_path: Path, findings: object
+) -> None:
+    folder = _copy("hot", tmp_path)
+    (folder / "conformance.json").write_text(json.dumps({"findings": findings}))
+    result = _report(str(folder))
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "conformance.json holds no findings list; judged again from the log" in page
