@@ -32,6 +32,14 @@ def http_base(endpoint: str) -> str:
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
+def over_websocket(url: str) -> str:
+    """The same address over WebSocket: `https://…` -> `wss://…`, `http://…` -> `ws://…`;
+    a ws(s) URL as it is."""
+    parts = urlsplit(url)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    return urlunsplit(parts._replace(scheme=scheme))
+
+
 class TokenSource:
     """Gives a valid access token for one endpoint, generating it when needed."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from harness.client.auth import http_base
+from harness.client.auth import http_base, over_websocket
 from harness.client.conversation import ConversationApiError, ConversationClient
 from harness.client.session import Observers, SessionResult, Stream, run_session
 from harness.conformance.check import write_conformance
@@ -25,11 +25,8 @@ CONVERSATION_FILE = "conversation.json"
 
 def streaming_url(endpoint: str, connection_id: str, token: str) -> str:
     """The streaming URL for a base endpoint (or a full `/v1/…` URL given as it is)."""
-    base = endpoint.rstrip("/")
     # An endpoint is often given by its REST address: streaming is the same host over ws(s).
-    for rest, ws in (("https://", "wss://"), ("http://", "ws://")):
-        if base.startswith(rest):
-            base = ws + base.removeprefix(rest)
+    base = over_websocket(endpoint.rstrip("/"))
     if "/v1/" not in base:
         base = f"{base}/v1/streaming/{quote(connection_id, safe='')}"
     separator = "&" if "?" in base else "?"

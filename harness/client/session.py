@@ -36,6 +36,7 @@ from harness.audio.sources import until_stopped
 from harness.errors import EndpointError
 from harness.protocol import Dispatcher, Event, StartRequest, encode, stop_request
 from harness.session_folder.log import SessionLogWriter
+from harness.session_folder.redact import without_query
 
 SPIN_NS = 1_500_000
 MESSAGE_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
@@ -289,13 +290,13 @@ async def run_session(
     except websockets.InvalidURI:
         # Its message repeats the URL, with the access token in its query.
         raise SessionError(
-            f"cannot connect to {_without_query(url)}: not a ws:// or wss:// URL"
+            f"cannot connect to {without_query(url)}: not a ws:// or wss:// URL"
         ) from None
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
         said = _refusal(error)
         if log is not None:
             log.error(f"connect failed: {said}")
-        raise SessionError(f"cannot connect to {_without_query(url)}: {said}") from None
+        raise SessionError(f"cannot connect to {without_query(url)}: {said}") from None
     assert isinstance(socket, StampedConnection)
     if log is not None:
         log.opened(url, headers=list((headers or {}).items()))
@@ -332,10 +333,6 @@ def _refusal(error: Exception) -> str:
         if body:
             return f"{error}: {body[:500]}"
     return str(error)
-
-
-def _without_query(url: str) -> str:
-    return url.split("?", 1)[0]
 
 
 def frames_of(samples: NDArray[np.int16], frame_samples: int) -> list[NDArray[np.int16]]:

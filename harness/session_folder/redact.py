@@ -188,3 +188,8 @@ def without_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def without_query(url: str) -> str:
+    """A URL as messages may show it: without its query, which may carry a token."""
+    return url.split("?", 1)[0]

@@ -15,7 +15,6 @@ import contextlib
 import json
 import re
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from harness.conformance.check import CONFORMANCE_FILE
 from harness.errors import EndpointError, HarnessError
 from harness.serve import RunningServer, running
 from harness.session_folder.redact import Redactor
-from harness.tools.proxy import create_proxy
+from harness.tools.proxy import create_proxy, tell
 from harness.tools.targets import Target
 
 SYMBL_HOST = "api.symbl.ai"
@@ -183,7 +182,7 @@ class _Unreachable:
         if problem.startswith("cannot connect to "):
             self.said.append(problem)
         else:
-            print(f"proxy: {problem}", file=sys.stderr, flush=True)
+            tell(problem)
 
 
 async def _wait_for(condition: Any, timeout_s: float) -> bool:

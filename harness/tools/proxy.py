@@ -29,10 +29,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection
 
-from harness.client.auth import http_base
+from harness.client.auth import http_base, over_websocket
 from harness.conformance.check import write_conformance
 from harness.protocol.bounded_json import loads
-from harness.session_folder.redact import Redactor
+from harness.session_folder.redact import Redactor, without_query
 from harness.session_folder.tape import SessionTape, safe_name
 
 REST_LOG = "rest.jsonl"
@@ -58,7 +58,8 @@ def _close_tape(tape: SessionTape) -> None:
         tape.report(f"{tape.folder.name}: cannot write its conformance report: {error}")
 
 
-def _say(line: str) -> None:
+def tell(line: str) -> None:
+    """Tell a person about one proxied connection, as the proxy command does."""
     print(f"proxy: {line}", file=sys.stderr, flush=True)
 
 
@@ -73,7 +74,7 @@ class ProxyState:
     # token request or its answer) is removed from all that is written after.
     redactor: Redactor = field(default_factory=Redactor)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    report: Callable[[str], None] = _say
+    report: Callable[[str], None] = tell
 
 
 def _raw_target(scope: Mapping[str, Any]) -> str:
@@ -86,9 +87,8 @@ def _raw_target(scope: Mapping[str, Any]) -> str:
 
 
 def _upstream_ws(state: ProxyState, target: str) -> str:
-    parts = urlsplit(state.upstream)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    return f"{scheme}://{parts.netloc}{target}"
+    parts = urlsplit(over_websocket(state.upstream))
+    return f"{parts.scheme}://{parts.netloc}{target}"
 
 
 async def _stream(state: ProxyState, socket: WebSocket) -> None:
@@ -112,7 +112,7 @@ async def _stream(state: ProxyState, socket: WebSocket) -> None:
         )
         return
     except (OSError, websockets.InvalidHandshake, TimeoutError) as error:
-        state.report(f"cannot connect to {url.split('?', 1)[0]}: {error}")
+        state.report(f"cannot connect to {without_query(url)}: {error}")
         await socket.send_denial_response(
             JSONResponse({"message": f"upstream unreachable: {error}"}, status_code=502)
         )
@@ -264,7 +264,7 @@ def _record_rest(state: ProxyState, folder: Path, request: Request, reply: httpx
         rest.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def create_proxy(upstream: str, out: Path, report: Callable[[str], None] = _say) -> Starlette:
+def create_proxy(upstream: str, out: Path, report: Callable[[str], None] = tell) -> Starlette:
     """The proxy's ASGI app, forwarding to `upstream` and recording into `out`; what goes
     wrong (an unreachable upstream, a folder it cannot write) is told to `report`."""
     state = ProxyState(upstream=upstream, out=out, report=report)

@@ -127,12 +127,11 @@ class EngineChoice:
     def speech_engine(self, connection_id: str) -> str | None:
         """The speech recogniser (`whisper` or `asr`) that answers a connection id for sure,
         or None when a transcript or a recording may answer it."""
-        speech = Engine.ASR if self.whisper is None or self.engine is Engine.ASR else Engine.WHISPER
         if self.engine in (Engine.ASR, Engine.WHISPER):
-            return speech.value
+            return self._speech_name.value
         if self.engine is not Engine.AUTO or self._transcript_named(connection_id):
             return None
-        return speech.value if not len(self.library) and not self.matching else None
+        return self._speech_name.value if not len(self.library) and not self.matching else None
 
     def for_request(self, request: StartRequest, connection_id: str) -> Recognizer:
         """The recogniser for one connection's start request."""
@@ -164,13 +163,18 @@ class EngineChoice:
     def _fallback(self, request: StartRequest, connection_id: str) -> Fallback:
         upstream = self.upstream
         if upstream is None:
-            name = Engine.ASR if self.whisper is None else Engine.WHISPER
-            return Fallback(name.value, lambda: self._speech(request))
+            return Fallback(self._speech_name.value, lambda: self._speech(request))
         return Fallback("upstream", lambda: UpstreamRecognizer(upstream, request, connection_id))
+
+    @property
+    def _speech_name(self) -> Engine:
+        """The speech recogniser that answers: Whisper when its model is loaded, unless asr
+        was asked for."""
+        return Engine.ASR if self.whisper is None or self.engine is Engine.ASR else Engine.WHISPER
 
     def _speech(self, request: StartRequest) -> Recognizer:
         """Speech recognition: Whisper's finals when its model is loaded, else asr's."""
-        if self.whisper is None or self.engine is Engine.ASR:
+        if self._speech_name is Engine.ASR or self.whisper is None:
             return AsrRecognizer()
         return WhisperRecognizer(self.whisper, vocabulary=request.custom_vocabulary)
 
