@@ -131,6 +131,7 @@ def test_the_tutorial_page_on_a_saturated_cpu_still_gets_the_sample_rate_finding
     rate = findings["sample_rate_mismatch"]
     assert rate["explanation"].startswith("declared 44100 Hz, audio arrives at ~48000 Hz")
     assert rate["evidence"]["likely_hz"] == 48000
+    assert "Is this too loud?" in clipped_phrases(report)
 
 
 def test_the_corrected_page_gets_only_the_clipping_of_the_hot_microphone(corrected: Any) -> None:
