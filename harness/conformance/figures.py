@@ -19,12 +19,12 @@ WRAP_LOW = -20000
 # Clipped flat tops do not survive a browser as runs at 32767: resampling rings around them
 # and the audio processing reshapes them, so the fixture `hot` (runs of up to 52 samples at
 # 32767) arrives from Chromium with isolated 32766/32767 peaks and, in "Is this too loud?",
-# with none above 32480. Measured per second (samples within 5 % of full scale, and their
-# density there over their density in the band 80-95 % below): clipped audio through
-# Chromium 358-1484 samples at 1.4-9 times the density below, clipped and resampled speech
-# 1.6-8 times; clean speech peak-normalised to 0 or -0.1 dBFS, resampled to 44.1/48 kHz,
-# through Chromium or not, at most 36 samples at 0.7 times. A second is clipped when both
-# its count (CLIP_SHARE of the second, 2 ms) and its density ratio (1) are passed.
+# with none above 32480. Measured per second, samples within 5 % of full scale and their
+# density there over their density between 80 and 95 %: `hot` through Chromium 171-1484
+# samples at 1.2-2.3 times; clean speech peak-normalised to 0 or -0.1 dBFS and resampled to
+# 44.1/48 kHz at most 15 at 0.7 times, and through Chromium (whose processing limits its
+# peaks) at most 65 at up to 1.1 times. A second is clipped past both the count (CLIP_SHARE
+# of it, 2 ms) and the density ratio (CLIP_DENSITY).
 CLIP_NEAR = round(0.95 * FULL_SCALE)
 CLIP_BELOW = round(0.80 * FULL_SCALE)
 CLIP_DENSITY = 1.0
