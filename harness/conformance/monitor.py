@@ -409,7 +409,7 @@ class ConformanceMonitor:
             out.append(
                 Finding(
                     "clipping",
-                    f"the audio is clipped in {clipped_s:.0f} s of its {audio_s:.0f} s: its "
+                    f"the audio is clipped in {clipped_s:.1f} s of its {audio_s:.1f} s: its "
                     "samples crowd within 0.5 dB of full scale instead of thinning out toward it",
                     {
                         "clipped_seconds": round(clipped_s, 1),
