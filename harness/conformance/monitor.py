@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from harness.conformance.arrivals import GAP_S, ArrivalFigures
-from harness.conformance.figures import CLIP_RUN, EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
+from harness.conformance.figures import EVIDENCE_POSITIONS, SPECTRUM_BLOCK, AudioFigures
 from harness.protocol import StartRequest, StartRequestError
 from harness.protocol.bounded_json import loads
 
@@ -404,14 +404,17 @@ class ConformanceMonitor:
                     {"jumps": audio.wraps, "first_positions": audio.wraps_at},
                 )
             )
-        if audio.clip_runs:
+        if audio.clipped_samples:
+            clipped_s, audio_s = audio.clipped_samples / self.rate, audio.samples / self.rate
             out.append(
                 Finding(
                     "clipping",
-                    f"{audio.clip_runs} runs of {CLIP_RUN} or more samples at full scale",
+                    f"the audio is clipped in {clipped_s:.1f} s of its {audio_s:.1f} s: its "
+                    "samples crowd within 0.5 dB of full scale instead of thinning out toward it",
                     {
-                        "runs": audio.clip_runs,
-                        "samples_at_full_scale": audio.clipped,
+                        "clipped_seconds": round(clipped_s, 1),
+                        "audio_seconds": round(audio_s, 1),
+                        "samples_near_full_scale": audio.near_full_scale,
                         "first_positions": audio.clips_at,
                     },
                 )
