@@ -26,23 +26,11 @@ from matplotlib.ticker import MaxNLocator
 
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLog, read_session
 from harness.session_folder.transcript import read_transcript
-from harness.tools.bench import METRICS, BenchReport, BenchRun
+from harness.tools.bench import METRICS, BenchReport, BenchRun, floor_p99, milliseconds
 from harness.tools.latency import SendClock, event_kind, partial_words
 
 # The CDF's y axis, stretched near 1 so the tail (p90, p99) is not a sliver at the top.
 SHARE_TICKS = (0.5, 0.9, 0.99)
-
-
-def _floor(report: BenchReport) -> tuple[float, str] | None:
-    """The floor to draw: pacing lateness p99, else (max speed) the loopback round trip's."""
-    for key, what in (
-        ("pacing_lateness_ms", "pacing lateness"),
-        ("loopback_round_trip_ms", "loopback round trip"),
-    ):
-        p99 = (report.floor.get(key) or {}).get("p99")
-        if p99 is not None:
-            return float(p99), f"floor: {what} p99 {p99:.1f} ms"
-    return None
 
 
 def _stretch(share: np.ndarray) -> np.ndarray:
@@ -56,7 +44,7 @@ def cdf_figure(report: BenchReport) -> Figure:
     legend for the figure."""
     levels = report.levels()
     colours = {level: f"C{i % 10}" for i, level in enumerate(levels)}
-    floor = _floor(report)
+    floor = floor_p99(report.floor)
     figure, axes = plt.subplots(
         1, len(METRICS), figsize=(3.4 * len(METRICS), 3.6), sharey=True, squeeze=False
     )
@@ -93,7 +81,8 @@ def cdf_figure(report: BenchReport) -> Figure:
         Line2D([], [], marker="^", color="0.2", linestyle="", label="p99"),
     ]
     if floor is not None:
-        handles.append(Line2D([], [], color="0.4", linestyle=":", label=floor[1]))
+        label = f"floor: {floor[1]} p99 {milliseconds(floor[0])} ms"
+        handles.append(Line2D([], [], color="0.4", linestyle=":", label=label))
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     speed = "max speed" if report.speed is None else f"{report.speed:g}x"
     figure.suptitle(f"Streaming latency ({speed})")

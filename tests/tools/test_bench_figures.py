@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.cli.bench import _show_bench
 from harness.session_folder.transcript import read_transcript
 from harness.tools.bench import METRICS, BenchReport, BenchRun, Load, run_benchmark
 from harness.tools.bench_plots import cdf_figure, timeline_figure
@@ -114,3 +115,47 @@ def test_the_timeline_shows_every_replay_under_its_phrases_words(bench: BenchRep
         "partial arrived",
         "final arrived",
     ]
+
+
+@pytest.mark.parametrize(
+    ("loopback_ms", "pacing_ms", "floor_of"),
+    [(50.0, 5.0, "loopback round trip"), (5.0, 50.0, "pacing lateness")],
+)
+def test_the_warning_the_table_and_the_plot_name_one_floor(
+    loopback_ms: float, pacing_ms: float, floor_of: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = BenchRun(Path("s"), 1, Path("s-n1-r0-0"), SessionLatency(finalisation_ms=[100.0, 120.0]))
+    report = BenchReport(
+        speed=1.0,
+        runs=[run],
+        floor={
+            "loopback_round_trip_ms": percentiles([loopback_ms] * 100, digits=4),
+            "pacing_lateness_ms": lateness_ms([int(pacing_ms * 1e6)] * 100),
+        },
+    )
+    summary = report.to_json()
+    # The larger p99 of the two parts, whichever it is.
+    assert summary["floor_p99"] == {"ms": 50.0, "of": floor_of}
+    assert summary["warning"].startswith(f"the machine's floor ({floor_of} p99 50.0 ms) is over")
+    figure = cdf_figure(report)
+    drawn = {
+        float(line.get_xdata()[0])
+        for axis in figure.axes
+        for line in axis.lines
+        if line.get_gid() == "floor"
+    }
+    assert drawn == {50.0}
+    (legend,) = figure.legends
+    assert legend.get_texts()[-1].get_text() == f"floor: {floor_of} p99 50.0 ms"
+    _show_bench(summary)
+    shown = capsys.readouterr().out.splitlines()
+    # The table of the floor's parts is titled with the same figure, from the same part.
+    assert f"floor (ms): p99 50.0, the {floor_of}'s" in shown
+    rows = {cells[0]: cells for line in shown if (cells := table_cells(line))}
+    assert rows[floor_of][4] == "50.0"
+    assert shown[-1] == f"warning: {summary['warning']}"
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of one row of a table as rich draws it ([] for any other line)."""
+    return [cell.strip() for cell in line.split("│")[1:-1]]
