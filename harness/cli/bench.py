@@ -142,9 +142,10 @@ def bench(
         progress.plotting()
         summary = report.to_json(floor_share)
         (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-        plots = [latency_cdfs(report, folder / "latency-cdf.png")]
-        if any(run.metrics is not None for run in report.runs):
-            plots.append(timeline(report, folder / "timeline.png"))
+        plots = [
+            latency_cdfs(report, folder / "latency-cdf.png"),
+            timeline(report, folder / "timeline.png"),
+        ]
     if as_json:
         print_json(summary)
     else:

@@ -24,8 +24,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from harness.session_folder.log import TRANSCRIPT_FILE, SessionLog, read_session
-from harness.session_folder.transcript import read_transcript
+from harness.session_folder.log import (
+    TRANSCRIPT_FILE,
+    SessionLog,
+    SessionLogError,
+    read_session,
+)
+from harness.session_folder.transcript import Transcript, read_transcript
 from harness.tools.bench import METRICS, BenchReport, BenchRun, floor_p99, milliseconds
 from harness.tools.latency import SendClock, event_kind, partial_words
 
@@ -41,10 +46,13 @@ def _stretch(share: np.ndarray) -> np.ndarray:
 def cdf_figure(report: BenchReport) -> Figure:
     """One panel per latency metric: its cumulative distribution at each concurrency level,
     p50 (o) and p99 (^) marked on each curve, the machine's floor as a grey line, one
-    legend for the figure."""
+    legend for the figure; when no session completed, panels that say so and no legend."""
     levels = report.levels()
     colours = {level: f"C{i % 10}" for i, level in enumerate(levels)}
     floor = floor_p99(report.floor)
+    completed = any(run.metrics is not None for run in report.runs)
+    failed = sum(1 for run in report.runs if run.error)
+    empty = "no figures" if completed else f"no session completed\n({failed} failed)"
     figure, axes = plt.subplots(
         1, len(METRICS), figsize=(3.4 * len(METRICS), 3.6), sharey=True, squeeze=False
     )
@@ -62,7 +70,9 @@ def cdf_figure(report: BenchReport) -> Figure:
             axis.plot(p50, _stretch(np.asarray(0.5)), "o", color=colours[level], gid="p50")
             axis.plot(p99, _stretch(np.asarray(0.99)), "^", color=colours[level], gid="p99")
         if not counts:
-            axis.text(0.5, 0.5, "no figures", ha="center", va="center", transform=axis.transAxes)
+            axis.text(
+                0.5, 0.5, empty, ha="center", va="center", transform=axis.transAxes, gid="empty"
+            )
             axis.set_xticks([])
             continue
         if floor is not None:
@@ -70,11 +80,20 @@ def cdf_figure(report: BenchReport) -> Figure:
         axis.set_xlabel(f"ms (n = {' / '.join(counts)})")
         axis.xaxis.set_major_locator(MaxNLocator(nbins=4))
         axis.grid(alpha=0.3)
+    speed = "max speed" if report.speed is None else f"{report.speed:g}x"
+    figure.suptitle(f"Streaming latency ({speed})")
+    if not completed:
+        # No curve, so no share to read and nothing for a legend to name.
+        axes[0][0].set_yticks([])
+        figure.tight_layout()
+        return figure
     axes[0][0].set_yticks(_stretch(np.asarray(SHARE_TICKS)), [f"{t:g}" for t in SHARE_TICKS])
     axes[0][0].set_ylim(0, float(_stretch(np.asarray(1.0))) * 1.02)
     axes[0][0].set_ylabel("share of figures at or below")
+    # A level whose every replay failed drew no curve: the legend does not name it.
+    drawn = sorted({run.concurrency for run in report.runs if run.metrics is not None})
     handles: list[Line2D] = [
-        Line2D([], [], color=colours[level], label=f"{level} at once") for level in levels
+        Line2D([], [], color=colours[level], label=f"{level} at once") for level in drawn
     ]
     handles += [
         Line2D([], [], marker="o", color="0.2", linestyle="", label="p50"),
@@ -84,8 +103,6 @@ def cdf_figure(report: BenchReport) -> Figure:
         label = f"floor: {floor[1]} p99 {milliseconds(floor[0])} ms"
         handles.append(Line2D([], [], color="0.4", linestyle=":", label=label))
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
-    speed = "max speed" if report.speed is None else f"{report.speed:g}x"
-    figure.suptitle(f"Streaming latency ({speed})")
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     return figure
 
@@ -95,12 +112,16 @@ def latency_cdfs(report: BenchReport, path: Path) -> Path:
     return _save(cdf_figure(report), path)
 
 
-def _replays(report: BenchReport) -> dict[Path, list[BenchRun]]:
-    """The replays that produced figures, by the session they replayed."""
-    by_source: dict[Path, list[BenchRun]] = defaultdict(list)
+def _replays(report: BenchReport) -> dict[Path, list[tuple[BenchRun, SessionLog]]]:
+    """Every replay that wrote its session log (a failed one too), with that log, by the
+    session it replayed."""
+    by_source: dict[Path, list[tuple[BenchRun, SessionLog]]] = defaultdict(list)
     for run in report.runs:
-        if run.metrics is not None:
-            by_source[run.source].append(run)
+        try:
+            log = read_session(run.folder)
+        except SessionLogError:
+            continue  # the replay failed before it could write anything
+        by_source[run.source].append((run, log))
     return by_source
 
 
@@ -114,9 +135,16 @@ AXIS_INCHES = 10.8
 
 def timeline_figure(report: BenchReport) -> Figure:
     """One panel per session replayed; in it, one line per replay, from its first audio
-    frame to its close, with when each partial (|) and final (o) arrived, under the
-    session's phrases (spans while their audio was sent, labelled with their words)."""
+    frame to its close, with when each partial (|) and final (o) arrived and where a failed
+    replay failed (x), under the session's phrases (spans while their audio was sent,
+    labelled with their words)."""
     by_source = _replays(report)
+    speed = "max speed" if report.speed is None else f"{report.speed:g}x"
+    if not by_source:
+        figure = plt.figure(figsize=(12, 2))
+        figure.text(0.5, 0.5, "no replay wrote a session log", ha="center", va="center")
+        figure.suptitle(f"Every replay against its session's phrases ({speed})")
+        return figure
     heights = [LABEL_INCHES + LANE_INCHES * (len(runs) + 0.2) for runs in by_source.values()]
     figure, axes = plt.subplots(
         len(by_source),
@@ -125,17 +153,20 @@ def timeline_figure(report: BenchReport) -> Figure:
         squeeze=False,
         height_ratios=heights,
     )
-    for axis, (source, runs) in zip(axes[:, 0], by_source.items(), strict=True):
-        _session_panel(axis, source, runs)
+    for axis, (source, replays) in zip(axes[:, 0], by_source.items(), strict=True):
+        _session_panel(axis, source, replays)
     axes[-1][0].set_xlabel("seconds since the replay's first audio frame")
-    handles = [
+    handles: list[Patch | Line2D] = [
         Patch(color="tab:gray", alpha=0.25, label="phrase (while its audio was sent)"),
         Line2D([], [], marker="|", color="tab:blue", linestyle="", label="partial arrived"),
         Line2D([], [], marker="o", color="tab:red", linestyle="", label="final arrived"),
         Line2D([], [], color="0.75", label="replay, until its connection closed"),
     ]
+    if any(run.error for runs in by_source.values() for run, _ in runs):
+        handles.append(
+            Line2D([], [], marker="x", color="black", linestyle="", label="replay failed")
+        )
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
-    speed = "max speed" if report.speed is None else f"{report.speed:g}x"
     figure.suptitle(f"Every replay against its session's phrases ({speed})")
     figure.tight_layout(rect=(0, 0.45 / figure.get_figheight(), 1, 1))
     return figure
@@ -145,17 +176,59 @@ def _since_audio(log: SessionLog) -> tuple[float, float]:
     """When the first audio frame went, and how long after it the log ends."""
     frames = log.audio_frames()
     start = frames[0].t if frames else 0.0
-    return start, log.records[-1].t - start
+    return start, log.records[-1].t - start if log.records else 0.0
 
 
-def _session_panel(axis: Axes, source: Path, runs: list[BenchRun]) -> None:
-    transcript = read_transcript(source / TRANSCRIPT_FILE)
-    logs = [read_session(run.folder) for run in runs]
-    clock, (origin, _) = SendClock(logs[0]), _since_audio(logs[0])
+def _session_panel(axis: Axes, source: Path, replays: list[tuple[BenchRun, SessionLog]]) -> None:
+    runs = [run for run, _ in replays]
+    logs = [log for _, log in replays]
+    # The phrases are placed by the replay that sent the most audio (a failed one may
+    # have sent none).
+    reference = max(logs, key=lambda log: len(log.audio_frames()))
+    clock, (origin, _) = SendClock(reference), _since_audio(reference)
     end = max(_since_audio(log)[1] for log in logs)
+    if (source / TRANSCRIPT_FILE).is_file():
+        frames = reference.audio_frames()
+        sent = (frames[-1].offset + frames[-1].samples) / reference.sample_rate if frames else 0
+        transcript = read_transcript(source / TRANSCRIPT_FILE)
+        _phrases(axis, transcript, sent, clock, (origin, end))
+    for lane, (run, log) in enumerate(replays):
+        start, duration = _since_audio(log)
+        axis.plot([0, duration], [lane, lane], color="0.75", lw=1, gid=f"replay:{run.folder.name}")
+        partials, finals = [], []
+        for frame in log.received():
+            kind = event_kind(frame.data)
+            if kind == "recognition_result" and partial_words(frame.data):
+                partials.append(frame.t - start)
+            elif kind == "message_response":
+                finals.append(frame.t - start)
+        axis.plot(partials, [lane] * len(partials), "|", color="tab:blue", markersize=9)
+        axis.plot(finals, [lane] * len(finals), "o", color="tab:red", markersize=5)
+        if run.error:
+            axis.plot(duration, lane, "x", color="black", markersize=8, gid="failed")
+    axis.set_yticks(range(len(runs)), _lane_names(runs))
+    axis.set_ylim(-0.6, len(runs) - 0.4 + LABEL_INCHES / LANE_INCHES)
+    axis.set_xlim(0, max(end, 1e-3) * 1.01)
+    axis.set_title(source.name, loc="left", fontsize=10)
+    axis.grid(axis="x", alpha=0.3)
+
+
+def _phrases(
+    axis: Axes,
+    transcript: Transcript,
+    sent: float,
+    clock: SendClock,
+    span: tuple[float, float],
+) -> None:
+    """Each phrase as a span while its audio was sent, labelled with its words; of a replay
+    cut short, only the phrases (and the part of a phrase) whose audio went out (`sent`
+    seconds), on the panel's time axis (from `span`'s origin to its end)."""
+    origin, end = span
     chars_per_second = AXIS_INCHES / max(end, 1e-3) / CHAR_INCHES
     for phrase in transcript.phrases:
-        start, stop = clock.sent(phrase.start), clock.sent(phrase.end, end=True)
+        if phrase.start >= sent:
+            continue
+        start, stop = clock.sent(phrase.start), clock.sent(min(phrase.end, sent), end=True)
         if start is None or stop is None:
             continue
         x, width = start - origin, max(stop - start, 1e-3)
@@ -172,23 +245,6 @@ def _session_panel(axis: Axes, source: Path, runs: list[BenchRun]) -> None:
             fontsize=8,
             gid="phrase",
         )
-    for lane, (run, log) in enumerate(zip(runs, logs, strict=True)):
-        start, duration = _since_audio(log)
-        axis.plot([0, duration], [lane, lane], color="0.75", lw=1, gid=f"replay:{run.folder.name}")
-        partials, finals = [], []
-        for frame in log.received():
-            kind = event_kind(frame.data)
-            if kind == "recognition_result" and partial_words(frame.data):
-                partials.append(frame.t - start)
-            elif kind == "message_response":
-                finals.append(frame.t - start)
-        axis.plot(partials, [lane] * len(partials), "|", color="tab:blue", markersize=9)
-        axis.plot(finals, [lane] * len(finals), "o", color="tab:red", markersize=5)
-    axis.set_yticks(range(len(runs)), _lane_names(runs))
-    axis.set_ylim(-0.6, len(runs) - 0.4 + LABEL_INCHES / LANE_INCHES)
-    axis.set_xlim(0, end * 1.01)
-    axis.set_title(source.name, loc="left", fontsize=10)
-    axis.grid(axis="x", alpha=0.3)
 
 
 def _lane_names(runs: list[BenchRun]) -> list[str]:
@@ -202,9 +258,12 @@ def _lane_names(runs: list[BenchRun]) -> list[str]:
         f"{found[1]} at once, round {int(found[2]) + 1}" if found else run.folder.name
         for run, found in zip(runs, parts, strict=True)
     ]
-    return [
+    names = [
         f"{name} #{int(found[3]) + 1}" if found and names.count(name) > 1 else name
         for name, found in zip(names, parts, strict=True)
+    ]
+    return [
+        f"{name} (failed)" if run.error else name for name, run in zip(names, runs, strict=True)
     ]
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.cli.bench import _show_bench
+from harness.session_folder.log import read_session
 from harness.session_folder.transcript import read_transcript
 from harness.tools.bench import METRICS, BenchReport, BenchRun, Load, run_benchmark
 from harness.tools.bench_plots import cdf_figure, timeline_figure
 from harness.tools.latency import SessionLatency, lateness_ms, percentiles
+from mock_symbl import MockConfig
+from mock_symbl.session.faults import Faults
 
 from helpers import FIXTURES
 
@@ -159,3 +163,39 @@ def test_the_warning_the_table_and_the_plot_name_one_floor(
 def table_cells(line: str) -> list[str]:
     """The cells of one row of a table as rich draws it ([] for any other line)."""
     return [cell.strip() for cell in line.split("│")[1:-1]]
+
+
+def test_when_every_session_failed_the_plots_say_so_and_show_where_each_failed(
+    tmp_path: Path,
+) -> None:
+    report = run_benchmark(
+        [SESSIONS[0]],
+        Load([1], 1, None),
+        endpoint=None,
+        out=tmp_path,
+        mock=MockConfig(faults=Faults(drop_after_frames=5)),
+    )
+    (run,) = report.runs
+    assert run.error is not None and run.metrics is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels" among them
+        cdfs = cdf_figure(report)
+        lines = timeline_figure(report)
+    empty = [text.get_text() for axis in cdfs.axes for text in axis.texts]
+    assert empty == ["no session completed\n(1 failed)"] * len(METRICS)
+    # Nothing drawn: no legend, no share ticks.
+    assert cdfs.legends == []
+    assert list(cdfs.axes[0].get_yticks()) == []
+    # The failed replay keeps its lane, until its connection closed, with where it failed.
+    (axis,) = lines.axes
+    gids = [str(line.get_gid()) for line in axis.lines]
+    assert gids.index(f"replay:{run.folder.name}") < gids.index("failed")
+    assert [t.get_text() for t in axis.get_yticklabels()] == ["1 at once, round 1 (failed)"]
+    # Only the phrases whose audio went out before the connection dropped are shown.
+    log = read_session(run.folder)
+    sent = sum(frame.samples for frame in log.audio_frames()) / log.sample_rate
+    phrases = read_transcript(SESSIONS[0] / "transcript.json").phrases
+    shown = [" ".join(t.get_text().split()) for t in axis.texts if t.get_gid() == "phrase"]
+    assert shown == [phrase.text for phrase in phrases if phrase.start < sent]
+    (legend,) = lines.legends
+    assert [t.get_text() for t in legend.get_texts()][-1] == "replay failed"
