@@ -28,6 +28,7 @@ from harness.tools.latency import (
     lateness_ms,
     percentiles,
     session_latency,
+    stability_of,
 )
 from harness.tools.replay import ReplayPlan, plan_replay, replay
 from harness.tools.targets import Target, target
@@ -262,23 +263,12 @@ class BenchReport:
         ]
 
     def stability(self, level: int) -> dict[str, Any]:
-        """Flicker and revisions per word over every phrase at one level (defined in
-        `harness.tools.latency`)."""
+        """Flicker and revisions per word over every phrase at one level (`stability_of`)."""
         runs = [r.metrics for r in self.runs if r.concurrency == level and r.metrics is not None]
-        words = [count for m in runs for count in m.word_revisions]
-        phrases = sum(m.phrases for m in runs)
-        flicker = sum(m.flicker for m in runs)
-        return {
-            "phrases": phrases,
-            "words": len(words),
-            "flicker": flicker,
-            "flicker_per_phrase": round(flicker / phrases, 4) if phrases else None,
-            "revisions_per_word": round(sum(words) / len(words), 4) if words else None,
-            "changed_word_share": round(sum(1 for w in words if w) / len(words), 4)
-            if words
-            else None,
-            "word_revisions": percentiles([float(w) for w in words]),
-        }
+        return stability_of(
+            [count for m in runs for count in m.phrase_flicker],
+            [count for m in runs for count in m.word_revisions],
+        )
 
     def level_json(self, level: int) -> dict[str, Any]:
         """Percentiles per metric at one level, with its sessions and errors."""

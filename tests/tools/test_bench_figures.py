@@ -199,3 +199,14 @@ def test_when_every_session_failed_the_plots_say_so_and_show_where_each_failed(
     assert shown == [phrase.text for phrase in phrases if phrase.start < sent]
     (legend,) = lines.legends
     assert [t.get_text() for t in legend.get_texts()][-1] == "replay failed"
+
+
+@pytest.mark.parametrize(
+    ("phrase_flicker", "word_revisions"), [([], []), ([0, 2], [0, 1, 0, 3]), ([1], [])]
+)
+def test_a_level_of_one_session_has_that_sessions_own_stability(
+    phrase_flicker: list[int], word_revisions: list[int]
+) -> None:
+    metrics = SessionLatency(phrase_flicker=phrase_flicker, word_revisions=word_revisions)
+    report = BenchReport(speed=1.0, runs=[BenchRun(Path("s"), 1, Path("s-n1-r0-0"), metrics)])
+    assert report.level_json(1)["stability"] == metrics.stability()
