@@ -280,7 +280,7 @@ def _show_bench(summary: dict[str, Any]) -> None:
     floor = summary["floor_p99"]
     if floor is not None:
         parts = Table(
-            title=f"floor (ms): p99 {milliseconds(floor['ms'])}, the {floor['of']}'s",
+            title=f"floor: {floor['of']} p99 {milliseconds(floor['ms'])} ms",
             title_justify="left",
         )
         for column in ("part", "n", "p50", "p90", "p99", "max"):

@@ -60,9 +60,9 @@ FLOOR_PARTS = {
 
 
 def milliseconds(value: float) -> str:
-    """A figure as a person reads it: to the microsecond under 10 ms (a quiet machine's floor
-    is a fraction of a millisecond), else to a tenth."""
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    """A figure as a person reads it: to a tenth of a millisecond, to the microsecond under
+    one (a quiet machine's floor is a fraction of a millisecond)."""
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
 
 
 def floor_p99(floor: Mapping[str, Any]) -> tuple[float, str] | None:

@@ -202,7 +202,7 @@ def test_a_floor_over_its_share_is_a_warning_on_stderr_in_bench_json_and_the_tab
     assert shown[-1] == f"warning: {warning}"
     assert (
         shown.index("latency (ms)")
-        < shown.index(f"floor (ms): p99 {figure}, the {floor['of']}'s")
+        < shown.index(f"floor: {floor['of']} p99 {figure} ms")
         < len(shown) - 1
     )
 

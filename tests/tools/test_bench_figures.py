@@ -154,7 +154,7 @@ def test_the_warning_the_table_and_the_plot_name_one_floor(
     _show_bench(summary)
     shown = capsys.readouterr().out.splitlines()
     # The table of the floor's parts is titled with the same figure, from the same part.
-    assert f"floor (ms): p99 50.0, the {floor_of}'s" in shown
+    assert f"floor: {floor_of} p99 50.0 ms" in shown
     rows = {cells[0]: cells for line in shown if (cells := table_cells(line))}
     assert rows[floor_of][4] == "50.0"
     assert shown[-1] == f"warning: {summary['warning']}"
