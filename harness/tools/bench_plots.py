@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -130,7 +131,8 @@ LANE_INCHES = 0.3
 LABEL_INCHES = 0.9
 # Width of one character of the 8-point labels, to wrap a phrase's words to its span.
 CHAR_INCHES = 0.065
-AXIS_INCHES = 10.8
+# The widest a phrase's label is made when its span is narrower than its words.
+LABEL_MAX_INCHES = 1.8
 
 
 def timeline_figure(report: BenchReport) -> Figure:
@@ -153,8 +155,10 @@ def timeline_figure(report: BenchReport) -> Figure:
         squeeze=False,
         height_ratios=heights,
     )
-    for axis, (source, replays) in zip(axes[:, 0], by_source.items(), strict=True):
+    phrases = [
         _session_panel(axis, source, replays)
+        for axis, (source, replays) in zip(axes[:, 0], by_source.items(), strict=True)
+    ]
     axes[-1][0].set_xlabel("seconds since the replay's first audio frame")
     handles: list[Patch | Line2D] = [
         Patch(color="tab:gray", alpha=0.25, label="phrase (while its audio was sent)"),
@@ -169,6 +173,9 @@ def timeline_figure(report: BenchReport) -> Figure:
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     figure.suptitle(f"Every replay against its session's phrases ({speed})")
     figure.tight_layout(rect=(0, 0.45 / figure.get_figheight(), 1, 1))
+    # Labels are laid out on the panels' final widths.
+    for axis, spans in zip(axes[:, 0], phrases, strict=True):
+        _label_phrases(axis, spans)
     return figure
 
 
@@ -179,7 +186,10 @@ def _since_audio(log: SessionLog) -> tuple[float, float]:
     return start, log.records[-1].t - start if log.records else 0.0
 
 
-def _session_panel(axis: Axes, source: Path, replays: list[tuple[BenchRun, SessionLog]]) -> None:
+def _session_panel(
+    axis: Axes, source: Path, replays: list[tuple[BenchRun, SessionLog]]
+) -> list[tuple[str, float, float]]:
+    """Draw one session's panel; its phrases' words, start and end on the time axis."""
     runs = [run for run, _ in replays]
     logs = [log for _, log in replays]
     # The phrases are placed by the replay that sent the most audio (a failed one may
@@ -187,11 +197,13 @@ def _session_panel(axis: Axes, source: Path, replays: list[tuple[BenchRun, Sessi
     reference = max(logs, key=lambda log: len(log.audio_frames()))
     clock, (origin, _) = SendClock(reference), _since_audio(reference)
     end = max(_since_audio(log)[1] for log in logs)
+    axis.set_ylim(-0.6, len(runs) - 0.4 + LABEL_INCHES / LANE_INCHES)
+    axis.set_xlim(0, max(end, 1e-3) * 1.01)
+    spans = []
     if (source / TRANSCRIPT_FILE).is_file():
         frames = reference.audio_frames()
         sent = (frames[-1].offset + frames[-1].samples) / reference.sample_rate if frames else 0
-        transcript = read_transcript(source / TRANSCRIPT_FILE)
-        _phrases(axis, transcript, sent, clock, (origin, end))
+        spans = _phrases(axis, read_transcript(source / TRANSCRIPT_FILE), sent, clock, origin)
     for lane, (run, log) in enumerate(replays):
         start, duration = _since_audio(log)
         axis.plot([0, duration], [lane, lane], color="0.75", lw=1, gid=f"replay:{run.folder.name}")
@@ -207,24 +219,18 @@ def _session_panel(axis: Axes, source: Path, replays: list[tuple[BenchRun, Sessi
         if run.error:
             axis.plot(duration, lane, "x", color="black", markersize=8, gid="failed")
     axis.set_yticks(range(len(runs)), _lane_names(runs))
-    axis.set_ylim(-0.6, len(runs) - 0.4 + LABEL_INCHES / LANE_INCHES)
-    axis.set_xlim(0, max(end, 1e-3) * 1.01)
     axis.set_title(source.name, loc="left", fontsize=10)
     axis.grid(axis="x", alpha=0.3)
+    return spans
 
 
 def _phrases(
-    axis: Axes,
-    transcript: Transcript,
-    sent: float,
-    clock: SendClock,
-    span: tuple[float, float],
-) -> None:
-    """Each phrase as a span while its audio was sent, labelled with its words; of a replay
-    cut short, only the phrases (and the part of a phrase) whose audio went out (`sent`
-    seconds), on the panel's time axis (from `span`'s origin to its end)."""
-    origin, end = span
-    chars_per_second = AXIS_INCHES / max(end, 1e-3) / CHAR_INCHES
+    axis: Axes, transcript: Transcript, sent: float, clock: SendClock, origin: float
+) -> list[tuple[str, float, float]]:
+    """Each phrase as a span while its audio was sent (from `origin`); of a replay cut short,
+    only the phrases (and the part of a phrase) whose audio went out (`sent` seconds).
+    Their words, start and end."""
+    spans = []
     for phrase in transcript.phrases:
         if phrase.start >= sent:
             continue
@@ -233,18 +239,68 @@ def _phrases(
             continue
         x, width = start - origin, max(stop - start, 1e-3)
         axis.axvspan(x, x + width, color="tab:gray", alpha=0.25, linewidth=0)
-        axis.text(
-            x + width / 2,
-            0.96,
-            textwrap.fill(
-                phrase.text, max(8, int(width * chars_per_second)), break_long_words=False
-            ),
-            transform=axis.get_xaxis_transform(),
+        spans.append((phrase.text, x, x + width))
+    return spans
+
+
+def _label_phrases(axis: Axes, spans: list[tuple[str, float, float]]) -> None:
+    """Label each phrase's span with its words. They fill the span; phrases too short for
+    theirs (at max speed, all of them) share the panel's width, their labels moved apart
+    as little as keeps them from overlapping, each tied to its span by a line."""
+    figure = axis.get_figure()
+    assert figure is not None
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    panel = axis.get_window_extent(renderer)
+    left, right = axis.get_xlim()
+    per_second = panel.width / (right - left)
+    char = CHAR_INCHES * figure.dpi
+    share = min(LABEL_MAX_INCHES * figure.dpi, panel.width / max(len(spans), 1) - char)
+    font = FontProperties(size=8)
+    labels, wanted = [], []
+    for text, start, stop in spans:
+        columns = max(8, int(max((stop - start) * per_second, share) / char))
+        label = textwrap.fill(text, columns, break_long_words=False)
+        width = max(
+            renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+            for line in label.splitlines()
+        )
+        labels.append(label)
+        wanted.append(((start + stop) / 2 * per_second, width))
+    top = axis.get_ylim()[1] - LABEL_INCHES / LANE_INCHES
+    for label, (_, start, stop), (at, _), placed in zip(
+        labels, spans, wanted, _spread(wanted, panel.width, char), strict=True
+    ):
+        tied = abs(placed - at) > (stop - start) * per_second / 2
+        axis.annotate(
+            label,
+            xy=((start + stop) / 2, top),
+            xytext=(left + placed / per_second, 0.96),
+            textcoords=("data", "axes fraction"),
             ha="center",
             va="top",
-            fontsize=8,
+            fontproperties=font,
             gid="phrase",
+            arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6} if tied else None,
         )
+
+
+def _spread(labels: list[tuple[float, float]], room: float, gap: float) -> list[float]:
+    """Where to centre labels (each its wanted centre and its width, left to right) so that
+    `gap` or more parts each from the next and all stay within `room`, each as near its
+    wanted centre as that allows."""
+    edges: list[list[float]] = []
+    right = -gap
+    for centre, width in labels:
+        left = max(centre - width / 2, right + gap, 0.0)
+        right = left + width
+        edges.append([left, right])
+    limit = room + gap
+    for edge in reversed(edges):
+        width = edge[1] - edge[0]
+        edge[1] = min(edge[1], limit - gap)
+        edge[0] = edge[1] - width
+        limit = edge[0]
+    return [(left + right) / 2 for left, right in edges]
 
 
 def _lane_names(runs: list[BenchRun]) -> list[str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
 from harness.cli.bench import _show_bench
 from harness.session_folder.log import read_session
@@ -113,6 +115,17 @@ def test_the_timeline_shows_every_replay_under_its_phrases_words(bench: BenchRep
             "1 at once, round 1",
             "2 at once, round 1",
         ]
+    # At max speed the phrases are far narrower than their words: the labels still do not
+    # overlap, and stay in their panel.
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    for axis in figure.axes:
+        panel = axis.get_window_extent(renderer)
+        # The words' box (an annotation's own extent takes in its line to the span).
+        boxes = [Text.get_window_extent(t, renderer) for t in axis.texts if t.get_gid() == "phrase"]
+        for box, following in itertools.pairwise(boxes):
+            assert box.x1 <= following.x0, axis.get_title(loc="left")
+        assert panel.x0 <= boxes[0].x0 and boxes[-1].x1 <= panel.x1
     (legend,) = figure.legends
     assert [t.get_text() for t in legend.get_texts()][:3] == [
         "phrase (while its audio was sent)",
