@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from harness.cli import main
 from harness.tools.bench import milliseconds
 
 from helpers import FIXTURES
@@ -209,8 +211,10 @@ def test_a_floor_over_its_share_is_a_warning_on_stderr_in_bench_json_and_the_tab
 
 @pytest.mark.parametrize("share", ["0", "-0.5", "1.5", "nan", "inf", "a tenth"])
 def test_a_floor_share_outside_0_to_1_is_one_usage_error(share: str) -> None:
-    done = run_cli("bench", str(FIXTURES / "hot"), "--mock", "--floor-share", share)
-    assert done.returncode == 2
+    done = CliRunner().invoke(
+        main, ["bench", str(FIXTURES / "hot"), "--mock", "--floor-share", share]
+    )
+    assert done.exit_code == 2
     assert done.stderr == (
         f"error: --floor-share needs a finite number above 0 and at most 1, got {share!r}\n"
     )
