@@ -1,8 +1,9 @@
 """Plots of a benchmark (PNG, matplotlib): latency CDFs, and every replay's timeline.
 
 Each plot is built as a `Figure` (what the tests inspect) and saved by a second function.
-Artists a reader must find carry a `gid`: `p50`, `p99`, `floor` on the CDFs; on the
-timeline, `replay:NAME` for each replay's line and `phrase` for each phrase's label.
+Artists a reader must find carry a `gid`: `p50`, `p99`, `floor` on the CDFs, and `empty`
+for the note on a panel with no figures; on the timeline, `replay:NAME` for each replay's
+line, `failed` where a failed replay ended, and `phrase` for each phrase's label.
 """
 
 from __future__ import annotations
