@@ -82,6 +82,8 @@ def cdf_figure(report: BenchReport) -> Figure:
         axis.set_xlabel(f"ms (n = {' / '.join(counts)})")
         axis.xaxis.set_major_locator(MaxNLocator(nbins=4))
         axis.grid(alpha=0.3)
+        # The first panel's ticks name the shares for all; the others' would name nothing.
+        axis.tick_params(axis="y", left=axis is axes[0][0])
     speed = "max speed" if report.speed is None else f"{report.speed:g}x"
     figure.suptitle(f"Streaming latency ({speed})")
     if not completed:
