@@ -114,8 +114,7 @@ def floor_warning(
     return (
         f"the machine's floor ({what} p99 {milliseconds(value)} ms) is over {share * 100:g}% "
         f"of the {name.removesuffix('_ms')} p50 ({milliseconds(median)} ms): these figures "
-        "cannot be trusted; "
-        "run on a quieter machine or with fewer sessions at once"
+        "cannot be trusted; run on a quieter machine or with fewer sessions at once"
     )
 
 
