@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.cli.options import (
+    UsageProblem,
     endpoint_options,
     fault_option,
     new_folder,
@@ -26,6 +29,19 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from mock_symbl import Faults
+
+
+def _share(_: click.Context, __: click.Parameter, value: str) -> float:
+    """`--floor-share`: a finite fraction above 0 and at most 1."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = math.nan
+    if not (math.isfinite(share) and 0 < share <= 1):
+        raise UsageProblem(
+            f"--floor-share needs a finite number above 0 and at most 1, got {value!r}"
+        )
+    return share
 
 
 @click.command()
@@ -58,6 +74,15 @@ if TYPE_CHECKING:
     help="A ramp's latency bound [word_emission:p99=1000]; repeatable.",
 )
 @fault_option("--mock-fault", "with --mock: inject this fault in every session")
+@click.option(
+    "--floor-share",
+    default="0.1",
+    show_default=True,
+    metavar="FRACTION",
+    callback=_share,
+    help="Warn that the figures cannot be trusted when the machine's floor (p99) is over "
+    "this share of the lowest finalisation p50.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print bench.json to stdout.")
 def bench(
     sessions: tuple[Path, ...],
@@ -70,6 +95,7 @@ def bench(
     ramp_max: int,
     bounds: tuple[str, ...],
     faults: Faults,
+    floor_share: float,
     out: Path | None,
     as_json: bool,
 ) -> None:
@@ -114,16 +140,18 @@ def bench(
             progress=progress,
         )
         progress.plotting()
-        summary = report.to_json()
+        summary = report.to_json(floor_share)
         (folder / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-        plots = [latency_cdfs(report, folder / "latency-cdf.png")]
-        if any(run.metrics is not None for run in report.runs):
-            plots.append(timeline(report, folder / "timeline.png"))
+        plots = [
+            latency_cdfs(report, folder / "latency-cdf.png"),
+            timeline(report, folder / "timeline.png"),
+        ]
     if as_json:
         print_json(summary)
     else:
         _show_bench(summary)
-    if summary["warning"]:
+    # The table ends with the warning: said again on stderr unless stderr shows that table.
+    if summary["warning"] and (as_json or not _same_file(sys.stdout, sys.stderr)):
         click.echo(f"warning: {summary['warning']}", err=True)
     click.echo(f"bench.json and {', '.join(p.name for p in plots)} in {folder}", err=True)
     failed = [error for level in summary["levels"].values() for error in level["errors"]]
@@ -134,6 +162,14 @@ def bench(
             f"error: {len(failed)} of {runs} sessions failed; the first: {failed[0]}", err=True
         )
         sys.exit(1)
+
+
+def _same_file(one: Any, other: Any) -> bool:
+    """Whether two streams write to one file (a terminal, or `2>&1`)."""
+    try:
+        return os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
+    except (OSError, ValueError):
+        return False
 
 
 @contextlib.contextmanager
@@ -214,20 +250,20 @@ class _Progress:
             self.bar.stop()
 
 
+def _figures(f: dict[str, float]) -> list[str]:
+    """A row's count and percentiles."""
+    from harness.tools.bench import milliseconds
+
+    return [f"{f['n']:.0f}", *(milliseconds(f[q]) for q in ("p50", "p90", "p99", "max"))]
+
+
 def _show_bench(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.tools.bench import LIFECYCLE, METRICS
+    from harness.tools.bench import FLOOR_PARTS, LIFECYCLE, METRICS, milliseconds
 
     console = Console(soft_wrap=True)
-    floor = summary["floor"]
-    rtt = floor["loopback_round_trip_ms"]
-    pacing = floor.get("pacing_lateness_ms") or {}
-    console.print(
-        f"floor: loopback round trip p50 {rtt['p50']:.3f} ms, p99 {rtt['p99']:.3f} ms; "
-        f"pacing lateness p99 {pacing.get('p99', 0):.3f} ms"
-    )
     if summary["label"]:
         console.print(f"[yellow]{summary['label']}[/]")
     table = Table(title="latency (ms)", title_justify="left")
@@ -235,15 +271,24 @@ def _show_bench(summary: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for at_once, figures in summary["levels"].items():
         for name in (*METRICS, *LIFECYCLE):
-            f = figures[name]
-            if f:
-                table.add_row(
-                    name.removesuffix("_ms"),
-                    at_once,
-                    f"{f['n']:.0f}",
-                    *(f"{f[q]:.1f}" for q in ("p50", "p90", "p99", "max")),
-                )
-    console.print(table)
+            if f := figures[name]:
+                table.add_row(name.removesuffix("_ms"), at_once, *_figures(f))
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("latency: no session completed, no figures")
+    floor = summary["floor_p99"]
+    if floor is not None:
+        parts = Table(
+            title=f"floor: {floor['of']} p99 {milliseconds(floor['ms'])} ms",
+            title_justify="left",
+        )
+        for column in ("part", "n", "p50", "p90", "p99", "max"):
+            parts.add_column(column, justify="left" if column == "part" else "right")
+        for name, what in FLOOR_PARTS.items():
+            if f := summary["floor"].get(name):
+                parts.add_row(what, *_figures(f))
+        console.print(parts)
     stability = Table(title="stability of the partials", title_justify="left")
     columns = {
         "at once": None,
@@ -273,3 +318,5 @@ def _show_bench(summary: dict[str, Any]) -> None:
         else:
             said += " (no level broke a bound; raise --ramp-max)"
         console.print(said)
+    if summary["warning"]:
+        console.print(f"[yellow]warning: {summary['warning']}[/]")

@@ -28,6 +28,7 @@ from harness.tools.latency import (
     lateness_ms,
     percentiles,
     session_latency,
+    stability_of,
 )
 from harness.tools.replay import ReplayPlan, plan_replay, replay
 from harness.tools.targets import Target, target
@@ -51,24 +52,49 @@ LIFECYCLE = (
 # The floor may take up this share of the finalisation latency's median before the figures
 # are flagged: any receive stamp can be late by as much as the machine's own p99 stall.
 FLOOR_SHARE = 0.1
-FLOOR_PARTS = ("pacing_lateness_ms", "loopback_round_trip_ms")
+# The parts of the floor, as bench.json names them and as a person reads them.
+FLOOR_PARTS = {
+    "pacing_lateness_ms": "pacing lateness",
+    "loopback_round_trip_ms": "loopback round trip",
+}
 
 
-def floor_warning(floor: Mapping[str, Any], levels: Mapping[str, Mapping[str, Any]]) -> str | None:
+def milliseconds(value: float) -> str:
+    """A figure as a person reads it: to a tenth of a millisecond, to the microsecond under
+    one (a quiet machine's floor is a fraction of a millisecond)."""
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def floor_p99(floor: Mapping[str, Any]) -> tuple[float, str] | None:
+    """The machine's floor: the larger p99 of its parts, in milliseconds, and which part it is
+    (None before any was measured).
+
+    It is how late the harness itself can be, at the 99th percentile, to send a frame (pacing
+    lateness) or stamp an arrival (loopback round trip); at max speed nothing is paced and
+    the round trip is the floor."""
+    known = [
+        (float(p99), what)
+        for name, what in FLOOR_PARTS.items()
+        if (p99 := (floor.get(name) or {}).get("p99")) is not None
+    ]
+    return max(known, key=lambda part: part[0]) if known else None
+
+
+def floor_warning(
+    floor: Mapping[str, Any],
+    levels: Mapping[str, Mapping[str, Any]],
+    share: float = FLOOR_SHARE,
+) -> str | None:
     """Why the figures cannot be trusted, or None.
 
-    The floor is the larger p99 of the pacing lateness and the loopback round trip: how late
-    the harness itself can be, at the 99th percentile, to send a frame or stamp an arrival.
-    When it exceeds `FLOOR_SHARE` of the lowest finalisation p50 of any level (else of the
-    lowest p50 of any latency metric, when no phrase was finalised), the machine's own
-    delays are a visible part of the figures: the run says so rather than report them as the
-    endpoint's.
+    When the floor (`floor_p99`) exceeds `share` of the lowest finalisation p50 of any level
+    (else of the lowest p50 of any latency metric, when no phrase was finalised), the
+    machine's own delays are a visible part of the figures: the run says so rather than
+    report them as the endpoint's.
     """
-    p99s = [(floor.get(name) or {}).get("p99") for name in FLOOR_PARTS]
-    known = [p99 for p99 in p99s if p99 is not None]
-    if not known:
+    worst = floor_p99(floor)
+    if worst is None:
         return None
-    worst = max(known)
 
     def medians(names: Sequence[str]) -> list[tuple[float, str]]:
         return [
@@ -82,12 +108,13 @@ def floor_warning(floor: Mapping[str, Any], levels: Mapping[str, Mapping[str, An
     if not compared:
         return None
     median, name = min(compared)
-    if worst <= FLOOR_SHARE * median:
+    value, what = worst
+    if value <= share * median:
         return None
     return (
-        f"the machine's floor (p99 {worst:.1f} ms) is over {FLOOR_SHARE:.0%} of the "
-        f"{name.removesuffix('_ms')} p50 ({median:.1f} ms): these figures cannot be trusted; "
-        "run on a quieter machine or with fewer sessions at once"
+        f"the machine's floor ({what} p99 {milliseconds(value)} ms) is over {share * 100:g}% "
+        f"of the {name.removesuffix('_ms')} p50 ({milliseconds(median)} ms): these figures "
+        "cannot be trusted; run on a quieter machine or with fewer sessions at once"
     )
 
 
@@ -235,23 +262,12 @@ class BenchReport:
         ]
 
     def stability(self, level: int) -> dict[str, Any]:
-        """Flicker and revisions per word over every phrase at one level (defined in
-        `harness.tools.latency`)."""
+        """Flicker and revisions per word over every phrase at one level (`stability_of`)."""
         runs = [r.metrics for r in self.runs if r.concurrency == level and r.metrics is not None]
-        words = [count for m in runs for count in m.word_revisions]
-        phrases = sum(m.phrases for m in runs)
-        flicker = sum(m.flicker for m in runs)
-        return {
-            "phrases": phrases,
-            "words": len(words),
-            "flicker": flicker,
-            "flicker_per_phrase": round(flicker / phrases, 4) if phrases else None,
-            "revisions_per_word": round(sum(words) / len(words), 4) if words else None,
-            "changed_word_share": round(sum(1 for w in words if w) / len(words), 4)
-            if words
-            else None,
-            "word_revisions": percentiles([float(w) for w in words]),
-        }
+        return stability_of(
+            [count for m in runs for count in m.phrase_flicker],
+            [count for m in runs for count in m.word_revisions],
+        )
 
     def level_json(self, level: int) -> dict[str, Any]:
         """Percentiles per metric at one level, with its sessions and errors."""
@@ -266,17 +282,21 @@ class BenchReport:
             ),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        """Percentiles per metric and level, the floor and its warning (None when the
-        figures stand clear of it), the settings, errors and capacity."""
+    def to_json(self, floor_share: float = FLOOR_SHARE) -> dict[str, Any]:
+        """Percentiles per metric and level, the floor (its parts, and its p99 with the part
+        it is) and its warning (None when the figures stand clear of `floor_share` of it),
+        the settings, errors and capacity."""
         levels = {str(level): self.level_json(level) for level in self.levels()}
+        worst = floor_p99(self.floor)
         out: dict[str, Any] = {
             "speed": "max" if self.speed is None else self.speed,
             "label": "max speed (latencies are not real-time figures)"
             if self.speed is None
             else "",
             "floor": self.floor,
-            "warning": floor_warning(self.floor, levels),
+            "floor_p99": None if worst is None else {"ms": worst[0], "of": worst[1]},
+            "floor_share": floor_share,
+            "warning": floor_warning(self.floor, levels, floor_share),
             "levels": levels,
         }
         if self.capacity is not None:

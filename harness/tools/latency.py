@@ -12,11 +12,13 @@ them: hypothesis k+1 *retracts* the word at position i of hypothesis k when it s
 word there or none.
 
 - `flicker`: the hypotheses (partials, or the final) that retract at least one word the one
-  before showed; words only appended are not flicker.
+  before showed; words only appended are not flicker. `flicker_per_phrase`: its mean.
 - `word_revisions`: for each word of each final, the retractions at its position up to and
   including the final: 0 for a word that, once shown, never changed.
 - `revisions_per_word`: their mean; `changed_word_share`: the share of final words revised
   at least once.
+
+`stability_of` computes these figures, for one session or for many phrases pooled.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class SessionLatency:
     `start_to_recognition_ms` from sending `start_request` to `recognition_started`;
     `stop_to_completed_ms` from sending `stop_request` to `conversation_completed`;
     `stop_to_close_ms` from sending `stop_request` to the connection's close. Stability
-    (`flicker`, `word_revisions`, ...) is defined in the module's docstring.
+    is counted per phrase (`phrase_flicker`) and per final word (`word_revisions`); its
+    figures are `stability()`, as the module's docstring defines them.
     """
 
     first_partial_ms: list[float] = field(default_factory=list)
@@ -106,23 +109,42 @@ class SessionLatency:
     insight_ms: list[float] = field(default_factory=list)
     topic_ms: list[float] = field(default_factory=list)
     coverage: float = 0.0
-    revisions_per_word: float = 0.0
-    changed_word_share: float = 0.0
-    flicker: int = 0
+    phrase_flicker: list[int] = field(default_factory=list)
     word_revisions: list[int] = field(default_factory=list)
-    phrases: int = 0
     handshake_ms: float | None = None
     set_up_ms: float | None = None
     start_to_recognition_ms: float | None = None
     stop_to_completed_ms: float | None = None
     stop_to_close_ms: float | None = None
 
+    def stability(self) -> dict[str, Any]:
+        """Flicker and revisions per word over this session's phrases (`stability_of`)."""
+        return stability_of(self.phrase_flicker, self.word_revisions)
+
     def summary(self) -> dict[str, Any]:
-        """Percentiles of each list, the other figures as they are."""
+        """Percentiles of each list, the other figures as they are, and the stability."""
         out: dict[str, Any] = {}
         for name, value in asdict(self).items():
             out[name] = percentiles(value) if isinstance(value, list) else value
-        return out
+        return {**out, "stability": self.stability()}
+
+
+def stability_of(phrase_flicker: Sequence[int], word_revisions: Sequence[int]) -> dict[str, Any]:
+    """The stability figures (see the module's docstring) of some phrases, from the flicker of
+    each and the revisions of each of their final words; a mean of nothing is None."""
+    phrases, words = len(phrase_flicker), len(word_revisions)
+    flicker = sum(phrase_flicker)
+    return {
+        "phrases": phrases,
+        "words": words,
+        "flicker": flicker,
+        "flicker_per_phrase": round(flicker / phrases, 4) if phrases else None,
+        "revisions_per_word": round(sum(word_revisions) / words, 4) if words else None,
+        "changed_word_share": round(sum(1 for w in word_revisions if w) / words, 4)
+        if words
+        else None,
+        "word_revisions": percentiles([float(w) for w in word_revisions]),
+    }
 
 
 def _groups(log: SessionLog) -> tuple[list[list[TextFrame]], list[TextFrame]]:
@@ -156,21 +178,19 @@ def _retracted(before: list[str], after: list[str]) -> list[int]:
 def _stability(
     groups: list[list[TextFrame]], finals: list[TextFrame], result: SessionLatency
 ) -> None:
-    """Flicker and revisions per word (see the module's docstring)."""
+    """Flicker per phrase and revisions per final word (see the module's docstring)."""
     for partials, final in zip(groups, finals, strict=False):
         history = [partial_words(p.data) for p in partials] + [final_words(final.data)]
         counts = [0] * len(history[-1])
+        flicker = 0
         for before, after in itertools.pairwise(history):
             gone = _retracted(before, after)
-            result.flicker += 1 if gone else 0
+            flicker += 1 if gone else 0
             for position in gone:
                 if position < len(counts):
                     counts[position] += 1
         result.word_revisions.extend(counts)
-        result.phrases += 1
-    words = result.word_revisions
-    result.revisions_per_word = round(sum(words) / len(words), 4) if words else 0.0
-    result.changed_word_share = round(sum(1 for w in words if w) / len(words), 4) if words else 0.0
+        result.phrase_flicker.append(flicker)
 
 
 def _words(

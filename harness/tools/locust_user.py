@@ -9,11 +9,15 @@ Settings come from the environment (Locust passes it to every worker):
 `SYMBL_SESSIONS` (session folders, separated by commas; default: the bundled fixtures),
 `SYMBL_SPEED` (1 = real time, the default), and `SYMBL_ACCESS_TOKEN` or `SYMBL_APP_ID` +
 `SYMBL_APP_SECRET`. Each replay is one `session` request (its wall time; a failure if the
-session failed), and every latency figure of it one request named after its metric
-(`first_partial`, `word_emission`, `finalisation`, `insight`, `topic`, `setup`,
-`handshake`), whose response time is the latency in milliseconds, so Locust's percentiles
-are the bench's. Connection ids are `NAME--user-N-K`: the bundled mock answers them with
-the transcript or cassette of session NAME.
+session failed), and every figure of it one request named as bench.json names it, without
+`_ms`: the latencies (`first_partial`, `word_emission`, `finalisation`, `insight`, `topic`),
+set-up and tear-down (`handshake`, `set_up`, `start_to_recognition`, `stop_to_completed`,
+`stop_to_close`) and each frame's `pacing_lateness`, whose response time is the figure in
+milliseconds, so Locust's percentiles are the bench's; and stability, as counts in place of
+milliseconds: `flicker` once per phrase (its average is bench's `flicker_per_phrase`) and
+`word_revisions` once per final word (its average is `revisions_per_word`). Connection ids
+are `NAME--user-N-K`: the bundled mock answers them with the transcript or cassette of
+session NAME.
 
 Locust runs on gevent; a session runs on asyncio in a thread of gevent's pool, so users
 stream concurrently. This module imports nothing that uses httpx (under gevent's
@@ -41,12 +45,12 @@ from locust import User, constant, task
 from harness.client.session import SessionResult, run_session
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLogWriter, read_session
 from harness.session_folder.transcript import Transcript, read_transcript
+from harness.tools.bench import LIFECYCLE, METRICS
 from harness.tools.latency import session_latency
 from harness.tools.replay import ReplayPlan, plan_replay, replay_stream
 from harness.tools.targets import BUNDLED_SESSIONS as FIXTURES
 
 REQUEST_TYPE = "symbl"
-METRICS = ("first_partial", "word_emission", "finalisation", "insight", "topic")
 _counter = itertools.count()
 
 
@@ -87,14 +91,18 @@ def stream_once(
     try:
         with SessionLogWriter(folder, endpoint=url, sample_rate=plan.rate) as log:
             result = asyncio.run(run_session(url, replay_stream(plan, speed), log=log))
-        figures: dict[str, list[float]] = {}
+        figures: dict[str, list[float]] = {
+            "pacing_lateness": [ns / 1e6 for ns in result.lateness_ns]
+        }
         if transcript is not None and result.error is None:
             latency = session_latency(read_session(folder), transcript)
-            figures = {name: list(getattr(latency, f"{name}_ms")) for name in METRICS}
-            if latency.start_to_recognition_ms is not None:
-                figures["setup"] = [latency.start_to_recognition_ms]
-            if latency.handshake_ms is not None:
-                figures["handshake"] = [latency.handshake_ms]
+            for name in METRICS:
+                figures[name.removesuffix("_ms")] = list(getattr(latency, name))
+            for name in LIFECYCLE:
+                if (value := getattr(latency, name)) is not None:
+                    figures[name.removesuffix("_ms")] = [value]
+            figures["flicker"] = [float(n) for n in latency.phrase_flicker]
+            figures["word_revisions"] = [float(n) for n in latency.word_revisions]
         return result, figures
     finally:
         shutil.rmtree(folder, ignore_errors=True)

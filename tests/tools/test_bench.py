@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.tools.bench import milliseconds
 
 from helpers import FIXTURES
 
@@ -171,3 +175,54 @@ def test_bench_shows_each_level_and_replay_on_a_terminal_before_its_results(
     # The levels in the order they ran, each replay shown while it ran.
     assert shown.index("level 1 at once") < shown.index("replaying hot-n1-r0-0")
     assert shown.index("replaying hot-n1-r0-0") < shown.index("level 2 at once")
+
+
+def test_a_floor_over_its_share_is_a_warning_on_stderr_in_bench_json_and_the_table(
+    tmp_path: Path,
+) -> None:
+    # Any floor is over a millionth of a latency: the warning must reach the person.
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bench", str(FIXTURES / "hot"), "--mock",
+         "--speed", "max", "--floor-share", "0.000001", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "bench.json").read_text())
+    assert summary["floor_share"] == 0.000001
+    floor, warning = summary["floor_p99"], summary["warning"]
+    figure = milliseconds(floor["ms"])
+    named = f"the machine's floor ({floor['of']} p99 {figure} ms) is over 0.0001% of"
+    assert warning.startswith(named), warning
+    assert [line for line in done.stderr.splitlines() if "warning" in line] == [
+        f"warning: {warning}"
+    ]
+    shown = done.stdout.splitlines()
+    assert shown[-1] == f"warning: {warning}"
+    assert (
+        shown.index("latency (ms)")
+        < shown.index(f"floor: {floor['of']} p99 {figure} ms")
+        < len(shown) - 1
+    )
+
+
+@pytest.mark.parametrize("share", ["0", "-0.5", "1.5", "nan", "inf", "a tenth"])
+def test_a_floor_share_outside_0_to_1_is_one_usage_error(share: str) -> None:
+    done = CliRunner().invoke(
+        main, ["bench", str(FIXTURES / "hot"), "--mock", "--floor-share", share]
+    )
+    assert done.exit_code == 2
+    assert done.stderr == (
+        f"error: --floor-share needs a finite number above 0 and at most 1, got {share!r}\n"
+    )
+
+
+def test_the_floor_share_option_defaults_to_the_rule_of_bench_json() -> None:
+    from harness.cli.bench import bench
+    from harness.tools.bench import FLOOR_SHARE
+
+    (option,) = (param for param in bench.params if param.name == "floor_share")
+    assert float(str(option.default)) == FLOOR_SHARE

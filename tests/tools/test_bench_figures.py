@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
+from harness.cli.bench import _show_bench
+from harness.session_folder.log import read_session
 from harness.session_folder.transcript import read_transcript
 from harness.tools.bench import METRICS, BenchReport, BenchRun, Load, run_benchmark
 from harness.tools.bench_plots import cdf_figure, timeline_figure
 from harness.tools.latency import SessionLatency, lateness_ms, percentiles
+from mock_symbl import MockConfig
+from mock_symbl.session.faults import Faults
 
 from helpers import FIXTURES
 
@@ -108,9 +115,111 @@ def test_the_timeline_shows_every_replay_under_its_phrases_words(bench: BenchRep
             "1 at once, round 1",
             "2 at once, round 1",
         ]
+    # At max speed the phrases are far narrower than their words: the labels still do not
+    # overlap, and stay in their panel.
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    for axis in figure.axes:
+        panel = axis.get_window_extent(renderer)
+        # The words' box (an annotation's own extent takes in its line to the span).
+        boxes = [Text.get_window_extent(t, renderer) for t in axis.texts if t.get_gid() == "phrase"]
+        for box, following in itertools.pairwise(boxes):
+            assert box.x1 <= following.x0, axis.get_title(loc="left")
+        assert panel.x0 <= boxes[0].x0 and boxes[-1].x1 <= panel.x1
     (legend,) = figure.legends
     assert [t.get_text() for t in legend.get_texts()][:3] == [
         "phrase (while its audio was sent)",
         "partial arrived",
         "final arrived",
     ]
+
+
+@pytest.mark.parametrize(
+    ("loopback_ms", "pacing_ms", "floor_of"),
+    [(50.0, 5.0, "loopback round trip"), (5.0, 50.0, "pacing lateness")],
+)
+def test_the_warning_the_table_and_the_plot_name_one_floor(
+    loopback_ms: float, pacing_ms: float, floor_of: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = BenchRun(Path("s"), 1, Path("s-n1-r0-0"), SessionLatency(finalisation_ms=[100.0, 120.0]))
+    report = BenchReport(
+        speed=1.0,
+        runs=[run],
+        floor={
+            "loopback_round_trip_ms": percentiles([loopback_ms] * 100, digits=4),
+            "pacing_lateness_ms": lateness_ms([int(pacing_ms * 1e6)] * 100),
+        },
+    )
+    summary = report.to_json()
+    # The larger p99 of the two parts, whichever it is.
+    assert summary["floor_p99"] == {"ms": 50.0, "of": floor_of}
+    assert summary["warning"].startswith(f"the machine's floor ({floor_of} p99 50.0 ms) is over")
+    figure = cdf_figure(report)
+    drawn = {
+        float(line.get_xdata()[0])
+        for axis in figure.axes
+        for line in axis.lines
+        if line.get_gid() == "floor"
+    }
+    assert drawn == {50.0}
+    (legend,) = figure.legends
+    assert legend.get_texts()[-1].get_text() == f"floor: {floor_of} p99 50.0 ms"
+    _show_bench(summary)
+    shown = capsys.readouterr().out.splitlines()
+    # The table of the floor's parts is titled with the same figure, from the same part.
+    assert f"floor: {floor_of} p99 50.0 ms" in shown
+    rows = {cells[0]: cells for line in shown if (cells := table_cells(line))}
+    assert rows[floor_of][4] == "50.0"
+    assert shown[-1] == f"warning: {summary['warning']}"
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of one row of a table as rich draws it ([] for any other line)."""
+    return [cell.strip() for cell in line.split("│")[1:-1]]
+
+
+def test_when_every_session_failed_the_plots_say_so_and_show_where_each_failed(
+    tmp_path: Path,
+) -> None:
+    report = run_benchmark(
+        [SESSIONS[0]],
+        Load([1], 1, None),
+        endpoint=None,
+        out=tmp_path,
+        mock=MockConfig(faults=Faults(drop_after_frames=5)),
+    )
+    (run,) = report.runs
+    assert run.error is not None and run.metrics is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels" among them
+        cdfs = cdf_figure(report)
+        lines = timeline_figure(report)
+    empty = [text.get_text() for axis in cdfs.axes for text in axis.texts]
+    assert empty == ["no session completed\n(1 failed)"] * len(METRICS)
+    # Nothing drawn: no legend, no share ticks.
+    assert cdfs.legends == []
+    assert list(cdfs.axes[0].get_yticks()) == []
+    # The failed replay keeps its lane, until its connection closed, with where it failed.
+    (axis,) = lines.axes
+    gids = [str(line.get_gid()) for line in axis.lines]
+    assert gids.index(f"replay:{run.folder.name}") < gids.index("failed")
+    assert [t.get_text() for t in axis.get_yticklabels()] == ["1 at once, round 1 (failed)"]
+    # Only the phrases whose audio went out before the connection dropped are shown.
+    log = read_session(run.folder)
+    sent = sum(frame.samples for frame in log.audio_frames()) / log.sample_rate
+    phrases = read_transcript(SESSIONS[0] / "transcript.json").phrases
+    shown = [" ".join(t.get_text().split()) for t in axis.texts if t.get_gid() == "phrase"]
+    assert shown == [phrase.text for phrase in phrases if phrase.start < sent]
+    (legend,) = lines.legends
+    assert [t.get_text() for t in legend.get_texts()][-1] == "replay failed"
+
+
+@pytest.mark.parametrize(
+    ("phrase_flicker", "word_revisions"), [([], []), ([0, 2], [0, 1, 0, 3]), ([1], [])]
+)
+def test_a_level_of_one_session_has_that_sessions_own_stability(
+    phrase_flicker: list[int], word_revisions: list[int]
+) -> None:
+    metrics = SessionLatency(phrase_flicker=phrase_flicker, word_revisions=word_revisions)
+    report = BenchReport(speed=1.0, runs=[BenchRun(Path("s"), 1, Path("s-n1-r0-0"), metrics)])
+    assert report.level_json(1)["stability"] == metrics.stability()

@@ -122,9 +122,10 @@ def test_every_metric_measures_the_known_delay(tmp_path: Path) -> None:
     assert metrics.insight_ms == pytest.approx([899.9])
     assert metrics.topic_ms == pytest.approx([999.9])
     # "hallo" became "hello": one revision of one of the two final words.
-    assert metrics.flicker == 1
-    assert metrics.revisions_per_word == 0.5
-    assert metrics.changed_word_share == 0.5
+    stability = metrics.stability()
+    assert (stability["flicker"], stability["flicker_per_phrase"]) == (1, 1.0)
+    assert stability["revisions_per_word"] == 0.5
+    assert stability["changed_word_share"] == 0.5
     assert metrics.word_revisions == [1, 0]
     assert metrics.handshake_ms == pytest.approx(5.0)
     # Connecting began at t = 0; recognition_started (the only answer here) came at 0.05.
@@ -153,12 +154,13 @@ def test_flicker_and_revisions_count_each_retracted_word(tmp_path: Path) -> None
         (1.0, final("The cat sat on a mat.")),  # the final retracts "the": flicker 3
     ]
     metrics = session_latency(read_session(session(tmp_path / "s", events)), TRANSCRIPT)
-    assert metrics.flicker == 3
+    assert metrics.phrase_flicker == [3]
     # Per final word: "cat" revised twice, "sat" once, "a" once, the others never.
     assert metrics.word_revisions == [0, 2, 1, 0, 1, 0]
-    assert metrics.revisions_per_word == pytest.approx(4 / 6, abs=1e-4)
-    assert metrics.changed_word_share == 0.5
-    assert metrics.phrases == 1
+    stability = metrics.stability()
+    assert stability["revisions_per_word"] == pytest.approx(4 / 6, abs=1e-4)
+    assert stability["changed_word_share"] == 0.5
+    assert (stability["phrases"], stability["flicker"]) == (1, 3)
 
 
 def test_set_up_ends_at_the_first_answer_and_tear_down_at_completion(tmp_path: Path) -> None:

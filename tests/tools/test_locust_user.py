@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.tools.bench import LIFECYCLE, METRICS
 from mock_symbl import MockConfig, running_mock
 
 from helpers import ROOT
@@ -48,7 +49,12 @@ def test_locust_users_stream_sessions_and_report_latency_as_requests(tmp_path: P
     # Three users, each at least one 2 s replay (6.2 s of audio at 3x) in fifteen seconds.
     assert int(sessions["Request Count"]) >= 3
     assert int(sessions["Failure Count"]) == 0
-    for metric in ("first_partial", "word_emission", "finalisation", "insight", "setup"):
-        assert int(rows[metric]["Request Count"]) >= 3, metric
+    # Every figure of bench.json, named as there: each latency, set-up and tear-down...
+    for metric in (*METRICS, *LIFECYCLE):
+        assert int(rows[metric.removesuffix("_ms")]["Request Count"]) >= 3, metric
+    # ...pacing per frame, and stability: flicker per phrase, revisions per final word.
+    assert int(rows["pacing_lateness"]["Request Count"]) >= 3 * 290
+    assert int(rows["flicker"]["Request Count"]) >= 3 * 2
+    assert int(rows["word_revisions"]["Request Count"]) >= 3 * 10
     # A final waits for the phrase's end (600 ms of silence): it cannot come sooner.
     assert float(rows["finalisation"]["50%"]) >= 100
