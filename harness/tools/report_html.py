@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from harness.conformance.check import CONFORMANCE_FILE, check_log
 from harness.errors import HarnessError
@@ -37,13 +36,7 @@ from harness.protocol import (
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLog, read_session
 from harness.session_folder.redact import Redactor
 from harness.session_folder.transcript import Transcript, read_transcript
-from harness.tools.compare import (
-    AlignedMessage,
-    Comparison,
-    Tolerances,
-    aligned_messages,
-    compare,
-)
+from harness.tools.compare import Comparison, Tolerances, compare
 from harness.tools.latency import SendClock, session_latency
 
 REPORT_FILE = "report.html"
@@ -69,7 +62,6 @@ class ReportData:
     latencies: tuple[float, ...] = ()
     baseline: Path | None = None
     comparison: Comparison | None = None
-    alignment: tuple[AlignedMessage, ...] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -93,7 +85,6 @@ def load_report(session: Path, baseline: Path | None = None) -> ReportData:
         latencies,
         baseline=baseline,
         comparison=compare(base, log, Tolerances()),
-        alignment=tuple(aligned_messages(base, log)),
         notes=tuple(notes),
     )
 
@@ -286,16 +277,7 @@ class _Axis:
         return round(LEFT + (WIDTH - LEFT - RIGHT) * min(max(t, 0.0), self.end) / self.end, 1)
 
 
-def _sent_at(log: SessionLog, samples: NDArray[np.int64]) -> NDArray[np.float64]:
-    """When each audio position was sent: its frame's send time, then the audio's own rate."""
-    frames = log.audio_frames()
-    starts = np.asarray([f.offset for f in frames], dtype=np.int64)
-    times = np.asarray([f.t for f in frames], dtype=np.float64)
-    index = np.clip(np.searchsorted(starts, samples, side="right") - 1, 0, len(frames) - 1)
-    return times[index] + (samples - starts[index]) / log.sample_rate
-
-
-def _envelope(log: SessionLog, axis: _Axis) -> str:
+def _envelope(log: SessionLog, clock: SendClock, axis: _Axis) -> str:
     """The audio's peak envelope, drawn where each sample was sent: an SVG path."""
     audio = log.audio
     if not log.audio_frames() or audio.size == 0:
@@ -303,7 +285,7 @@ def _envelope(log: SessionLog, axis: _Axis) -> str:
     bins = min(WAVE_BINS, audio.size)
     edges = np.linspace(0, audio.size, bins + 1).astype(np.int64)[:-1]
     peaks = np.maximum.reduceat(np.abs(audio.astype(np.int32)), edges) / 32768.0
-    sent = _sent_at(log, edges)
+    sent = [clock.sent(int(edge) / log.sample_rate) or 0.0 for edge in edges]
     middle, half = 69.0, 31.0
     top = [
         f"{axis.x(float(t))},{middle - half * float(p):.1f}"
@@ -316,7 +298,7 @@ def _envelope(log: SessionLog, axis: _Axis) -> str:
     return f'<path class="waveform" d="M{" L".join(top + bottom)} Z"/>'
 
 
-def _finding_marks(data: ReportData, axis: _Axis, text: _Text) -> list[str]:
+def _finding_marks(data: ReportData, clock: SendClock, axis: _Axis, text: _Text) -> list[str]:
     """A mark on the waveform at each audio position a finding's evidence names."""
     log = data.log
     marks = []
@@ -328,8 +310,8 @@ def _finding_marks(data: ReportData, axis: _Axis, text: _Text) -> list[str]:
         if not samples:
             continue
         code = text(finding.get("code", "?"))
-        for sample, sent in zip(samples, _sent_at(log, np.asarray(samples)), strict=True):
-            x = axis.x(float(sent))
+        for sample in samples:
+            x = axis.x(clock.sent(sample / log.sample_rate) or 0.0)
             marks.append(
                 f'<path class="finding-mark" d="M{x},102 l-5,8 h10 Z"><title>{code} at sample '
                 f"{sample} ({sample / log.sample_rate:.3f} s of audio)</title></path>"
@@ -385,9 +367,9 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
             f'<tspan class="phrase-words" dx="4">{text(words) if room > 3 else ""}</tspan></text>'
         )
     # The waveform over the spans, their labels above both.
-    out.append(_envelope(data.log, axis))
+    out.append(_envelope(data.log, clock, axis))
     out += labels
-    out += _finding_marks(data, axis, text)
+    out += _finding_marks(data, clock, axis, text)
     for partial in line.partials:
         x = axis.x(partial.t)
         out.append(
@@ -612,7 +594,7 @@ def _comparison_html(data: ReportData, text: _Text) -> str:
         parts.append("<p>No differences.</p>")
     parts += [f'<p class="note">note: {text(note)}</p>' for note in comparison.notes]
     aligned = []
-    for row in data.alignment:
+    for row in comparison.aligned:
         if row.status == "changed" and row.baseline is not None and row.candidate is not None:
             old, new = _word_diff(row.baseline, row.candidate, text)
         else:
