@@ -66,6 +66,22 @@ class Difference:
     within: bool = False
 
 
+@dataclass(frozen=True)
+class ToleranceCheck:
+    """One tolerance against what was measured: `measured` is None where nothing was (timing
+    at max speed), and for `insight_similarity`, a threshold that matches insights, not a
+    figure."""
+
+    name: str
+    bound: float
+    measured: float | None
+
+    @property
+    def within(self) -> bool | None:
+        """Whether the figure is within its bound; None where nothing was measured."""
+        return None if self.measured is None else self.measured <= self.bound
+
+
 @dataclass
 class Comparison:
     """The outcome: differences, headline figures, and whether the candidate matches."""
@@ -76,11 +92,20 @@ class Comparison:
     # The final messages side by side, as matched for the transcript, sentiment and timing.
     aligned: list[AlignedMessage] = field(default_factory=list)
     tolerances: Tolerances = field(default_factory=Tolerances)
+    # What each tolerance bounds, as measured (a tolerance absent here measured nothing).
+    measured: dict[str, float] = field(default_factory=dict)
 
     @property
     def matches(self) -> bool:
         """True when every difference is within tolerance."""
         return all(d.within for d in self.differences)
+
+    def checks(self) -> list[ToleranceCheck]:
+        """Every tolerance, in the order Tolerances declares them, with its figure."""
+        return [
+            ToleranceCheck(f.name, getattr(self.tolerances, f.name), self.measured.get(f.name))
+            for f in fields(Tolerances)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The comparison as JSON-ready values."""
@@ -228,6 +253,7 @@ def _transcripts(
         " ".join(m.text for m in base.messages), " ".join(m.text for m in cand.messages)
     )
     error = rates.normalised
+    result.measured["wer"] = error
     result.figures["wer"] = round(error, 4)
     result.figures["wer_raw"] = round(rates.raw, 4)
     result.figures["messages"] = {"baseline": len(base.messages), "candidate": len(cand.messages)}
@@ -266,6 +292,8 @@ def _insights(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comp
         else:
             missing.append((kind, text))
     result.figures["insights"] = {"baseline": len(base.insights), "candidate": len(cand.insights)}
+    result.measured["missing_insights"] = len(missing)
+    result.measured["extra_insights"] = len(unmatched)
     for kind, text in missing:
         result.differences.append(
             Difference(
@@ -283,6 +311,7 @@ def _insights(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comp
 def _topics(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
     missing = sorted(base.topics - cand.topics)
     result.figures["topics"] = {"baseline": len(base.topics), "candidate": len(cand.topics)}
+    result.measured["missing_topics"] = len(missing)
     if missing:
         within = len(missing) <= tolerances.missing_topics
         result.differences.append(Difference("topics", f"missing: {', '.join(missing)}", within))
@@ -300,6 +329,7 @@ def _sentiment(
         if a.sentiment is not None and b.sentiment is not None and a.sentiment != b.sentiment
     ]
     result.figures["sentiment_flips"] = len(flips)
+    result.measured["sentiment_flips"] = len(flips)
     for a, b in flips:
         result.differences.append(
             Difference(
@@ -320,6 +350,7 @@ def _timing(
     shifts = [(b.position / cand_rate - a.position / base_rate) * 1000 for a, b in pairs]
     if not shifts:
         return
+    result.measured["timing_ms"] = max(abs(shift) for shift in shifts)
     result.figures["timing_ms"] = {
         "mean": round(sum(shifts) / len(shifts), 1),
         "earliest": round(min(shifts), 1),
