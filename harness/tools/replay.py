@@ -147,7 +147,7 @@ def replay_source(folder: Path, header: Mapping[str, Any]) -> Path | None:
     candidates = []
     relative = header.get("replay_of_relative")
     if isinstance(relative, str) and relative:
-        candidates.append(folder / relative)
+        candidates.append(Path(os.path.normpath(folder / relative)))
     recorded = header.get("replay_of")
     if isinstance(recorded, str) and recorded:
         candidates.append(Path(recorded))
