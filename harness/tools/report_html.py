@@ -474,14 +474,22 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
         ("trackers", line.trackers, "tracker"),
     ):
         y = lanes[lane] + 12
+        # What one frame brought is one mark, counted, its title listing them all.
+        together: dict[float, list[_Arrival]] = {}
         for arrival in arrivals:
-            x = axis.x(arrival.t)
-            refs = _refs(line.refs(arrival))
+            together.setdefault(arrival.t, []).append(arrival)
+        for t, group in together.items():
+            x = axis.x(t)
+            each = [
+                f"{text(a.label)}: {text(a.detail)} (message {_refs(line.refs(a))})" for a in group
+            ]
+            listed = each[0] if len(each) == 1 else f"{len(each)} {lane}:\n" + "\n".join(each)
             out.append(
                 f'<path class="{css}" d="{_mark(css, x, y)}">'
-                f"<title>{_seconds(arrival.t)} s: {text(arrival.label)}: "
-                f"{text(arrival.detail)} (message {refs})</title></path>"
+                f"<title>{_seconds(t)} s: {listed}</title></path>"
             )
+            if len(group) > 1:
+                out.append(f'<text class="count" x="{x + 8}" y="{y + 5}">&#215;{len(group)}</text>')
     out.append(
         f'<text class="axis-label" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{height - 6}">'
         "seconds since the connection opened</text>"
@@ -513,22 +521,35 @@ def _found(line: _Timeline, text: _Text) -> dict[int, list[str]]:
     """Per message number, the insights, topics and tracker hits that refer to it, each
     with when it arrived."""
     found: dict[int, list[str]] = {}
-    for css, arrivals in (
-        ("insight", line.insights),
-        ("topic", line.topics),
-        ("tracker", line.trackers),
-    ):
-        for arrival in arrivals:
-            what = {"insight": arrival.label, "topic": "topic", "tracker": "tracker"}[css]
-            detail = arrival.detail if css != "topic" else arrival.label
-            named = f"{arrival.label}: " if css == "tracker" else ""
-            tag = (
-                f'<div class="tag {css}"><b>{text(what)}</b> {text(named)}{text(detail)} '
-                f'<span class="at">at {_seconds(arrival.t)} s</span></div>'
-            )
-            for number in line.refs(arrival):
-                found.setdefault(number, []).append(tag)
+
+    def tag(css: str, what: str, detail: str, t: float, numbers: Iterable[int]) -> None:
+        shown = (
+            f'<div class="tag {css}"><b>{text(what)}</b> {text(detail)} '
+            f'<span class="at">at {_seconds(t)} s</span></div>'
+        )
+        for number in numbers:
+            found.setdefault(number, []).append(shown)
+
+    for insight in line.insights:
+        tag("insight", insight.label, insight.detail, insight.t, line.refs(insight))
+    # The topics of one topic_response, on one line per message.
+    for t, message, group in _by_frame_and_message(line, line.topics):
+        phrases = ", ".join(topic.label for topic in group)
+        tag("topic", "topics" if len(group) > 1 else "topic", phrases, t, (message,))
+    for hit in line.trackers:
+        tag("tracker", "tracker", f"{hit.label}: {hit.detail}", hit.t, line.refs(hit))
     return found
+
+
+def _by_frame_and_message(
+    line: _Timeline, arrivals: list[_Arrival]
+) -> list[tuple[float, int, list[_Arrival]]]:
+    """Arrivals grouped by the frame they came in (its time) and each message they name."""
+    groups: dict[tuple[float, int], list[_Arrival]] = {}
+    for arrival in arrivals:
+        for number in line.refs(arrival):
+            groups.setdefault((arrival.t, number), []).append(arrival)
+    return [(t, number, group) for (t, number), group in groups.items()]
 
 
 def _messages(line: _Timeline, text: _Text) -> str:
@@ -811,7 +832,8 @@ text-anchor:middle}.axis-label{font-size:12px;fill:#4b5263;text-anchor:middle}
 text-anchor:end}.final-number{font-size:11px;fill:#1d2330}
 circle.final{stroke:#1d2330;stroke-width:1}
 .insight{fill:#7c3aed}.finding-mark{fill:#dc2626}.topic{fill:#0d9488}.tracker{fill:#db2777}
-.tag{font-size:13px;white-space:nowrap;margin:1px 0}.tag b{font-weight:600}
+.tag{font-size:13px;margin:1px 0}.count{font-size:11px;fill:#4b5263}
+.message-text{display:block;min-width:16em}.tag b{font-weight:600}
 .tag.insight b{color:#7c3aed}.tag.topic b{color:#0d9488}.tag.tracker b{color:#db2777}
 .tag .at{color:#6b7280;font-size:12px}
 circle.positive{fill:#16a34a}circle.negative{fill:#dc2626}circle.neutral{fill:#9ca3af}
