@@ -37,7 +37,7 @@ from harness.protocol import (
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLog, read_session
 from harness.session_folder.redact import Redactor
 from harness.session_folder.transcript import Transcript, read_transcript
-from harness.tools.compare import Comparison, Tolerances, compare
+from harness.tools.compare import Comparison, Difference, Tolerances, compare
 from harness.tools.latency import SendClock, session_latency
 from harness.tools.replay import replay_source
 
@@ -677,6 +677,14 @@ TOLERANCE_MEANINGS = {
 }
 
 
+def _verdict(difference: Difference) -> str:
+    if difference.within:
+        return '<span class="ok">within</span>'
+    # No tolerance loosens the order of events: a difference there always counts.
+    unbounded = " (no tolerance applies)" if difference.aspect == "sequence" else ""
+    return f'<span class="bad">outside</span><span class="rule">{unbounded}</span>'
+
+
 def _tolerances_html(comparison: Comparison) -> str:
     """Each tolerance: its bound (default or set), the figure measured and the verdict."""
     defaults = Tolerances()
@@ -738,14 +746,12 @@ def _comparison_html(data: ReportData, text: _Text) -> str:
         "<h3>Tolerances</h3>",
         _tolerances_html(comparison),
     ]
+    parts.append("<h3>Differences</h3>")
     if comparison.differences:
         parts.append(
             _table(
-                ("aspect", "difference", "within tolerance"),
-                (
-                    (text(d.aspect), text(d.detail), "yes" if d.within else "no")
-                    for d in comparison.differences
-                ),
+                ("aspect", "difference", "verdict"),
+                ((text(d.aspect), text(d.detail), _verdict(d)) for d in comparison.differences),
                 "differences",
             )
         )
@@ -777,6 +783,10 @@ def _reference_fact(data: ReportData) -> str:
     return f"{phrases}, of the session this one replayed: {data.reference}"
 
 
+def _count(number: int, what: str) -> str:
+    return f"{number} {what}" + ("" if number == 1 else "s")
+
+
 def _header_html(data: ReportData, line: _Timeline, text: _Text) -> str:
     log = data.log
     header = log.header
@@ -788,9 +798,16 @@ def _header_html(data: ReportData, line: _Timeline, text: _Text) -> str:
         ("audio", f"{seconds:.2f} s, {log.sample_rate} Hz {header.get('encoding', '')}"),
         (
             "received",
-            f"{len(line.partials)} partials, {len(line.finals)} messages, "
-            f"{len(line.insights)} insights, {len(line.topics)} topics, "
-            f"{len(line.trackers)} tracker hits",
+            ", ".join(
+                _count(len(things), what)
+                for things, what in (
+                    (line.partials, "partial"),
+                    (line.finals, "message"),
+                    (line.insights, "insight"),
+                    (line.topics, "topic"),
+                    (line.trackers, "tracker hit"),
+                )
+            ),
         ),
         ("reference", _reference_fact(data)),
     ]
