@@ -201,12 +201,16 @@ def compare(baseline: SessionLog, candidate: SessionLog, tolerances: Tolerances)
     result.aligned = [
         AlignedMessage(
             r.status,
-            r.baseline.text if r.baseline else None,
-            r.candidate.text if r.candidate else None,
+            r.baseline.text if r.baseline is not None else None,
+            r.candidate.text if r.candidate is not None else None,
         )
         for r in rows
     ]
-    pairs = [(r.baseline, r.candidate) for r in rows if r.baseline and r.candidate]
+    pairs = [
+        (r.baseline, r.candidate)
+        for r in rows
+        if r.baseline is not None and r.candidate is not None
+    ]
     _sequence(base, cand, result)
     _transcripts(base, cand, pairs, tolerances, result)
     _insights(base, cand, tolerances, result)
