@@ -64,10 +64,12 @@ def fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callabl
     )
 
 
-def tolerance_option(listed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def tolerance_option(
+    listed: str, of: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`--tolerance NAME=VALUE`, repeatable, handed to the command as Tolerances; a bad one
     (unknown, not a number, negative, infinite or nan) is a one-line usage error naming it.
-    `listed` names the tolerances and their defaults for `--help`."""
+    `listed` names the tolerances and their defaults for `--help`, `of` what they judge."""
 
     def parsed(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> Tolerances:
         from harness.tools.compare import Tolerances
@@ -83,7 +85,7 @@ def tolerance_option(listed: str) -> Callable[[Callable[..., Any]], Callable[...
         multiple=True,
         metavar="NAME=VALUE",
         callback=parsed,
-        help=f"Loosen or tighten one tolerance: {listed}",
+        help=f"Loosen or tighten one tolerance{of}: {listed}",
     )
 
 

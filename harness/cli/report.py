@@ -27,14 +27,15 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The HTML file to write [SESSION_DIR/report.html].",
 )
-@tolerance_option(f"{TOLERANCES}; with --vs")
+@tolerance_option(TOLERANCES, " of the comparison with --vs")
 def report(
     session_dir: Path, baseline: Path | None, out: Path | None, tolerances: Tolerances
 ) -> None:
     """Write one self-contained HTML page about a session and print its path.
 
     The page shows the audio's waveform with, on one time axis, the phrases, partials and
-    finals (with their sentiment and latency), insights and topics where they arrived; the
+    finals (with their sentiment and latency), insights, topics and tracker hits where they
+    arrived (a replay's latency from the transcript of the session it replayed); the
     client's conformance findings with their evidence; and, with --vs, the differences from
     a baseline, judged within the tolerances as `compare` judges it (each tolerance is shown
     with its figure). It loads nothing from anywhere: open it offline, attach it to a ticket.

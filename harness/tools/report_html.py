@@ -8,7 +8,10 @@ text taken from the session is redacted of secrets and HTML-escaped before it is
 The timeline's axis is the session clock (seconds since the connection opened): events sit
 where they arrived, and speech where the audio holding it was sent, read on the same clock
 as latency (`harness.tools.latency.SendClock`). A final's latency marker runs from the send
-of its phrase's last word to the final's arrival.
+of its phrase's last word to the final's arrival; the words' times come from the session's
+`transcript.json`, or for a replay, from that of the session it replayed (its header names
+it: `harness.tools.replay.replay_source`). Insights, topics and tracker hits sit on the
+timeline where they arrived, and beside the messages they refer to.
 """
 
 from __future__ import annotations
