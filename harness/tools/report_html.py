@@ -108,10 +108,11 @@ def _reference(session: Path, log: SessionLog, notes: list[str]) -> Path | None:
     while not (folder / TRANSCRIPT_FILE).is_file():
         source = replay_source(folder, header)
         if source is None or source.resolve() in seen:
-            if "replay_of" in header:
+            named = header.get("replay_of") or header.get("replay_of_relative")
+            if named:
                 notes.append(
                     f"no {TRANSCRIPT_FILE} here nor in the replayed session "
-                    f"{header['replay_of']} (not found): no latency is measured"
+                    f"{named} (not found): no latency is measured"
                 )
             return None
         seen.add(source.resolve())

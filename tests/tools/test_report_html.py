@@ -503,3 +503,35 @@ def test_a_replay_whose_source_is_gone_says_so_and_still_reports(tmp_path: Path)
     page = (replayed / "report.html").read_text(encoding="utf-8")
     assert f"nor in the replayed session {gone} (not found): no latency is measured" in page
     assert '<line class="latency"' not in page
+
+
+def _replay_of(folder: Path, source: str) -> None:
+    """Make `folder` a replay of the folder `source` names, as its header says."""
+    (folder / "transcript.json").unlink()
+
+    def header(record: dict[str, Any]) -> dict[str, Any]:
+        if record.get("kind") == "header":
+            record["replay_of_relative"] = source
+        return record
+
+    _rewrite(folder, header)
+
+
+def test_a_replay_of_a_replay_reads_the_first_transcript_up_its_chain(tmp_path: Path) -> None:
+    first = _copy("hot", tmp_path)
+    second = shutil.copytree(first, tmp_path / "second")
+    third = shutil.copytree(first, tmp_path / "third")
+    _replay_of(second, "../hot")
+    _replay_of(third, "../second")
+    data = load_report(third)
+    assert data.reference == first
+    assert data.latencies == tuple(
+        finalisation_latency_ms(data.log, read_transcript(first / "transcript.json"))
+    )
+    # A chain that turns back on itself ends, with no reference.
+    _rewrite(
+        second,
+        lambda r: {**r, "replay_of_relative": "../third"} if r.get("kind") == "header" else r,
+    )
+    looped = load_report(third)
+    assert looped.reference is None and looped.latencies == ()
