@@ -112,7 +112,7 @@ def _reference(session: Path, log: SessionLog, notes: list[str]) -> Path | None:
             if named:
                 notes.append(
                     f"no {TRANSCRIPT_FILE} here nor in the replayed session "
-                    f"{named} (not found): no latency is measured"
+                    f"{named} (or it is gone): no latency is measured"
                 )
             return None
         seen.add(source.resolve())
