@@ -13,6 +13,7 @@ import click
 from harness.modes import Display
 
 if TYPE_CHECKING:
+    from harness.tools.compare import Tolerances
     from mock_symbl import Faults
 
 
@@ -60,6 +61,31 @@ def fault_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callabl
         metavar="KEY=VALUE",
         callback=plan,
         help=f"{what.capitalize()}, e.g. delay_ms=200 or drop_after_frames=50; repeatable.",
+    )
+
+
+def tolerance_option(
+    listed: str, of: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--tolerance NAME=VALUE`, repeatable, handed to the command as Tolerances; a bad one
+    (unknown, not a number, negative, infinite or nan) is a one-line usage error naming it.
+    `listed` names the tolerances and their defaults for `--help`, `of` what they judge."""
+
+    def parsed(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> Tolerances:
+        from harness.tools.compare import Tolerances
+
+        try:
+            return Tolerances.parse(list(values))
+        except ValueError as error:
+            raise UsageProblem(f"--tolerance: {error}") from None
+
+    return click.option(
+        "--tolerance",
+        "tolerances",
+        multiple=True,
+        metavar="NAME=VALUE",
+        callback=parsed,
+        help=f"Loosen or tighten one tolerance{of}: {listed}",
     )
 
 

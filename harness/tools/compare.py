@@ -66,6 +66,22 @@ class Difference:
     within: bool = False
 
 
+@dataclass(frozen=True)
+class ToleranceCheck:
+    """One tolerance against what was measured: `measured` is None where nothing was (timing
+    at max speed), and for `insight_similarity`, a threshold that matches insights, not a
+    figure."""
+
+    name: str
+    bound: float
+    measured: float | None
+
+    @property
+    def within(self) -> bool | None:
+        """Whether the figure is within its bound; None where nothing was measured."""
+        return None if self.measured is None else self.measured <= self.bound
+
+
 @dataclass
 class Comparison:
     """The outcome: differences, headline figures, and whether the candidate matches."""
@@ -73,11 +89,23 @@ class Comparison:
     differences: list[Difference] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The final messages side by side, as matched for the transcript, sentiment and timing.
+    aligned: list[AlignedMessage] = field(default_factory=list)
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    # What each tolerance bounds, as measured (a tolerance absent here measured nothing).
+    measured: dict[str, float] = field(default_factory=dict)
 
     @property
     def matches(self) -> bool:
         """True when every difference is within tolerance."""
         return all(d.within for d in self.differences)
+
+    def checks(self) -> list[ToleranceCheck]:
+        """Every tolerance, in the order Tolerances declares them, with its figure."""
+        return [
+            ToleranceCheck(f.name, getattr(self.tolerances, f.name), self.measured.get(f.name))
+            for f in fields(Tolerances)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The comparison as JSON-ready values."""
@@ -131,29 +159,62 @@ def _digest(log: SessionLog) -> _Digest:
     return digest
 
 
-def _pairs(baseline: list[_Message], candidate: list[_Message]) -> list[tuple[_Message, _Message]]:
-    """Messages matched in order by their text (a diff of the two lists)."""
+@dataclass(frozen=True)
+class AlignedMessage:
+    """A baseline message beside its candidate: `same`, `changed`, `missing` or `extra`."""
+
+    status: str
+    baseline: str | None
+    candidate: str | None
+
+
+@dataclass(frozen=True)
+class _Row:
+    status: str
+    baseline: _Message | None
+    candidate: _Message | None
+
+
+def _align(baseline: list[_Message], candidate: list[_Message]) -> list[_Row]:
+    """Messages matched in order by their normalised text (a diff of the two lists)."""
     matcher = difflib.SequenceMatcher(
         a=[normalise(m.text) for m in baseline],
         b=[normalise(m.text) for m in candidate],
         autojunk=False,
     )
-    pairs = []
+    rows: list[_Row] = []
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag in ("equal", "replace"):
-            pairs += list(zip(baseline[a0:a1], candidate[b0:b1], strict=False))
-    return pairs
+        olds, news = baseline[a0:a1], candidate[b0:b1]
+        paired = min(len(olds), len(news))
+        status = "same" if tag == "equal" else "changed"
+        rows += [_Row(status, a, b) for a, b in zip(olds, news, strict=False)]
+        rows += [_Row("missing", a, None) for a in olds[paired:]]
+        rows += [_Row("extra", None, b) for b in news[paired:]]
+    return rows
 
 
 def compare(baseline: SessionLog, candidate: SessionLog, tolerances: Tolerances) -> Comparison:
     """Compare a candidate session with its baseline."""
-    result = Comparison()
+    result = Comparison(tolerances=tolerances)
     base, cand = _digest(baseline), _digest(candidate)
+    rows = _align(base.messages, cand.messages)
+    result.aligned = [
+        AlignedMessage(
+            r.status,
+            r.baseline.text if r.baseline is not None else None,
+            r.candidate.text if r.candidate is not None else None,
+        )
+        for r in rows
+    ]
+    pairs = [
+        (r.baseline, r.candidate)
+        for r in rows
+        if r.baseline is not None and r.candidate is not None
+    ]
     _sequence(base, cand, result)
-    _transcripts(base, cand, tolerances, result)
+    _transcripts(base, cand, pairs, tolerances, result)
     _insights(base, cand, tolerances, result)
     _topics(base, cand, tolerances, result)
-    pairs = _pairs(base.messages, cand.messages)
     _sentiment(pairs, tolerances, result)
     if base.max_speed or cand.max_speed:
         result.notes.append(
@@ -185,11 +246,18 @@ def _sequence(base: _Digest, cand: _Digest, result: Comparison) -> None:
         )
 
 
-def _transcripts(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
+def _transcripts(
+    base: _Digest,
+    cand: _Digest,
+    pairs: list[tuple[_Message, _Message]],
+    tolerances: Tolerances,
+    result: Comparison,
+) -> None:
     rates = word_error_rates(
         " ".join(m.text for m in base.messages), " ".join(m.text for m in cand.messages)
     )
     error = rates.normalised
+    result.measured["wer"] = error
     result.figures["wer"] = round(error, 4)
     result.figures["wer_raw"] = round(rates.raw, 4)
     result.figures["messages"] = {"baseline": len(base.messages), "candidate": len(cand.messages)}
@@ -200,9 +268,7 @@ def _transcripts(base: _Digest, cand: _Digest, tolerances: Tolerances, result: C
         )
     if error > 0:
         changed = [
-            f"{a.text!r} -> {b.text!r}"
-            for a, b in _pairs(base.messages, cand.messages)
-            if normalise(a.text) != normalise(b.text)
+            f"{a.text!r} -> {b.text!r}" for a, b in pairs if normalise(a.text) != normalise(b.text)
         ]
         detail = f"word error rate {error:.3f} normalised, {rates.raw:.3f} raw" + (
             f": {'; '.join(changed[:3])}" if changed else ""
@@ -230,6 +296,8 @@ def _insights(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comp
         else:
             missing.append((kind, text))
     result.figures["insights"] = {"baseline": len(base.insights), "candidate": len(cand.insights)}
+    result.measured["missing_insights"] = len(missing)
+    result.measured["extra_insights"] = len(unmatched)
     for kind, text in missing:
         result.differences.append(
             Difference(
@@ -247,6 +315,7 @@ def _insights(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comp
 def _topics(base: _Digest, cand: _Digest, tolerances: Tolerances, result: Comparison) -> None:
     missing = sorted(base.topics - cand.topics)
     result.figures["topics"] = {"baseline": len(base.topics), "candidate": len(cand.topics)}
+    result.measured["missing_topics"] = len(missing)
     if missing:
         within = len(missing) <= tolerances.missing_topics
         result.differences.append(Difference("topics", f"missing: {', '.join(missing)}", within))
@@ -264,6 +333,7 @@ def _sentiment(
         if a.sentiment is not None and b.sentiment is not None and a.sentiment != b.sentiment
     ]
     result.figures["sentiment_flips"] = len(flips)
+    result.measured["sentiment_flips"] = len(flips)
     for a, b in flips:
         result.differences.append(
             Difference(
@@ -284,6 +354,7 @@ def _timing(
     shifts = [(b.position / cand_rate - a.position / base_rate) * 1000 for a, b in pairs]
     if not shifts:
         return
+    result.measured["timing_ms"] = max(abs(shift) for shift in shifts)
     result.figures["timing_ms"] = {
         "mean": round(sum(shifts) / len(shifts), 1),
         "earliest": round(min(shifts), 1),
@@ -297,29 +368,3 @@ def _timing(
                     "timing", f"{a.text!r} came {abs(shift):.0f} ms {direction} in the audio"
                 )
             )
-
-
-@dataclass(frozen=True)
-class AlignedMessage:
-    """A baseline message beside its candidate: `same`, `changed`, `missing` or `extra`."""
-
-    status: str
-    baseline: str | None
-    candidate: str | None
-
-
-def aligned_messages(baseline: SessionLog, candidate: SessionLog) -> list[AlignedMessage]:
-    """The two sessions' final messages side by side, matched as `compare` matches them."""
-    base, cand = _digest(baseline).messages, _digest(candidate).messages
-    matcher = difflib.SequenceMatcher(
-        a=[normalise(m.text) for m in base], b=[normalise(m.text) for m in cand], autojunk=False
-    )
-    rows: list[AlignedMessage] = []
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        olds, news = base[a0:a1], cand[b0:b1]
-        paired = min(len(olds), len(news))
-        status = "same" if tag == "equal" else "changed"
-        rows += [AlignedMessage(status, a.text, b.text) for a, b in zip(olds, news, strict=False)]
-        rows += [AlignedMessage("missing", a.text, None) for a in olds[paired:]]
-        rows += [AlignedMessage("extra", None, b.text) for b in news[paired:]]
-    return rows

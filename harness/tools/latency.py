@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.protocol import message_type
+from harness.protocol import MessageResponse, message_type, parse_message
 from harness.session_folder.log import Closed, Opened, SessionLog, TextFrame
 from harness.session_folder.transcript import Transcript
 
@@ -163,10 +163,9 @@ def _groups(log: SessionLog) -> tuple[list[list[TextFrame]], list[TextFrame]]:
 
 def final_words(data: dict[str, Any]) -> list[str]:
     """The normalised words of a `message_response` (all its messages, in order)."""
-    text = " ".join(
-        str((message.get("payload") or {}).get("content") or "")
-        for message in data.get("messages") or []
-    )
+    event = parse_message(data)
+    messages = event.messages if isinstance(event, MessageResponse) else ()
+    text = " ".join(message.text for message in messages)
     return [w for w in (_norm(word) for word in text.split()) if w]
 
 

@@ -71,7 +71,7 @@ class RecordTake:
         """What the take sends."""
         about = {"source": _describe(self.source)}
         if isinstance(self.source, ReplayPlan):
-            replayed = replay_stream(self.source, self.speed)
+            replayed = replay_stream(self.source, self.speed, self.folder)
             return dataclasses.replace(
                 replayed, duration_s=self.duration_s, about={**about, **replayed.about}
             )

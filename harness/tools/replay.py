@@ -15,9 +15,11 @@ a frame that decoded to nothing (a header, part of a page) sends nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,15 +128,30 @@ def _decoded_frames(
     return frames
 
 
-def replay_stream(plan: ReplayPlan, speed: float | None) -> Stream:
-    """The plan as a stream: its start request and frames on its schedule, at `speed`."""
-    return Stream(
-        plan.start,
-        plan.frames(),
-        speed=speed,
-        schedule=plan.schedule,
-        about={"replay_of": str(plan.folder), "speed": "max" if speed is None else speed},
-    )
+def replay_stream(plan: ReplayPlan, speed: float | None, into: Path | None = None) -> Stream:
+    """The plan as a stream: its start request and frames on its schedule, at `speed`; its
+    log's header names the session replayed (`replay_of`, and from `into`, the folder the
+    replay is recorded in, `replay_of_relative`)."""
+    source = plan.folder.resolve()
+    about: dict[str, Any] = {"replay_of": str(source)}
+    if into is not None:
+        # Holds when the replay and its source move together (a tree of sessions copied).
+        about["replay_of_relative"] = os.path.relpath(source, into.resolve())
+    about["speed"] = "max" if speed is None else speed
+    return Stream(plan.start, plan.frames(), speed=speed, schedule=plan.schedule, about=about)
+
+
+def replay_source(folder: Path, header: Mapping[str, Any]) -> Path | None:
+    """The session folder that the replay recorded in `folder` replayed, if it is still
+    there: found from the replay's own folder first, then where it was when replayed."""
+    candidates = []
+    relative = header.get("replay_of_relative")
+    if isinstance(relative, str) and relative:
+        candidates.append(Path(os.path.normpath(folder / relative)))
+    recorded = header.get("replay_of")
+    if isinstance(recorded, str) and recorded:
+        candidates.append(Path(recorded))
+    return next((path for path in candidates if path.is_dir()), None)
 
 
 async def replay(
@@ -145,4 +162,4 @@ async def replay(
     observers: Observers | None = None,
 ) -> Recording:
     """Replay a planned session to `to`, recorded as a new session folder."""
-    return await record(folder, replay_stream(plan, speed), to, observers)
+    return await record(folder, replay_stream(plan, speed, folder), to, observers)

@@ -8,7 +8,10 @@ text taken from the session is redacted of secrets and HTML-escaped before it is
 The timeline's axis is the session clock (seconds since the connection opened): events sit
 where they arrived, and speech where the audio holding it was sent, read on the same clock
 as latency (`harness.tools.latency.SendClock`). A final's latency marker runs from the send
-of its phrase's last word to the final's arrival.
+of its phrase's last word to the final's arrival; the words' times come from the session's
+`transcript.json`, or for a replay, from that of the session it replayed (its header names
+it: `harness.tools.replay.replay_source`). Insights, topics and tracker hits sit on the
+timeline where they arrived, and beside the messages they refer to.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from harness.conformance.check import CONFORMANCE_FILE, check_log
 from harness.errors import HarnessError
@@ -32,19 +34,15 @@ from harness.protocol import (
     MessageResponse,
     RecognitionResult,
     TopicResponse,
+    TrackerResponse,
     parse_message,
 )
 from harness.session_folder.log import TRANSCRIPT_FILE, SessionLog, read_session
 from harness.session_folder.redact import Redactor
 from harness.session_folder.transcript import Transcript, read_transcript
-from harness.tools.compare import (
-    AlignedMessage,
-    Comparison,
-    Tolerances,
-    aligned_messages,
-    compare,
-)
+from harness.tools.compare import Comparison, Difference, Tolerances, compare
 from harness.tools.latency import SendClock, session_latency
+from harness.tools.replay import replay_source
 
 REPORT_FILE = "report.html"
 # The SVG's coordinate system: the page scales it to its width.
@@ -69,22 +67,27 @@ class ReportData:
     latencies: tuple[float, ...] = ()
     baseline: Path | None = None
     comparison: Comparison | None = None
-    alignment: tuple[AlignedMessage, ...] = ()
     notes: tuple[str, ...] = ()
+    # The folder whose transcript.json is the reference: the session's own, or the one a
+    # replay replayed.
+    reference: Path | None = None
 
 
-def load_report(session: Path, baseline: Path | None = None) -> ReportData:
-    """Read a session folder, its transcript and conformance report, and compare it with
-    `baseline` if given; raises a HarnessError with a one-line reason on bad input."""
+def load_report(
+    session: Path, baseline: Path | None = None, tolerances: Tolerances | None = None
+) -> ReportData:
+    """Read a session folder, its reference transcript and conformance report, and compare
+    it with `baseline` within `tolerances` (the defaults if None) if given; raises a
+    HarnessError with a one-line reason on bad input."""
     log = read_session(session)
     notes: list[str] = []
-    transcript_path = session / TRANSCRIPT_FILE
-    transcript = read_transcript(transcript_path) if transcript_path.is_file() else None
+    reference = _reference(session, log, notes)
+    transcript = read_transcript(reference / TRANSCRIPT_FILE) if reference is not None else None
     conformance, recorded = _conformance(log, session / CONFORMANCE_FILE, notes)
     latencies = _latencies(log, transcript, notes)
-    if baseline is None:
-        return ReportData(log, transcript, conformance, recorded, latencies, notes=tuple(notes))
-    base = read_session(baseline)
+    comparison = None
+    if baseline is not None:
+        comparison = compare(read_session(baseline), log, tolerances or Tolerances())
     return ReportData(
         log,
         transcript,
@@ -92,10 +95,35 @@ def load_report(session: Path, baseline: Path | None = None) -> ReportData:
         recorded,
         latencies,
         baseline=baseline,
-        comparison=compare(base, log, Tolerances()),
-        alignment=tuple(aligned_messages(base, log)),
+        comparison=comparison,
         notes=tuple(notes),
+        reference=reference,
     )
+
+
+def _reference(session: Path, log: SessionLog, notes: list[str]) -> Path | None:
+    """The folder holding the reference transcript: the session's own, else that of the
+    session it replayed (a replay of a replay: the first in the chain that has one)."""
+    folder, header, seen = session, log.header, set()
+    while not (folder / TRANSCRIPT_FILE).is_file():
+        source = replay_source(folder, header)
+        if source is None or source.resolve() in seen:
+            named = header.get("replay_of") or header.get("replay_of_relative")
+            if named:
+                notes.append(
+                    f"no {TRANSCRIPT_FILE} here nor in the replayed session "
+                    f"{named} (or it is gone): no latency is measured"
+                )
+            return None
+        seen.add(source.resolve())
+        folder = source
+        if not (folder / TRANSCRIPT_FILE).is_file():
+            try:
+                header = read_session(folder).header
+            except HarnessError as error:
+                notes.append(f"the replayed session cannot be read ({error})")
+                return None
+    return folder
 
 
 def _conformance(log: SessionLog, path: Path, notes: list[str]) -> tuple[Mapping[str, Any], bool]:
@@ -130,9 +158,15 @@ def _latencies(
         return ()
 
 
-def write_report(session: Path, baseline: Path | None = None, out: Path | None = None) -> Path:
-    """Write the report of `session` (to SESSION/report.html by default) and return its path."""
-    data = load_report(session, baseline)
+def write_report(
+    session: Path,
+    baseline: Path | None = None,
+    out: Path | None = None,
+    tolerances: Tolerances | None = None,
+) -> Path:
+    """Write the report of `session` (to SESSION/report.html by default), compared with
+    `baseline` within `tolerances` if given, and return its path."""
+    data = load_report(session, baseline, tolerances)
     path = out if out is not None else session / REPORT_FILE
     try:
         path.write_text(render_report(data), encoding="utf-8")
@@ -163,7 +197,8 @@ class _Arrival:
     t: float
     label: str
     detail: str
-    refs: tuple[int, ...] = ()
+    # The ids of the messages it refers to (which may arrive after it).
+    ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -173,7 +208,14 @@ class _Timeline:
     finals: list[_Final] = field(default_factory=list)
     insights: list[_Arrival] = field(default_factory=list)
     topics: list[_Arrival] = field(default_factory=list)
+    trackers: list[_Arrival] = field(default_factory=list)
+    # Each message id's number on the page.
+    numbers: dict[str, int] = field(default_factory=dict)
     end: float = 0.0
+
+    def refs(self, arrival: _Arrival) -> tuple[int, ...]:
+        """The numbers of the messages `arrival` refers to, those that arrived."""
+        return tuple(self.numbers[i] for i in arrival.ids if i in self.numbers)
 
 
 def _sentiment(raw: Mapping[str, Any]) -> tuple[str | None, float | None]:
@@ -203,7 +245,7 @@ def _timeline(data: ReportData) -> _Timeline:
     log = data.log
     latencies = data.latencies
     line = _Timeline(end=max([r.t for r in log.records] + [0.0]))
-    numbers: dict[str, int] = {}
+    numbers = line.numbers
     partials_since = 0
     responses = 0
     for frame in log.received():
@@ -240,15 +282,18 @@ def _timeline(data: ReportData) -> _Timeline:
                 latency, partials_since = None, 0
         elif isinstance(event, InsightResponse):
             for insight in event.insights:
-                found = numbers.get(str(insight.message_id))
-                line.insights.append(
-                    _Arrival(frame.t, insight.type, insight.text, (found,) if found else ())
-                )
+                ids = (insight.message_id,) if insight.message_id else ()
+                line.insights.append(_Arrival(frame.t, insight.type, insight.text, ids))
         elif isinstance(event, TopicResponse):
             for topic in event.topics:
-                refs = tuple(numbers[i] for i in topic.message_ids if i in numbers)
                 scored = f"{topic.score:g}" if topic.score is not None else ""
-                line.topics.append(_Arrival(frame.t, topic.phrases, scored, refs))
+                line.topics.append(_Arrival(frame.t, topic.phrases, scored, topic.message_ids))
+        elif isinstance(event, TrackerResponse):
+            for tracker in event.trackers:
+                line.trackers += [
+                    _Arrival(frame.t, tracker.name, match.value, match.message_ids)
+                    for match in tracker.matches
+                ]
     return line
 
 
@@ -286,16 +331,7 @@ class _Axis:
         return round(LEFT + (WIDTH - LEFT - RIGHT) * min(max(t, 0.0), self.end) / self.end, 1)
 
 
-def _sent_at(log: SessionLog, samples: NDArray[np.int64]) -> NDArray[np.float64]:
-    """When each audio position was sent: its frame's send time, then the audio's own rate."""
-    frames = log.audio_frames()
-    starts = np.asarray([f.offset for f in frames], dtype=np.int64)
-    times = np.asarray([f.t for f in frames], dtype=np.float64)
-    index = np.clip(np.searchsorted(starts, samples, side="right") - 1, 0, len(frames) - 1)
-    return times[index] + (samples - starts[index]) / log.sample_rate
-
-
-def _envelope(log: SessionLog, axis: _Axis) -> str:
+def _envelope(log: SessionLog, clock: SendClock, axis: _Axis) -> str:
     """The audio's peak envelope, drawn where each sample was sent: an SVG path."""
     audio = log.audio
     if not log.audio_frames() or audio.size == 0:
@@ -303,7 +339,7 @@ def _envelope(log: SessionLog, axis: _Axis) -> str:
     bins = min(WAVE_BINS, audio.size)
     edges = np.linspace(0, audio.size, bins + 1).astype(np.int64)[:-1]
     peaks = np.maximum.reduceat(np.abs(audio.astype(np.int32)), edges) / 32768.0
-    sent = _sent_at(log, edges)
+    sent = [clock.sent(int(edge) / log.sample_rate) or 0.0 for edge in edges]
     middle, half = 69.0, 31.0
     top = [
         f"{axis.x(float(t))},{middle - half * float(p):.1f}"
@@ -316,7 +352,7 @@ def _envelope(log: SessionLog, axis: _Axis) -> str:
     return f'<path class="waveform" d="M{" L".join(top + bottom)} Z"/>'
 
 
-def _finding_marks(data: ReportData, axis: _Axis, text: _Text) -> list[str]:
+def _finding_marks(data: ReportData, clock: SendClock, axis: _Axis, text: _Text) -> list[str]:
     """A mark on the waveform at each audio position a finding's evidence names."""
     log = data.log
     marks = []
@@ -328,8 +364,8 @@ def _finding_marks(data: ReportData, axis: _Axis, text: _Text) -> list[str]:
         if not samples:
             continue
         code = text(finding.get("code", "?"))
-        for sample, sent in zip(samples, _sent_at(log, np.asarray(samples)), strict=True):
-            x = axis.x(float(sent))
+        for sample in samples:
+            x = axis.x(clock.sent(sample / log.sample_rate) or 0.0)
             marks.append(
                 f'<path class="finding-mark" d="M{x},102 l-5,8 h10 Z"><title>{code} at sample '
                 f"{sample} ({sample / log.sample_rate:.3f} s of audio)</title></path>"
@@ -344,11 +380,26 @@ def _sentiment_class(label: str | None) -> str:
     return SENTIMENT_CLASSES.get((label or "").lower(), "unknown")
 
 
+def _mark(css: str, x: float, y: float) -> str:
+    """A triangle for what the server inferred (insight, topic); a diamond for a tracker
+    hit, words found rather than inferred."""
+    if css == "tracker":
+        return f"M{x},{y - 7} L{x + 6},{y} L{x},{y + 7} L{x - 6},{y} Z"
+    return f"M{x},{y - 7} L{x + 6},{y + 5} L{x - 6},{y + 5} Z"
+
+
 def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
     axis = _Axis(line.end)
     clock = SendClock(data.log)
-    lanes = {"audio": 20, "partials": 118, "finals": 150, "insights": 206, "topics": 236}
-    height = 300
+    lanes = {
+        "audio": 20,
+        "partials": 118,
+        "finals": 150,
+        "insights": 206,
+        "topics": 236,
+        "trackers": 266,
+    }
+    height = 330
     out = [
         f'<svg id="timeline" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="timeline of the session" xmlns="http://www.w3.org/2000/svg">'
@@ -359,6 +410,7 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
         "finals": "finals",
         "insights": "insights",
         "topics": "topics",
+        "trackers": "trackers",
     }
     for lane, y in lanes.items():
         label_y = y + 44 if lane == "audio" else y + 14
@@ -385,9 +437,9 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
             f'<tspan class="phrase-words" dx="4">{text(words) if room > 3 else ""}</tspan></text>'
         )
     # The waveform over the spans, their labels above both.
-    out.append(_envelope(data.log, axis))
+    out.append(_envelope(data.log, clock, axis))
     out += labels
-    out += _finding_marks(data, axis, text)
+    out += _finding_marks(data, clock, axis, text)
     for partial in line.partials:
         x = axis.x(partial.t)
         out.append(
@@ -423,15 +475,25 @@ def _svg(data: ReportData, line: _Timeline, text: _Text) -> str:
     for lane, arrivals, css in (
         ("insights", line.insights, "insight"),
         ("topics", line.topics, "topic"),
+        ("trackers", line.trackers, "tracker"),
     ):
         y = lanes[lane] + 12
+        # What one frame brought is one mark, counted, its title listing them all.
+        together: dict[float, list[_Arrival]] = {}
         for arrival in arrivals:
-            x = axis.x(arrival.t)
+            together.setdefault(arrival.t, []).append(arrival)
+        for t, group in together.items():
+            x = axis.x(t)
+            each = [
+                f"{text(a.label)}: {text(a.detail)} (message {_refs(line.refs(a))})" for a in group
+            ]
+            listed = each[0] if len(each) == 1 else f"{len(each)} {lane}:\n" + "\n".join(each)
             out.append(
-                f'<path class="{css}" d="M{x},{y - 7} L{x + 6},{y + 5} L{x - 6},{y + 5} Z">'
-                f"<title>{_seconds(arrival.t)} s: {text(arrival.label)}: "
-                f"{text(arrival.detail)}</title></path>"
+                f'<path class="{css}" d="{_mark(css, x, y)}">'
+                f"<title>{_seconds(t)} s: {listed}</title></path>"
             )
+            if len(group) > 1:
+                out.append(f'<text class="count" x="{x + 8}" y="{y + 5}">&#215;{len(group)}</text>')
     out.append(
         f'<text class="axis-label" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{height - 6}">'
         "seconds since the connection opened</text>"
@@ -459,10 +521,46 @@ def _refs(numbers: tuple[int, ...]) -> str:
     return ", ".join(f"#{n}" for n in numbers) or "-"
 
 
+def _found(line: _Timeline, text: _Text) -> dict[int, list[str]]:
+    """Per message number, the insights, topics and tracker hits that refer to it, each
+    with when it arrived."""
+    found: dict[int, list[str]] = {}
+
+    def tag(css: str, what: str, detail: str, t: float, numbers: Iterable[int]) -> None:
+        shown = (
+            f'<div class="tag {css}"><b>{text(what)}</b> {text(detail)} '
+            f'<span class="at">at {_seconds(t)} s</span></div>'
+        )
+        for number in numbers:
+            found.setdefault(number, []).append(shown)
+
+    for insight in line.insights:
+        tag("insight", insight.label, insight.detail, insight.t, line.refs(insight))
+    # The topics of one topic_response, on one line per message.
+    for t, message, group in _by_frame_and_message(line, line.topics):
+        phrases = ", ".join(topic.label for topic in group)
+        tag("topic", "topics" if len(group) > 1 else "topic", phrases, t, (message,))
+    for hit in line.trackers:
+        tag("tracker", "tracker", f"{hit.label}: {hit.detail}", hit.t, line.refs(hit))
+    return found
+
+
+def _by_frame_and_message(
+    line: _Timeline, arrivals: list[_Arrival]
+) -> list[tuple[float, int, list[_Arrival]]]:
+    """Arrivals grouped by the frame they came in (its time) and each message they name."""
+    groups: dict[tuple[float, int], list[_Arrival]] = {}
+    for arrival in arrivals:
+        for number in line.refs(arrival):
+            groups.setdefault((arrival.t, number), []).append(arrival)
+    return [(t, number, group) for (t, number), group in groups.items()]
+
+
 def _messages(line: _Timeline, text: _Text) -> str:
     if not line.finals:
         return "<p>No final message arrived.</p>"
     rows = []
+    found = _found(line, text)
     for final in line.finals:
         spoken = f"{final.spoken[0]:.2f}-{final.spoken[1]:.2f}" if final.spoken else "-"
         latency = f"{final.latency_ms:.0f}" if final.latency_ms is not None else "-"
@@ -483,6 +581,7 @@ def _messages(line: _Timeline, text: _Text) -> str:
                 sentiment,
                 text(final.speaker) or "-",
                 f'<span class="message-text">{text(final.text)}</span>',
+                "".join(found.get(final.number, [])) or "-",
             )
         )
     return _table(
@@ -495,16 +594,21 @@ def _messages(line: _Timeline, text: _Text) -> str:
             "sentiment",
             "speaker",
             "text",
+            "insights, topics, trackers",
         ),
         rows,
         "messages",
     )
 
 
-def _arrivals(arrivals: list[_Arrival], what: str, head: tuple[str, str], text: _Text) -> str:
+def _arrivals(
+    line: _Timeline, arrivals: list[_Arrival], what: str, head: tuple[str, str], text: _Text
+) -> str:
     if not arrivals:
         return f"<p>No {what} arrived.</p>"
-    rows = [(_seconds(a.t), text(a.label), text(a.detail) or "-", _refs(a.refs)) for a in arrivals]
+    rows = [
+        (_seconds(a.t), text(a.label), text(a.detail) or "-", _refs(line.refs(a))) for a in arrivals
+    ]
     return _table(("arrived (s)", *head, "messages"), rows, what)
 
 
@@ -565,15 +669,62 @@ def _word_diff(before: str, after: str, text: _Text) -> tuple[str, str]:
     return " ".join(old), " ".join(new)
 
 
+# What each tolerance bounds, and how its figure reads.
+TOLERANCE_MEANINGS = {
+    "wer": ("word error rate, normalised", "{:.3f}"),
+    "timing_ms": ("largest shift of a message in the audio (ms)", "{:.0f}"),
+    "insight_similarity": ("least text similarity for an insight to match", "{:g}"),
+    "missing_insights": ("baseline insights missing", "{:.0f}"),
+    "extra_insights": ("insights not in the baseline", "{:.0f}"),
+    "missing_topics": ("baseline topics missing", "{:.0f}"),
+    "sentiment_flips": ("matched messages whose sentiment changed", "{:.0f}"),
+}
+
+
+def _verdict(difference: Difference) -> str:
+    if difference.within:
+        return '<span class="ok">within</span>'
+    # No tolerance loosens the order of events: a difference there always counts.
+    unbounded = " (no tolerance applies)" if difference.aspect == "sequence" else ""
+    return f'<span class="bad">outside</span><span class="rule">{unbounded}</span>'
+
+
+def _tolerances_html(comparison: Comparison) -> str:
+    """Each tolerance: its bound (default or set), the figure measured and the verdict."""
+    defaults = Tolerances()
+    rows = []
+    for check in comparison.checks():
+        meaning, form = TOLERANCE_MEANINGS.get(check.name, (check.name, "{:g}"))
+        default = getattr(defaults, check.name)
+        bound = form.format(check.bound) + (
+            " (default)" if check.bound == default else f" (set; default {form.format(default)})"
+        )
+        if check.name == "insight_similarity":
+            measured, verdict = "-", '<span class="rule">used to match insights</span>'
+        elif check.measured is None:
+            measured, verdict = "-", '<span class="rule">not measured</span>'
+        else:
+            measured = form.format(check.measured)
+            verdict = (
+                '<span class="ok">within</span>'
+                if check.within
+                else '<span class="bad">outside</span>'
+            )
+        rows.append((f"<code>{check.name}</code>", meaning, bound, measured, verdict))
+    return _table(
+        ("tolerance", "what it bounds", "allowed", "this session", "verdict"), rows, "tolerances"
+    )
+
+
 def _comparison_html(data: ReportData, text: _Text) -> str:
     comparison = data.comparison
     if comparison is None:
         return ""
     figures = comparison.figures
     verdict = (
-        '<p class="verdict ok">matches the baseline within the default tolerances</p>'
+        '<p class="verdict ok">matches the baseline within the tolerances</p>'
         if comparison.matches
-        else '<p class="verdict bad">differs from the baseline beyond the default tolerances</p>'
+        else '<p class="verdict bad">differs from the baseline beyond the tolerances</p>'
     )
     rows = [
         ("word error rate, normalised", f"{figures['wer']:.3f}"),
@@ -596,15 +747,15 @@ def _comparison_html(data: ReportData, text: _Text) -> str:
         f"<h2>Against the baseline</h2><p>Baseline: <code>{text(data.baseline)}</code></p>",
         verdict,
         _table(("figure", "value"), rows, "figures"),
+        "<h3>Tolerances</h3>",
+        _tolerances_html(comparison),
     ]
+    parts.append("<h3>Differences</h3>")
     if comparison.differences:
         parts.append(
             _table(
-                ("aspect", "difference", "within tolerance"),
-                (
-                    (text(d.aspect), text(d.detail), "yes" if d.within else "no")
-                    for d in comparison.differences
-                ),
+                ("aspect", "difference", "verdict"),
+                ((text(d.aspect), text(d.detail), _verdict(d)) for d in comparison.differences),
                 "differences",
             )
         )
@@ -612,7 +763,7 @@ def _comparison_html(data: ReportData, text: _Text) -> str:
         parts.append("<p>No differences.</p>")
     parts += [f'<p class="note">note: {text(note)}</p>' for note in comparison.notes]
     aligned = []
-    for row in data.alignment:
+    for row in comparison.aligned:
         if row.status == "changed" and row.baseline is not None and row.candidate is not None:
             old, new = _word_diff(row.baseline, row.candidate, text)
         else:
@@ -622,6 +773,22 @@ def _comparison_html(data: ReportData, text: _Text) -> str:
         parts.append("<h3>Messages side by side</h3>")
         parts.append(_table(("", "baseline", "this session"), aligned, "aligned"))
     return '<section id="comparison">' + "\n".join(parts) + "</section>"
+
+
+def _reference_fact(data: ReportData) -> str:
+    if data.transcript is None or data.reference is None:
+        return (
+            f"no {TRANSCRIPT_FILE}: the shaded spans are the messages' own audio spans, "
+            "and no latency is measured"
+        )
+    phrases = f"{TRANSCRIPT_FILE}: {len(data.transcript.phrases)} phrases"
+    if data.reference == data.log.folder:
+        return phrases
+    return f"{phrases}, of the session this one replayed: {data.reference}"
+
+
+def _count(number: int, what: str) -> str:
+    return f"{number} {what}" + ("" if number == 1 else "s")
 
 
 def _header_html(data: ReportData, line: _Timeline, text: _Text) -> str:
@@ -635,16 +802,18 @@ def _header_html(data: ReportData, line: _Timeline, text: _Text) -> str:
         ("audio", f"{seconds:.2f} s, {log.sample_rate} Hz {header.get('encoding', '')}"),
         (
             "received",
-            f"{len(line.partials)} partials, {len(line.finals)} messages, "
-            f"{len(line.insights)} insights, {len(line.topics)} topics",
+            ", ".join(
+                _count(len(things), what)
+                for things, what in (
+                    (line.partials, "partial"),
+                    (line.finals, "message"),
+                    (line.insights, "insight"),
+                    (line.topics, "topic"),
+                    (line.trackers, "tracker hit"),
+                )
+            ),
         ),
-        (
-            "reference",
-            f"{TRANSCRIPT_FILE}: {len(data.transcript.phrases)} phrases"
-            if data.transcript is not None
-            else f"no {TRANSCRIPT_FILE}: the shaded spans are the messages' own audio spans, "
-            "and no latency is measured",
-        ),
+        ("reference", _reference_fact(data)),
     ]
     rows = "".join(f"<tr><th>{k}</th><td>{text(v)}</td></tr>" for k, v in facts)
     problems = list(log.problems) + list(data.notes)
@@ -683,7 +852,11 @@ text-anchor:middle}.axis-label{font-size:12px;fill:#4b5263;text-anchor:middle}
 .latency{stroke:#c2410c;stroke-width:3;opacity:.75}.latency-label{font-size:10px;fill:#c2410c;
 text-anchor:end}.final-number{font-size:11px;fill:#1d2330}
 circle.final{stroke:#1d2330;stroke-width:1}
-.insight{fill:#7c3aed}.finding-mark{fill:#dc2626}.topic{fill:#0d9488}
+.insight{fill:#7c3aed}.finding-mark{fill:#dc2626}.topic{fill:#0d9488}.tracker{fill:#db2777}
+.tag{font-size:13px;margin:1px 0}.count{font-size:11px;fill:#4b5263}
+.message-text{display:block;min-width:16em}.tag b{font-weight:600}
+.tag.insight b{color:#7c3aed}.tag.topic b{color:#0d9488}.tag.tracker b{color:#db2777}
+.tag .at{color:#6b7280;font-size:12px}
 circle.positive{fill:#16a34a}circle.negative{fill:#dc2626}circle.neutral{fill:#9ca3af}
 circle.unknown{fill:#60a5fa}
 .badge{border-radius:8px;padding:1px 7px;font-size:13px;color:#fff;white-space:nowrap}
@@ -694,7 +867,7 @@ white-space:nowrap}.key{display:inline-block;width:11px;height:11px;border-radiu
 vertical-align:-1px;margin-right:4px}
 .finding{background:#fff;border-left:4px solid #dc2626;padding:6px 12px;margin:10px 0}
 .ok{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}
-.note{color:#92400e}.source{color:#4b5263;font-style:italic}
+.note{color:#92400e}.source{color:#4b5263;font-style:italic}.rule{color:#6b7280}
 del{background:#fde2e2;text-decoration:line-through}ins{background:#dcfce7;
 text-decoration:none}.status{font-weight:600}.status.missing,.status.changed{color:#b91c1c}
 .status.extra{color:#b45309}.status.same{color:#15803d}
@@ -713,7 +886,9 @@ LEGEND = (
     'style="background:#c2410c;height:3px;border-radius:0"></i>final latency: last word '
     'sent to final arrived</span><span><i class="key" style="background:#7c3aed;'
     'border-radius:0"></i>insight</span><span><i class="key" style="background:#0d9488;'
-    'border-radius:0"></i>topic</span><span><i class="key" style="background:#dc2626;'
+    'border-radius:0"></i>topic</span><span><i class="key" style="background:#db2777;'
+    'border-radius:0;transform:rotate(45deg) scale(.8)"></i>tracker hit</span>'
+    '<span><i class="key" style="background:#dc2626;'
     'border-radius:0"></i>where a finding&#39;s evidence points</span></p>'
 )
 
@@ -735,9 +910,11 @@ def render_report(data: ReportData) -> str:
         "<h2>Messages</h2>",
         _messages(line, text),
         "<h2>Insights</h2>",
-        _arrivals(line.insights, "insights", ("type", "text"), text),
+        _arrivals(line, line.insights, "insights", ("type", "text"), text),
         "<h2>Topics</h2>",
-        _arrivals(line.topics, "topics", ("phrase", "score"), text),
+        _arrivals(line, line.topics, "topics", ("phrase", "score"), text),
+        "<h2>Trackers</h2>",
+        _arrivals(line, line.trackers, "trackers", ("tracker", "found"), text),
         "<h2>Conformance of the client</h2>",
         _conformance_html(data, text),
         _comparison_html(data, text),

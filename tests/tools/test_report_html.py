@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from harness.session_folder.log import read_session
 from harness.session_folder.transcript import read_transcript
 from harness.tools.compare import Tolerances, compare
 from harness.tools.latency import event_kind, finalisation_latency_ms
+from harness.tools.report_html import load_report
 
 from helpers import FIXTURES, headless_page
 
@@ -177,6 +180,16 @@ def test_the_report_opens_in_chromium_and_requests_nothing_but_itself(
         assert svg.locator("path.waveform").bounding_box()["width"] > 500
         assert svg.locator("rect.phrase").count() == len(phrases)
         assert svg.locator("circle.final").count() == len(log.messages())
+        hits = [
+            f"{frame.t:.2f} s: Deadlines: {match['value']}"
+            for frame in log.received()
+            if frame.data.get("type") == "tracker_response"
+            for tracker in frame.data["trackers"]
+            for match in tracker["matches"]
+        ]
+        assert svg.locator("path.tracker").count() == len(hits) == 3
+        titles = svg.locator("path.tracker title").all_text_contents()
+        assert [title.split(" (message")[0] for title in titles] == hits
         texts = page.locator("table.messages .message-text").all_inner_texts()
         assert texts == [m["payload"]["content"] for m in log.messages()]
         assert page.locator("#comparison .verdict").is_visible()
@@ -304,3 +317,221 @@ def test_a_conformance_file_of_another_shape_is_judged_again(
     assert result.exit_code == 0, result.output
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "conformance.json holds no findings list; judged again from the log" in page
+
+
+def _changed_candidate(tmp_path: Path) -> Path:
+    """The standup with one word of one message changed: a word error rate above 0."""
+    candidate = _copy("standup", tmp_path)
+    said = "Can you send me the quarterly report by Friday?"
+    _rewrite(
+        candidate,
+        lambda r: json.loads(json.dumps(r).replace(said, said.replace("quarterly", "annual"))),
+    )
+    return candidate
+
+
+def _tolerance_row(page: str, name: str) -> str:
+    start = page.index(f"<tr><td><code>{name}</code></td>")
+    return page[start : page.index("</tr>", start)]
+
+
+def test_tolerances_given_judge_the_diff_and_each_shows_its_figure_and_verdict(
+    tmp_path: Path,
+) -> None:
+    baseline = FIXTURES / "standup"
+    candidate = _changed_candidate(tmp_path)
+    wer = compare(read_session(baseline), read_session(candidate), Tolerances()).figures["wer"]
+    assert 0 < wer < 0.2
+    strict, loose = tmp_path / "strict.html", tmp_path / "loose.html"
+    assert _report(str(candidate), "--vs", str(baseline), "--out", str(strict)).exit_code == 0
+    result = _report(
+        str(candidate), "--vs", str(baseline), "--tolerance", "wer=0.2", "--out", str(loose)
+    )
+    assert result.exit_code == 0, result.output
+    strict_page, loose_page = strict.read_text(), loose.read_text()
+    assert "differs from the baseline beyond the tolerances" in strict_page
+    assert "matches the baseline within the tolerances" in loose_page
+    assert _tolerance_row(strict_page, "wer").endswith(
+        f'<td>0.000 (default)</td><td>{wer:.3f}</td><td><span class="bad">outside</span></td>'
+    )
+    assert _tolerance_row(loose_page, "wer").endswith(
+        f"<td>0.200 (set; default 0.000)</td><td>{wer:.3f}</td>"
+        '<td><span class="ok">within</span></td>'
+    )
+    # Every tolerance is listed, in the order compare declares them, with its bound.
+    for name, bound in (("timing_ms", "500"), ("missing_insights", "0"), ("sentiment_flips", "0")):
+        assert f"<td>{bound} (default)</td>" in _tolerance_row(loose_page, name)
+        assert 'class="ok">within<' in _tolerance_row(loose_page, name)
+    assert "used to match insights" in _tolerance_row(loose_page, "insight_similarity")
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("wer=-1", "tolerance wer needs a finite number >= 0, got '-1'"),
+        ("timing_ms=nan", "tolerance timing_ms needs a finite number >= 0, got 'nan'"),
+        ("timing_ms=inf", "tolerance timing_ms needs a finite number >= 0, got 'inf'"),
+        ("missing_topics=1.5", "tolerance missing_topics needs a number, got '1.5'"),
+        ("speed=2", "unknown tolerance 'speed=2'"),
+    ],
+)
+def test_a_bad_tolerance_is_one_usage_line_naming_it(
+    setting: str, says: str, tmp_path: Path
+) -> None:
+    folder = _copy("hot", tmp_path)
+    result = _report(str(folder), "--vs", str(FIXTURES / "hot"), "--tolerance", setting)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --tolerance: {says}"), lines
+    assert result.stdout == ""
+    assert not (folder / "report.html").exists()
+
+
+def test_a_tolerance_without_a_baseline_is_a_usage_error(tmp_path: Path) -> None:
+    folder = _copy("hot", tmp_path)
+    result = _report(str(folder), "--tolerance", "wer=0.1")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: --tolerance judges a comparison: give --vs BASELINE too"
+    ]
+    assert not (folder / "report.html").exists()
+
+
+def test_each_tracker_hit_shows_where_it_arrived_and_beside_its_message(tmp_path: Path) -> None:
+    folder = _copy("standup", tmp_path)
+    log = read_session(folder)
+    numbers = {m["id"]: n for n, m in enumerate(log.messages(), start=1)}
+    hits = [
+        (frame.t, tracker["name"], match["value"], numbers[match["messageRefs"][0]["id"]])
+        for frame in log.received()
+        if frame.data.get("type") == "tracker_response"
+        for tracker in frame.data["trackers"]
+        for match in tracker["matches"]
+    ]
+    assert len(hits) == 3
+    assert _report(str(folder)).exit_code == 0
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert f"{len(hits)} tracker hits" in page
+    assert '<text class="lane" x="4" y="280">trackers</text>' in page
+    table = page[page.index('<table class="trackers">') :]
+    rows = table[: table.index("</table>")].split("<tr>")[2:]
+    assert rows == [
+        f"<td>{t:.2f}</td><td>{name}</td><td>{value}</td><td>#{number}</td></tr>"
+        + ("</tbody>" if i == len(hits) - 1 else "")
+        for i, (t, name, value, number) in enumerate(hits)
+    ]
+    marks = page.split('<path class="tracker"')[1:]
+    assert [m[m.index("<title>") + 7 : m.index("</title>")] for m in marks] == [
+        f"{t:.2f} s: {name}: {value} (message #{number})" for t, name, value, number in hits
+    ]
+    # In the message list, each hit sits on the row of the message it was found in.
+    messages = page[page.index('<table class="messages">') :]
+    body = messages[: messages.index("</table>")].split("<tr>")[2:]
+    for t, name, value, number in hits:
+        tag = f'<b>tracker</b> {name}: {value} <span class="at">at {t:.2f} s</span>'
+        assert [i + 1 for i, row in enumerate(body) if tag in row] == [number]
+
+
+def test_a_tracker_hit_before_its_message_still_names_it(tmp_path: Path) -> None:
+    folder = _copy("standup", tmp_path)
+    path = folder / "events.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    tracker = next(i for i, r in enumerate(records) if _kind(r) == "tracker_response")
+    hit = records.pop(tracker)
+    # The hit arrives before everything the server sent: before the message it names.
+    first_recv = next(i for i, r in enumerate(records) if r.get("dir") == "recv")
+    hit["t"] = records[first_recv]["t"]
+    records.insert(first_recv, hit)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    data = load_report(folder)
+    assert data.log.received()[0].data["type"] == "tracker_response"
+    assert _report(str(folder)).exit_code == 0
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<td>Deadlines</td><td>Friday</td><td>#2</td>" in page
+
+
+def test_a_replay_moved_with_its_source_reports_latency_from_the_source_transcript(
+    tmp_path: Path,
+) -> None:
+    tree = tmp_path / "tree"
+    source = tree / "sessions" / "hot"
+    shutil.copytree(FIXTURES / "hot", source)
+    replayed = tree / "replays" / "hot"
+    command = [sys.executable, "-m", "harness.cli", "replay", str(source), "--mock"]
+    done = subprocess.run(
+        [*command, "--speed", "max", "--out", str(replayed)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (replayed / "transcript.json").exists()
+    header = read_session(replayed).header
+    assert header["replay_of"] == str(source)
+    assert header["replay_of_relative"] == "../../sessions/hot"
+    # Both move together: the recorded absolute path is gone, the relative one still holds.
+    moved = tmp_path / "moved"
+    tree.rename(moved)
+    latencies = finalisation_latency_ms(
+        read_session(moved / "replays" / "hot"),
+        read_transcript(moved / "sessions" / "hot" / "transcript.json"),
+    )
+    assert latencies
+    result = _report(str(moved / "replays" / "hot"))
+    assert result.exit_code == 0, result.output
+    page = (moved / "replays" / "hot" / "report.html").read_text(encoding="utf-8")
+    for latency in latencies:
+        assert f"final latency {latency:.0f} ms" in page
+    assert "of the session this one replayed: " in page
+    assert f"of the session this one replayed: {moved / 'sessions' / 'hot'}</td>" in page
+    assert "no latency is measured" not in page
+
+
+def test_a_replay_whose_source_is_gone_says_so_and_still_reports(tmp_path: Path) -> None:
+    replayed = _copy("hot", tmp_path)
+    (replayed / "transcript.json").unlink()
+    gone = tmp_path / "gone"
+
+    def header(record: dict[str, Any]) -> dict[str, Any]:
+        if record.get("kind") == "header":
+            record.update(replay_of=str(gone), replay_of_relative="../gone")
+        return record
+
+    _rewrite(replayed, header)
+    result = _report(str(replayed))
+    assert result.exit_code == 0, result.output
+    page = (replayed / "report.html").read_text(encoding="utf-8")
+    assert f"nor in the replayed session {gone} (or it is gone): no latency is measured" in page
+    assert '<line class="latency"' not in page
+
+
+def _replay_of(folder: Path, source: str) -> None:
+    """Make `folder` a replay of the folder `source` names, as its header says."""
+    (folder / "transcript.json").unlink()
+
+    def header(record: dict[str, Any]) -> dict[str, Any]:
+        if record.get("kind") == "header":
+            record["replay_of_relative"] = source
+        return record
+
+    _rewrite(folder, header)
+
+
+def test_a_replay_of_a_replay_reads_the_first_transcript_up_its_chain(tmp_path: Path) -> None:
+    first = _copy("hot", tmp_path)
+    second = shutil.copytree(first, tmp_path / "second")
+    third = shutil.copytree(first, tmp_path / "third")
+    _replay_of(second, "../hot")
+    _replay_of(third, "../second")
+    data = load_report(third)
+    assert data.reference == first
+    assert data.latencies == tuple(
+        finalisation_latency_ms(data.log, read_transcript(first / "transcript.json"))
+    )
+    # A chain that turns back on itself ends, with no reference.
+    _rewrite(
+        second,
+        lambda r: {**r, "replay_of_relative": "../third"} if r.get("kind") == "header" else r,
+    )
+    looped = load_report(third)
+    assert looped.reference is None and looped.latencies == ()
