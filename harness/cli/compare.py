@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.options import print_json
+from harness.cli.options import print_json, tolerance_option
 
 if TYPE_CHECKING:
-    from harness.tools.compare import Comparison
+    from harness.tools.compare import Comparison, Tolerances
 
 # harness.tools.compare.Tolerances and its defaults, spelled out so that `--help` need not
 # import the comparison; tests/cli holds the two together.
@@ -24,15 +24,9 @@ TOLERANCES = (
 @click.command()
 @click.argument("baseline", type=click.Path(path_type=Path))
 @click.argument("candidate", type=click.Path(path_type=Path))
-@click.option(
-    "--tolerance",
-    "tolerances",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=f"Loosen or tighten one tolerance: {TOLERANCES}",
-)
+@tolerance_option(TOLERANCES)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-def compare(baseline: Path, candidate: Path, tolerances: tuple[str, ...], as_json: bool) -> None:
+def compare(baseline: Path, candidate: Path, tolerances: Tolerances, as_json: bool) -> None:
     """Compare two sessions by meaning: exit 0 within tolerances, 1 if not, 2 on bad input.
 
     The word error rate is given on the transcripts as written (raw) and normalised (case,
@@ -45,14 +39,9 @@ def compare(baseline: Path, candidate: Path, tolerances: tuple[str, ...], as_jso
       symbl-harness compare fixtures/sessions/standup /tmp/standup-replay --tolerance wer=0.1
     """
     from harness.session_folder.log import read_session
-    from harness.tools.compare import Tolerances
     from harness.tools.compare import compare as compare_sessions
 
-    try:
-        limits = Tolerances.parse(list(tolerances))
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--tolerance") from None
-    outcome = compare_sessions(read_session(baseline), read_session(candidate), limits)
+    outcome = compare_sessions(read_session(baseline), read_session(candidate), tolerances)
     if as_json:
         print_json(outcome.to_json())
     else:
