@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.access_log import logged
 from harness.connection_guards import ConnectionLimits
 from harness.serve import RunningServer, running, serve
 from mock_symbl.engines.select import EngineChoice
@@ -96,12 +97,14 @@ def serve_mock(
     port: int = 8080,
     announce: Callable[[RunningServer], None] = lambda _: None,
     quiet: bool = False,
+    access: Callable[[str], None] | None = None,
 ) -> str | None:
     """Serve the mock in the foreground until SIGINT or SIGTERM; returns the signal's name.
-    `quiet`: no line about one connection (its errors, its skimmed audio), errors only."""
+    `quiet`: no line about one connection (its errors, its skimmed audio), errors only;
+    `access`: where a line per request and WebSocket connection goes, if anywhere."""
     if quiet:
         logging.getLogger("mock_symbl").setLevel(logging.ERROR)
-    app = create_app(config)
+    app = logged(create_app(config), access)
     # Full collections over everything the sessions hold paused the event loop 80 ms with
     # 100 sessions open (measured): keep what start-up made out of them, and collect rarely.
     gc.collect()
