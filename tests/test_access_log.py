@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from harness.access_log import ConnectionFacts, access_line, logged
@@ -120,26 +121,44 @@ def app() -> Starlette:
     async def echo(socket: WebSocket) -> None:
         await socket.accept()
         await socket.send_text(await socket.receive_text())
+        # Until the client closes.
+        await socket.receive()
+
+    async def bye(socket: WebSocket) -> None:
+        await socket.accept()
         await socket.close(code=4000)
 
-    return Starlette(routes=[Route("/hello", hello), WebSocketRoute("/echo", echo)])
+    routes = [Route("/hello", hello), WebSocketRoute("/echo", echo), WebSocketRoute("/bye", bye)]
+    return Starlette(routes=routes)
+
+
+def wait_for(lines: list[str], count: int) -> None:
+    """Return once `lines` holds `count` lines (or after a guard against a hang)."""
+    deadline = time.monotonic() + 60
+    while len(lines) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_each_connection_gets_one_line_once_it_has_ended() -> None:
     lines: list[str] = []
     with running(logged(app(), lines.append)) as server:
         assert httpx.get(f"{server.base_url}/hello?token={SECRET}").text == "hello"
+        wait_for(lines, 1)
         with connect(f"{server.ws_url}/echo?access_token={SECRET}") as socket:
             socket.send("hi")
             assert socket.recv() == "hi"
+            # Open, the socket has no line yet.
             assert len(lines) == 1
-        # The server writes the socket's line once its app has returned.
-        deadline = time.monotonic() + 60
-        while len(lines) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    assert len(lines) == 2, lines
+        wait_for(lines, 2)
+        with connect(f"{server.ws_url}/bye") as socket:
+            with pytest.raises(ConnectionClosed):
+                socket.recv()
+            assert socket.close_code == 4000
+        wait_for(lines, 3)
+    assert len(lines) == 3, lines
     assert " GET /hello?token=REDACTED 200 " in lines[0]
-    assert " WS /echo?access_token=REDACTED 101 closed 4000 by server " in lines[1]
+    assert " WS /echo?access_token=REDACTED 101 closed 1000 by client " in lines[1]
+    assert " WS /bye 101 closed 4000 by server " in lines[2]
 
 
 def test_a_logger_that_fails_breaks_no_connection() -> None:
