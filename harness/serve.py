@@ -130,7 +130,8 @@ def serve(
 def running(
     app: ASGIApp, host: str = "127.0.0.1", limits: ConnectionLimits | None = None
 ) -> Iterator[RunningServer]:
-    """Start `app` on an ephemeral port in a background thread; stop it on exit."""
+    """Start `app` on an ephemeral port in a background thread; stop it on exit: gracefully
+    (its connections finish, up to a few seconds) on a normal exit, at once on an exception."""
     sock = _bind(host, 0)
     server = uvicorn.Server(_config(app, limits or ConnectionLimits()))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -143,6 +144,10 @@ def running(
         if not server.started:
             raise RuntimeError("the server did not start")
         yield RunningServer(host, sock.getsockname()[1])
+    except BaseException:
+        # An abort (a second Ctrl-C) or a failure: nobody waits for the connections to finish.
+        server.force_exit = True
+        raise
     finally:
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_S)

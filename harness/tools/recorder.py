@@ -91,15 +91,27 @@ class TakeOutcome:
     interrupted: bool = False
 
 
+class _Aborted(Exception):
+    """A take aborted by a second Ctrl-C, leaving the bundled mock without waiting for it."""
+
+    def __init__(self, outcome: TakeOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
 def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = None) -> TakeOutcome:
     """Record against `endpoint`, or the bundled mock when it is None."""
     try:
         with target(endpoint, mock) as where:
             destination = where.destination(take.connection_id)
             outcome = asyncio.run(_take(take, destination))
+            if outcome.code == ABORTED:
+                raise _Aborted(outcome)
             speech = where.mock.engines.speech_engine(take.connection_id) if where.mock else None
     except AuthError as error:
         return TakeOutcome(1, f"error: {error}")
+    except _Aborted as aborted:
+        return aborted.outcome
     if speech is not None and outcome.recording is not None:
         outcome.message += (
             f"\nnote: the bundled mock answered with its {speech} engine (speech recognition, "

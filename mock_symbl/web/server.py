@@ -117,8 +117,19 @@ def serve_mock(
 def running_mock(
     config: MockConfig | None = None, host: str = "127.0.0.1"
 ) -> Iterator[RunningMock]:
-    """Start the mock on an ephemeral port in a background thread; stop it on exit."""
+    """Start the mock on an ephemeral port in a background thread; stop it on exit (at
+    once, and without a warning per connection it cuts short, on an exception)."""
     config = config or MockConfig()
     app = create_app(config)
-    with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
-        yield RunningMock(server, app.state.streaming)
+    log = logging.getLogger("mock_symbl")
+    level = log.level
+    try:
+        with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
+            try:
+                yield RunningMock(server, app.state.streaming)
+            except BaseException:
+                # Whoever aborts knows the connections are cut short.
+                log.setLevel(logging.ERROR)
+                raise
+    finally:
+        log.setLevel(level)
