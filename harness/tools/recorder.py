@@ -91,7 +91,7 @@ class TakeOutcome:
     interrupted: bool = False
 
 
-class _Aborted(Exception):
+class _AbortedError(Exception):
     """A take aborted by a second Ctrl-C, leaving the bundled mock without waiting for it."""
 
     def __init__(self, outcome: TakeOutcome) -> None:
@@ -106,11 +106,11 @@ def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = N
             destination = where.destination(take.connection_id)
             outcome = asyncio.run(_take(take, destination))
             if outcome.code == ABORTED:
-                raise _Aborted(outcome)
+                raise _AbortedError(outcome)
             speech = where.mock.engines.speech_engine(take.connection_id) if where.mock else None
     except AuthError as error:
         return TakeOutcome(1, f"error: {error}")
-    except _Aborted as aborted:
+    except _AbortedError as aborted:
         return aborted.outcome
     if speech is not None and outcome.recording is not None:
         outcome.message += (
