@@ -32,6 +32,8 @@ SERVER_ERROR = 500
 # The close codes uvicorn sends when an accepted app returns, or fails, without closing.
 NORMAL_CLOSE = 1000
 INTERNAL_ERROR_CLOSE = 1011
+# The close code uvicorn sends each open socket as the server stops (Service Restart).
+SERVER_STOPPING = 1012
 
 
 @dataclass(slots=True)
@@ -204,7 +206,8 @@ def _note(facts: ConnectionFacts, message: Message, side: str) -> None:
     elif kind == "websocket.accept":
         facts.status = 101
     elif kind in ("websocket.close", "websocket.disconnect") and facts.closed_by is None:
-        facts.closed_by = side
         facts.close_code = int(message.get("code", NORMAL_CLOSE))
+        # The app hears 1012 when the server itself closes its sockets as it stops.
+        facts.closed_by = "server" if facts.close_code == SERVER_STOPPING else side
         if side == "server" and facts.status is None:
             facts.status = CLOSED_BEFORE_ACCEPT

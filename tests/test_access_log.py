@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import httpx
@@ -171,3 +172,16 @@ def test_a_logger_that_fails_breaks_no_connection() -> None:
         with connect(f"{server.ws_url}/echo") as socket:
             socket.send("hi")
             assert socket.recv() == "hi"
+
+
+def test_a_socket_open_when_the_server_stops_was_closed_by_the_server() -> None:
+    lines: list[str] = []
+    with contextlib.ExitStack() as serving:
+        server = serving.enter_context(running(logged(app(), lines.append)))
+        with connect(f"{server.ws_url}/echo") as socket:
+            socket.send("hi")
+            assert socket.recv() == "hi"
+            # The server stops with the socket open, and tells the app so with 1012.
+            serving.close()
+    assert len(lines) == 1, lines
+    assert " WS /echo 101 closed 1012 by server " in lines[0]
