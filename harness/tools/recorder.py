@@ -23,6 +23,7 @@ from harness.client.record import Destination, Recording, record
 from harness.client.session import Observers, SessionError, Stream
 from harness.modes import Display
 from harness.protocol import Event, StartRequest
+from harness.serve import AbortError
 from harness.session_folder.log import SessionLogError
 from harness.tools.latency import lateness_ms
 from harness.tools.live import JsonEvents, LiveView
@@ -91,7 +92,7 @@ class TakeOutcome:
     interrupted: bool = False
 
 
-class _AbortedError(Exception):
+class _AbortedError(AbortError):
     """A take aborted by a second Ctrl-C, leaving the bundled mock without waiting for it."""
 
     def __init__(self, outcome: TakeOutcome) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.access_log import logged
 from harness.connection_guards import ConnectionLimits
-from harness.serve import RunningServer, running, serve
+from harness.serve import AbortError, RunningServer, running, serve
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.web.app import create_app
 from mock_symbl.web.config import Answers, MockConfig
@@ -118,7 +118,7 @@ def running_mock(
     config: MockConfig | None = None, host: str = "127.0.0.1"
 ) -> Iterator[RunningMock]:
     """Start the mock on an ephemeral port in a background thread; stop it on exit (at
-    once, and without a warning per connection it cuts short, on an exception)."""
+    once, and without a warning per connection it cuts short, on an AbortError)."""
     config = config or MockConfig()
     app = create_app(config)
     log = logging.getLogger("mock_symbl")
@@ -127,7 +127,7 @@ def running_mock(
         with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
             try:
                 yield RunningMock(server, app.state.streaming)
-            except BaseException:
+            except AbortError:
                 # Whoever aborts knows the connections are cut short.
                 log.setLevel(logging.ERROR)
                 raise
