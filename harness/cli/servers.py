@@ -156,7 +156,11 @@ if TYPE_CHECKING:
     help="Serve /v1/mock/* without a token, for every app at once (local use only).",
 )
 @click.option(
-    "-q", "--quiet", is_flag=True, help="No line per connection: the addresses and errors only."
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No line per connection (the access log a terminal shows, warnings about one "
+    "connection): the addresses and errors only.",
 )
 @fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
@@ -262,7 +266,11 @@ def mock(
 )
 @out_option("the recorded sessions (one subfolder per streaming connection)", required=True)
 @click.option(
-    "-q", "--quiet", is_flag=True, help="No line per connection: the addresses and errors only."
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No line per connection (the access log a terminal shows, warnings about one "
+    "connection): the addresses and errors only.",
 )
 def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path, quiet: bool) -> None:
     """Record any client's sessions: it talks to the proxy as it would to the endpoint.
