@@ -67,6 +67,11 @@ def _config(app: ASGIApp, limits: ConnectionLimits, quiet: bool = False) -> uvic
     )
 
 
+class AbortError(Exception):
+    """Raised inside `running()`: the server stops at once, without waiting for its
+    connections to finish (the user aborted what they served)."""
+
+
 class ListenError(HarnessError):
     """An address the server cannot listen on: in use, not this machine's, not allowed."""
 
@@ -130,7 +135,8 @@ def serve(
 def running(
     app: ASGIApp, host: str = "127.0.0.1", limits: ConnectionLimits | None = None
 ) -> Iterator[RunningServer]:
-    """Start `app` on an ephemeral port in a background thread; stop it on exit."""
+    """Start `app` on an ephemeral port in a background thread; stop it on exit: gracefully
+    (its connections finish, up to a few seconds), or at once on an AbortError."""
     sock = _bind(host, 0)
     server = uvicorn.Server(_config(app, limits or ConnectionLimits()))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -143,6 +149,9 @@ def running(
         if not server.started:
             raise RuntimeError("the server did not start")
         yield RunningServer(host, sock.getsockname()[1])
+    except AbortError:
+        server.force_exit = True
+        raise
     finally:
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_S)

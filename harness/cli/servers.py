@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.options import UsageProblem, fault_option, out_option, writable_folder
+from harness.cli.options import fault_option, out_option, writable_folder
 from mock_symbl import Engine, OnMiss
 
 if TYPE_CHECKING:
@@ -154,7 +156,11 @@ if TYPE_CHECKING:
     help="Serve /v1/mock/* without a token, for every app at once (local use only).",
 )
 @click.option(
-    "-q", "--quiet", is_flag=True, help="No line per connection: the addresses and errors only."
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No line per connection (the access log a terminal shows, warnings about one "
+    "connection): the addresses and errors only.",
 )
 @fault_option("--fault", "inject this fault in every session (the control route can change it)")
 def mock(
@@ -205,51 +211,48 @@ def mock(
         upstream_token = TokenSource(upstream).token
         # Only the endpoint's address is shown: a URL may carry a query with a secret.
         upstream = http_base(upstream)
-    try:
-        if record_to is not None:
-            recordings = (*recordings, writable_folder(record_to))
-        pairs = dict(_app_pair(value) for value in apps)
-        config = MockConfig(
-            db=db,
-            engine=engine,
-            recordings=recordings,
-            answers=Answers(
-                on_miss,
-                record_to,
-                record_expires_in,
-                upstream=upstream,
-                upstream_token=upstream_token,
-            ),
-            transcripts=transcripts,
-            whisper_model=whisper_model,
-            phones=dict(_phone(value) for value in phones),
-            apps=pairs or None,
-            seed=seed,
-            requests_per_minute=rate_limit,
-            max_streams=max_streams,
-            stamp_send_times=stamp_send_times,
-            backlog=Backlog.patient()
-            if patient
-            else Backlog(max_lag_s=max_lag, stop_within_s=stop_within),
-            faults=faults,
-            max_body_bytes=max_body_bytes,
-            token_failures_per_minute=token_failures or None,
-            header_timeout_s=header_timeout,
-            max_connection_id_chars=max_id_length,
-            open_control=open_control,
-        )
+    if record_to is not None:
+        recordings = (*recordings, writable_folder(record_to))
+    pairs = dict(_app_pair(value) for value in apps)
+    config = MockConfig(
+        db=db,
+        engine=engine,
+        recordings=recordings,
+        answers=Answers(
+            on_miss,
+            record_to,
+            record_expires_in,
+            upstream=upstream,
+            upstream_token=upstream_token,
+        ),
+        transcripts=transcripts,
+        whisper_model=whisper_model,
+        phones=dict(_phone(value) for value in phones),
+        apps=pairs or None,
+        seed=seed,
+        requests_per_minute=rate_limit,
+        max_streams=max_streams,
+        stamp_send_times=stamp_send_times,
+        backlog=Backlog.patient()
+        if patient
+        else Backlog(max_lag_s=max_lag, stop_within_s=stop_within),
+        faults=faults,
+        max_body_bytes=max_body_bytes,
+        token_failures_per_minute=token_failures or None,
+        header_timeout_s=header_timeout,
+        max_connection_id_chars=max_id_length,
+        open_control=open_control,
+    )
 
-        def announce(running: RunningServer) -> None:
-            click.echo(f"REST       {running.base_url}")
-            click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
-            click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
-            if upstream is not None:
-                click.echo(f"misses     answered by {without_userinfo(upstream)}", err=True)
+    def announce(running: RunningServer) -> None:
+        click.echo(f"REST       {running.base_url}")
+        click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
+        click.echo(f"engine     {engine}; database {db or 'in memory'}", err=True)
+        if upstream is not None:
+            click.echo(f"misses     answered by {without_userinfo(upstream)}", err=True)
 
-        stopped_by = serve_mock(config, host, port, announce, quiet)
-        click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
-    except OSError as error:
-        raise UsageProblem(str(error)) from None
+    stopped_by = serve_mock(config, host, port, announce, quiet, _access_log(quiet))
+    click.echo(f"stopped by {stopped_by or 'shutdown'}; open sessions were stored", err=True)
 
 
 @click.command()
@@ -263,7 +266,11 @@ def mock(
 )
 @out_option("the recorded sessions (one subfolder per streaming connection)", required=True)
 @click.option(
-    "-q", "--quiet", is_flag=True, help="No line per connection: the addresses and errors only."
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No line per connection (the access log a terminal shows, warnings about one "
+    "connection): the addresses and errors only.",
 )
 def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path, quiet: bool) -> None:
     """Record any client's sessions: it talks to the proxy as it would to the endpoint.
@@ -276,6 +283,7 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path, quiet: b
       symbl-harness proxy --mock --listen 127.0.0.1:8081 --out recordings
       # then point the client at ws://127.0.0.1:8081 instead of wss://api.symbl.ai
     """
+    from harness.access_log import logged
     from harness.client.auth import http_base
     from harness.serve import serve
     from harness.tools.proxy import create_proxy
@@ -297,9 +305,19 @@ def proxy(upstream: str | None, use_mock: bool, listen: str, out: Path, quiet: b
             click.echo(f"streaming  {running.ws_url}/v1/streaming/{{connectionId}}")
             click.echo(f"recording  into {out}", err=True)
 
-        app = create_proxy(upstream, out, _ignore) if quiet else create_proxy(upstream, out)
+        proxy_app = create_proxy(upstream, out, _ignore) if quiet else create_proxy(upstream, out)
+        app = logged(proxy_app, _access_log(quiet))
         stopped_by = serve(app, host.strip("[]"), int(port), announce, quiet=quiet)
         click.echo(f"stopped by {stopped_by or 'shutdown'}; sessions are in {out}", err=True)
+
+
+def _access_log(quiet: bool) -> Callable[[str], None] | None:
+    """Where the line per connection goes: stderr when a person watches it, unless --quiet."""
+    return None if quiet or not sys.stderr.isatty() else _to_stderr
+
+
+def _to_stderr(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _ignore(_: str) -> None:

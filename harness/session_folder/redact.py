@@ -63,11 +63,12 @@ def _key_pattern(name: str) -> str:
 
 
 # `key=value` in URLs and `"key": "value"` / `'key': 'value'` in JSON or Python reprs. A key
-# starts a word, or follows a percent-escape (`%26token=` decodes to `&token=`).
+# starts a word, or follows a percent-escape (`%26token=` decodes to `&token=`); its `=` may
+# be escaped too (`next=%2F%3Ftoken%3D…`, a URL inside a query).
 _KEYED_VALUE = re.compile(
     rf"""(?ix)
     (?:(?<![A-Za-z0-9_-])|(?<=%[0-9a-f]{{2}}))
-    (["']?(?:{"|".join(map(_key_pattern, _TEXT_KEYS))})["']?\s*[:=]\s*["']?)
+    (["']?(?:{"|".join(map(_key_pattern, _TEXT_KEYS))})["']?\s*(?:[:=]|%3a|%3d)\s*["']?)
     (?:(bearer|basic)\s+)?
     ([^"'\s,;&}}#]+)
     """
@@ -121,6 +122,11 @@ class Redactor:
 
         value = _KEYED_VALUE.sub(keyed, value)
         value = _SCHEME_VALUE.sub(scheme, value)
+        return self.known(value)
+
+    def known(self, value: str) -> str:
+        """Redact only the secret values remembered so far, wherever they appear in `value`
+        (for text such as a URL path, where `token:generate` is a name, not a secret)."""
         if not self._secrets:
             return value
         if self._known is None:

@@ -23,6 +23,7 @@ from harness.client.record import Destination, Recording, record
 from harness.client.session import Observers, SessionError, Stream
 from harness.modes import Display
 from harness.protocol import Event, StartRequest
+from harness.serve import AbortError
 from harness.session_folder.log import SessionLogError
 from harness.tools.latency import lateness_ms
 from harness.tools.live import JsonEvents, LiveView
@@ -91,15 +92,27 @@ class TakeOutcome:
     interrupted: bool = False
 
 
+class _AbortedError(AbortError):
+    """A take aborted by a second Ctrl-C, leaving the bundled mock without waiting for it."""
+
+    def __init__(self, outcome: TakeOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
 def run_take(take: RecordTake, endpoint: str | None, mock: MockConfig | None = None) -> TakeOutcome:
     """Record against `endpoint`, or the bundled mock when it is None."""
     try:
         with target(endpoint, mock) as where:
             destination = where.destination(take.connection_id)
             outcome = asyncio.run(_take(take, destination))
+            if outcome.code == ABORTED:
+                raise _AbortedError(outcome)
             speech = where.mock.engines.speech_engine(take.connection_id) if where.mock else None
     except AuthError as error:
         return TakeOutcome(1, f"error: {error}")
+    except _AbortedError as aborted:
+        return aborted.outcome
     if speech is not None and outcome.recording is not None:
         outcome.message += (
             f"\nnote: the bundled mock answered with its {speech} engine (speech recognition, "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -11,7 +14,7 @@ from mock_symbl.store import Store
 from mock_symbl.web.api_pages import install_api_pages
 from mock_symbl.web.async_api import MEDIA_UPLOADS, install_async_api
 from mock_symbl.web.auth import Authority
-from mock_symbl.web.config import MockConfig
+from mock_symbl.web.config import MockConfig, MockConfigError
 from mock_symbl.web.control import control
 from mock_symbl.web.conversation_api import conversation_api
 from mock_symbl.web.conversation_writes import conversation_writes
@@ -32,11 +35,22 @@ from mock_symbl.web.telephony import install as install_telephony
 from mock_symbl.web.ws import StreamingEndpoint
 
 
+def _open_store(path: Path | None) -> Store:
+    """The conversations' database, its abandoned sessions ended; MockConfigError naming the
+    file when it cannot be used (a folder that does not exist, a file that is no database)."""
+    try:
+        store = Store(path)
+        store.end_abandoned()
+    except (sqlite3.Error, OSError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise MockConfigError(f"db: cannot use {path} as the database: {reason}") from None
+    return store
+
+
 def create_app(config: MockConfig | None = None) -> FastAPI:
     """Build the server's ASGI app."""
     config = config or MockConfig()
-    store = Store(config.db)
-    store.end_abandoned()
+    store = _open_store(config.db)
     authority = Authority(store, config.apps, config.token_lifetime_s)
     faults = FaultBoard(config.faults)
     streaming = StreamingEndpoint(store, authority, config, faults)

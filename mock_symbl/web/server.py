@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.access_log import logged
 from harness.connection_guards import ConnectionLimits
-from harness.serve import RunningServer, running, serve
+from harness.serve import AbortError, RunningServer, running, serve
 from mock_symbl.engines.select import EngineChoice
 from mock_symbl.web.app import create_app
 from mock_symbl.web.config import Answers, MockConfig
@@ -96,12 +97,14 @@ def serve_mock(
     port: int = 8080,
     announce: Callable[[RunningServer], None] = lambda _: None,
     quiet: bool = False,
+    access: Callable[[str], None] | None = None,
 ) -> str | None:
     """Serve the mock in the foreground until SIGINT or SIGTERM; returns the signal's name.
-    `quiet`: no line about one connection (its errors, its skimmed audio), errors only."""
+    `quiet`: no line about one connection (its errors, its skimmed audio), errors only;
+    `access`: where a line per request and WebSocket connection goes, if anywhere."""
     if quiet:
         logging.getLogger("mock_symbl").setLevel(logging.ERROR)
-    app = create_app(config)
+    app = logged(create_app(config), access)
     # Full collections over everything the sessions hold paused the event loop 80 ms with
     # 100 sessions open (measured): keep what start-up made out of them, and collect rarely.
     gc.collect()
@@ -114,8 +117,19 @@ def serve_mock(
 def running_mock(
     config: MockConfig | None = None, host: str = "127.0.0.1"
 ) -> Iterator[RunningMock]:
-    """Start the mock on an ephemeral port in a background thread; stop it on exit."""
+    """Start the mock on an ephemeral port in a background thread; stop it on exit (at
+    once, and without a warning per connection it cuts short, on an AbortError)."""
     config = config or MockConfig()
     app = create_app(config)
-    with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
-        yield RunningMock(server, app.state.streaming)
+    log = logging.getLogger("mock_symbl")
+    level = log.level
+    try:
+        with running(app, host, ConnectionLimits(config.header_timeout_s)) as server:
+            try:
+                yield RunningMock(server, app.state.streaming)
+            except AbortError:
+                # Whoever aborts knows the connections are cut short.
+                log.setLevel(logging.ERROR)
+                raise
+    finally:
+        log.setLevel(level)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +97,22 @@ def test_recording_misses_without_a_folder_is_a_usage_error_naming_both_options(
     result = CliRunner().invoke(main, ["mock", "--on-miss", "record"])
     assert result.exit_code == 2
     assert "--on-miss record needs --record-to DIR" in result.output
+
+
+@pytest.mark.parametrize("problem", ["no such folder", "not a database"])
+def test_a_database_the_mock_cannot_use_is_one_line_naming_it(tmp_path: Path, problem: str) -> None:
+    db = tmp_path / "nowhere" / "mock.db"
+    if problem == "not a database":
+        db = tmp_path / "notes.txt"
+        db.write_text("these are notes, not a database\n" * 100)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "mock", "--port", "0", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: db: cannot use {db} as the database: "), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stdout == ""

@@ -87,3 +87,10 @@ def test_a_hostile_key_is_decoded_in_linear_time() -> None:
 def test_a_url_shown_in_messages_loses_its_user_and_password() -> None:
     assert without_userinfo("wss://user:pw@api.example:443/v1") == "wss://api.example:443/v1"
     assert without_userinfo("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+
+
+def test_a_token_in_a_url_nested_in_a_query_is_redacted() -> None:
+    secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0"
+    for text in (f"next=%2Fp%3Faccess_token%3D{secret}", f"next=%2Fp%3Ftoken%3a{secret}"):
+        assert secret not in Redactor().text(text)
+    assert Redactor().known("/oauth2/token:generate") == "/oauth2/token:generate"
