@@ -409,9 +409,9 @@ class ConformanceMonitor:
             out.append(
                 Finding(
                     "clipping",
-                    f"the audio clips: in {clipped_s:.1f} s of its {audio_s:.1f} s (judged a second "
-                    "at a time) its samples crowd within 0.5 dB of full scale instead of thinning "
-                    "out toward it",
+                    f"the audio clips: in {clipped_s:.1f} s of its {audio_s:.1f} s (judged a "
+                    "second at a time) its samples crowd within 0.5 dB of full scale instead of "
+                    "thinning out toward it",
                     {
                         "clipped_seconds": round(clipped_s, 1),
                         "audio_seconds": round(audio_s, 1),
