@@ -21,6 +21,9 @@ from mock_symbl.session.faults import Faults
 
 from helpers import FIXTURES
 
+# Tables and plots made from recorded sessions: nothing here depends on how busy the CPU is.
+pytestmark = pytest.mark.untimed
+
 SESSIONS = (FIXTURES / "hot", FIXTURES / "standup")
 
 

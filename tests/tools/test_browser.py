@@ -119,6 +119,7 @@ def saturated_cpu(require: Callable[[str, bool, str], None]) -> Iterator[None]:
         load.wait(timeout=60)
 
 
+@pytest.mark.brings_load
 def test_the_tutorial_page_on_a_saturated_cpu_still_gets_the_sample_rate_finding(
     chromium: str, saturated_cpu: None, tmp_path: Path
 ) -> None:

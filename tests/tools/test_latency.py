@@ -12,6 +12,9 @@ from harness.session_folder.log import SessionLogWriter, read_session
 from harness.session_folder.transcript import Phrase, TimedWord, Transcript
 from harness.tools.latency import percentiles, session_latency
 
+# Latency arithmetic on recorded sessions: nothing here depends on how busy the CPU is.
+pytestmark = pytest.mark.untimed
+
 RATE = 16000
 FRAME = 1600  # 0.1 s
 TRANSCRIPT = Transcript(

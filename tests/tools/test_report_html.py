@@ -28,6 +28,9 @@ from harness.tools.report_html import load_report
 
 from helpers import FIXTURES, headless_page
 
+# The page made from recorded sessions: nothing here depends on how busy the CPU is.
+pytestmark = pytest.mark.untimed
+
 SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
 
 
